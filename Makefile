@@ -1,0 +1,48 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+VENV_OK   := $(VENV)/.installed
+CARGO     ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+help:
+	@echo "make demo   - run the whole service locally (moto + Notify simulator) on the example in events/demo"
+	@echo "make test   - every check: fmt, clippy, cfn-lint, Rust tests against the local stack, simulator client test"
+
+# The project virtualenv with pinned moto, cfn-lint and Notify's Python client; rebuilt when the pins change.
+$(VENV_OK): requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV_OK)
+
+.PHONY: help venv test demo fmt lint cfn-lint rust-test sim-client-test build
+build:
+	$(CARGO) build --workspace --all-targets --locked
+
+fmt:
+	$(CARGO) fmt --all -- --check
+
+lint:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+cfn-lint: $(VENV_OK)
+	$(VENV)/bin/cfn-lint infra/template.yaml
+
+# Rust tests share one moto server started here (tests start their own when SAIS_MOTO_ENDPOINT is unset).
+rust-test: $(VENV_OK)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/with-moto.sh $(CARGO) test --workspace --locked
+
+sim-client-test: $(VENV_OK)
+	$(CARGO) build --locked -p notify-sim
+	NOTIFY_SIM_BIN="$(CURDIR)/target/debug/notify-sim" $(VENV)/bin/pytest -q tools/notify-sim/tests
+
+test: fmt lint cfn-lint rust-test sim-client-test
+	@echo "make test: all checks passed"
+
+demo: $(VENV_OK)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/demo.sh

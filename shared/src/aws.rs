@@ -1,0 +1,49 @@
+//! AWS SDK clients, built once per process and shared by every invocation.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// The SDK clients a function uses. Cheap to clone (each client is an `Arc` inside).
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    /// S3: uploads in, reports out.
+    pub s3: aws_sdk_s3::Client,
+    /// DynamoDB: the contacts table.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    /// SQS: the send queue.
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl AwsClients {
+    /// Clients from the standard environment (Lambda's role, `AWS_REGION`, and `AWS_ENDPOINT_URL`
+    /// when set, which is how the local stack points the real SDK at moto).
+    pub async fn from_env() -> Self {
+        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Self::from_config(&config)
+    }
+
+    /// Clients from an explicit SDK configuration.
+    pub fn from_config(config: &SdkConfig) -> Self {
+        // Path-style addressing works against both AWS and a local endpoint on 127.0.0.1,
+        // where virtual-hosted bucket names cannot resolve.
+        let path_style = config.endpoint_url().is_some();
+        let s3_config = aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(path_style)
+            .build();
+        Self {
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
+        }
+    }
+}
+
+/// An SDK configuration for a local endpoint (moto) with dummy credentials.
+pub fn local_sdk_config(endpoint_url: &str, region: &str) -> SdkConfig {
+    let credentials = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "local");
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region.to_owned()))
+        .endpoint_url(endpoint_url)
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(credentials))
+        .build()
+}

@@ -1,0 +1,14 @@
+//! The SAIS parent contact service: domain types, file formats, channel policy, the ports the
+//! functions talk through, and their AWS implementations.
+//!
+//! The Lambda binaries in `functions/` are thin: they build clients once, then call into here.
+//! Nothing in the domain modules knows about Lambda.
+
+pub mod aws;
+pub mod config;
+pub mod sqs_batch;
+pub mod telemetry;
+pub mod uploads;
+
+#[cfg(feature = "local-stack")]
+pub mod local;

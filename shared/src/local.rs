@@ -1,0 +1,400 @@
+//! The local stack: moto's standalone server standing in for S3, SQS and DynamoDB, with the
+//! resources of `infra/template.yaml` created under the same physical names.
+//!
+//! Used by the integration tests, the benchmarks and `sais demo`. Tests share one moto server per
+//! process (or the one named by `SAIS_MOTO_ENDPOINT`, which `make test` starts once) and isolate
+//! themselves by creating every resource under a fresh prefix, so they can run in parallel.
+//!
+//! moto gaps and how the code copes (see also `docs/local-stack.md`):
+//! - it does not enforce `BatchWriteItem`'s 25-item limit: our writer chunks by 25 itself, and a
+//!   unit test checks the chunking;
+//! - it never expires TTL items: every read filters items whose `expires_at` has passed;
+//! - it cannot run Lambda code or drive SQS → Lambda event-source mappings: the local runner
+//!   receives from the queues itself and calls the real handlers with real SQS/S3 event shapes.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+};
+use aws_sdk_s3::types::{
+    BucketLocationConstraint, BucketVersioningStatus, CreateBucketConfiguration, Event,
+    NotificationConfiguration, QueueConfiguration, VersioningConfiguration,
+};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::aws::{AwsClients, local_sdk_config};
+use crate::config::ResourceNames;
+
+/// The region the local stack uses (the service runs in London).
+pub const REGION: &str = "eu-west-2";
+/// moto's default account id.
+pub const ACCOUNT_ID: &str = "123456789012";
+/// Environment variable naming a running moto server to reuse instead of starting one.
+pub const MOTO_ENDPOINT_ENV: &str = "SAIS_MOTO_ENDPOINT";
+
+/// Why the local stack could not be started or set up.
+#[derive(Debug, thiserror::Error)]
+pub enum LocalStackError {
+    /// `moto_server` could not be found or started.
+    #[error("could not start moto_server: {0} (run `make venv`, or set SAIS_MOTO_ENDPOINT)")]
+    Start(String),
+    /// moto did not answer in time.
+    #[error("moto_server at {0} did not become ready")]
+    NotReady(String),
+    /// Creating a resource failed.
+    #[error("creating {resource} failed: {message}")]
+    Create {
+        /// Which resource.
+        resource: String,
+        /// The SDK's error.
+        message: String,
+    },
+}
+
+fn create_err(resource: impl Into<String>, e: impl std::fmt::Debug) -> LocalStackError {
+    LocalStackError::Create {
+        resource: resource.into(),
+        message: format!("{e:?}"),
+    }
+}
+
+/// A moto server this process started; it is stopped when the process exits.
+#[derive(Debug)]
+pub struct MotoServer {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+static SHARED_MOTO: OnceLock<Result<String, String>> = OnceLock::new();
+
+/// The endpoint of a moto server shared by everything in this process: `SAIS_MOTO_ENDPOINT` when
+/// set, otherwise one started on a free loopback port on first use.
+pub fn shared_moto_endpoint() -> Result<String, LocalStackError> {
+    SHARED_MOTO
+        .get_or_init(|| {
+            if let Ok(endpoint) = std::env::var(MOTO_ENDPOINT_ENV)
+                && !endpoint.trim().is_empty()
+            {
+                return Ok(endpoint.trim_end_matches('/').to_owned());
+            }
+            start_moto().map(|m| m.endpoint).map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(LocalStackError::Start)
+}
+
+/// Finds the `moto_server` executable: `MOTO_SERVER`, the project's `.venv`, then `PATH`.
+fn moto_server_path() -> PathBuf {
+    if let Ok(p) = std::env::var("MOTO_SERVER") {
+        return PathBuf::from(p);
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venv = workspace.join(".venv/bin/moto_server");
+    if venv.exists() {
+        return venv;
+    }
+    PathBuf::from("moto_server")
+}
+
+/// A free TCP port on 127.0.0.1 (released before returning; a race with another process is
+/// possible but harmless: moto then fails to bind and we report it).
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts `moto_server` on a free loopback port and waits until it answers.
+///
+/// The child is spawned from a thread that lives as long as the process and asks the kernel to
+/// stop it when that thread dies, so no moto is left behind by a test run, even a panicking one.
+pub fn start_moto() -> Result<MotoServer, LocalStackError> {
+    let port = free_port().map_err(|e| LocalStackError::Start(e.to_string()))?;
+    let path = moto_server_path();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("moto-server".into())
+        .spawn(move || {
+            let mut command = Command::new(&path);
+            command
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+            unsafe {
+                use std::os::unix::process::CommandExt;
+                command.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            match command.spawn() {
+                Ok(mut child) => {
+                    let _ = tx.send(Ok(()));
+                    let _ = child.wait();
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(format!("{}: {e}", path.display())));
+                }
+            }
+        })
+        .map_err(|e| LocalStackError::Start(e.to_string()))?;
+    rx.recv()
+        .map_err(|e| LocalStackError::Start(e.to_string()))?
+        .map_err(LocalStackError::Start)?;
+
+    let endpoint = format!("http://127.0.0.1:{port}");
+    wait_until_listening(port, Duration::from_secs(60))
+        .then_some(MotoServer {
+            endpoint: endpoint.clone(),
+        })
+        .ok_or(LocalStackError::NotReady(endpoint))
+}
+
+fn wait_until_listening(port: u16, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+/// One isolated copy of the service's AWS resources on a moto server.
+#[derive(Debug, Clone)]
+pub struct LocalStack {
+    /// moto's endpoint.
+    pub endpoint: String,
+    /// The physical names (same convention as the SAM template).
+    pub names: ResourceNames,
+    /// SDK clients pointed at moto.
+    pub clients: AwsClients,
+    /// The ingest queue's URL.
+    pub ingest_queue_url: String,
+    /// The ingest dead-letter queue's URL.
+    pub ingest_dlq_url: String,
+    /// The send queue's URL.
+    pub send_queue_url: String,
+    /// The send dead-letter queue's URL.
+    pub send_dlq_url: String,
+}
+
+/// How many receives before a message is dead-lettered (as in the template).
+pub const MAX_RECEIVE_COUNT: u32 = 5;
+
+impl LocalStack {
+    /// A fresh stack with a unique prefix on the shared moto server, for one test.
+    pub async fn isolated() -> Result<Self, LocalStackError> {
+        let endpoint = shared_moto_endpoint()?;
+        let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        Self::create(&endpoint, &prefix).await
+    }
+
+    /// Creates every resource of the template under `prefix` on the moto server at `endpoint`.
+    pub async fn create(endpoint: &str, prefix: &str) -> Result<Self, LocalStackError> {
+        let names = ResourceNames::new(prefix, ACCOUNT_ID, REGION);
+        let clients = AwsClients::from_config(&local_sdk_config(endpoint, REGION));
+
+        let (ingest_queue_url, ingest_dlq_url) =
+            create_queue_with_dlq(&clients.sqs, &names.ingest_queue(), &names.ingest_dlq(), 1800)
+                .await?;
+        let (send_queue_url, send_dlq_url) =
+            create_queue_with_dlq(&clients.sqs, &names.send_queue(), &names.send_dlq(), 360)
+                .await?;
+        create_table(&clients.dynamodb, &names.table()).await?;
+        create_bucket(&clients, &names, &ingest_queue_url).await?;
+
+        Ok(Self {
+            endpoint: endpoint.to_owned(),
+            names,
+            clients,
+            ingest_queue_url,
+            ingest_dlq_url,
+            send_queue_url,
+            send_dlq_url,
+        })
+    }
+
+    /// The uploads bucket's name.
+    pub fn bucket(&self) -> String {
+        self.names.uploads_bucket()
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> String {
+        self.names.table()
+    }
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, LocalStackError> {
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| create_err(url, e))?;
+    attrs
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| create_err(url, "no QueueArn attribute"))
+}
+
+async fn create_queue_with_dlq(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    dlq_name: &str,
+    visibility_timeout_s: u32,
+) -> Result<(String, String), LocalStackError> {
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(dlq_name)
+        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+        .send()
+        .await
+        .map_err(|e| create_err(dlq_name, e))?
+        .queue_url
+        .unwrap_or_default();
+    let dlq_arn = queue_arn(sqs, &dlq_url).await?;
+    let redrive = serde_json::json!({
+        "deadLetterTargetArn": dlq_arn,
+        "maxReceiveCount": MAX_RECEIVE_COUNT,
+    });
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
+        .attributes(
+            QueueAttributeName::VisibilityTimeout,
+            visibility_timeout_s.to_string(),
+        )
+        .send()
+        .await
+        .map_err(|e| create_err(name, e))?
+        .queue_url
+        .unwrap_or_default();
+    Ok((url, dlq_url))
+}
+
+fn key_attr(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("attribute definition has its required fields")
+}
+
+fn key(name: &str, key_type: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .expect("key schema element has its required fields")
+}
+
+fn gsi(name: &str) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(&format!("{name}pk"), KeyType::Hash))
+        .key_schema(key(&format!("{name}sk"), KeyType::Range))
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .expect("index has its required fields")
+}
+
+async fn create_table(ddb: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), LocalStackError> {
+    let mut request = ddb
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range));
+    for attr in ["pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"] {
+        request = request.attribute_definitions(key_attr(attr));
+    }
+    request
+        .global_secondary_indexes(gsi("gsi1"))
+        .global_secondary_indexes(gsi("gsi2"))
+        .send()
+        .await
+        .map_err(|e| create_err(table, e))?;
+    ddb.update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name("expires_at")
+                .build()
+                .expect("ttl spec has its required fields"),
+        )
+        .send()
+        .await
+        .map_err(|e| create_err(table, e))?;
+    Ok(())
+}
+
+async fn create_bucket(
+    clients: &AwsClients,
+    names: &ResourceNames,
+    ingest_queue_url: &str,
+) -> Result<(), LocalStackError> {
+    let bucket = names.uploads_bucket();
+    clients
+        .s3
+        .create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(REGION))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| create_err(&bucket, e))?;
+    clients
+        .s3
+        .put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            VersioningConfiguration::builder()
+                .status(BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| create_err(&bucket, e))?;
+    let queue_arn = queue_arn(&clients.sqs, ingest_queue_url).await?;
+    clients
+        .s3
+        .put_bucket_notification_configuration()
+        .bucket(&bucket)
+        .notification_configuration(
+            NotificationConfiguration::builder()
+                .queue_configurations(
+                    QueueConfiguration::builder()
+                        .queue_arn(queue_arn)
+                        .events(Event::from("s3:ObjectCreated:*"))
+                        .build()
+                        .map_err(|e| create_err(&bucket, e))?,
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| create_err(&bucket, e))?;
+    Ok(())
+}

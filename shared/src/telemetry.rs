@@ -1,0 +1,17 @@
+//! Logging: JSON lines via `tracing`, carrying ids and counts only — never personal data.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the JSON log format used by every function (`RUST_LOG` sets the level; default info).
+pub fn init_json_logs() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Lambda adds its own timestamp and request id fields; keep the line flat and small.
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
