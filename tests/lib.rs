@@ -42,3 +42,113 @@ pub async fn receive_event(
     event.records = records;
     event
 }
+
+/// A fault-injecting proxy in front of moto's DynamoDB: moto never returns `UnprocessedItems`
+/// or throttles, so this stands in for a busy table. Every `BatchWriteItem` with more than one
+/// item has only its first half forwarded and the rest returned as `UnprocessedItems`; every
+/// third `BatchWriteItem` is answered with a `ThrottlingException` without being forwarded.
+/// All other calls pass through untouched.
+pub mod dynamo_faults {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::{IntoResponse, Response};
+    use serde_json::{Value, json};
+
+    /// Counts of what the proxy did.
+    #[derive(Debug, Default)]
+    pub struct Counters {
+        /// BatchWriteItem calls received.
+        pub batch_calls: AtomicU64,
+        /// Items handed back as unprocessed.
+        pub unprocessed: AtomicU64,
+        /// Calls answered with a throttling error.
+        pub throttled: AtomicU64,
+    }
+
+    struct Proxy {
+        upstream: String,
+        client: reqwest::Client,
+        counters: Arc<Counters>,
+    }
+
+    /// Starts the proxy; returns its endpoint and counters.
+    pub async fn start(upstream: &str) -> (String, Arc<Counters>) {
+        let counters = Arc::new(Counters::default());
+        let state = Arc::new(Proxy {
+            upstream: upstream.to_owned(),
+            client: reqwest::Client::new(),
+            counters: counters.clone(),
+        });
+        let app = axum::Router::new()
+            .fallback(axum::routing::post(handle))
+            .with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), counters)
+    }
+
+    async fn forward(p: &Proxy, headers: &HeaderMap, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+        let mut request = p.client.post(&p.upstream).body(body);
+        for name in [
+            "x-amz-target",
+            "content-type",
+            "authorization",
+            "x-amz-date",
+        ] {
+            if let Some(v) = headers.get(name) {
+                request = request.header(name, v.as_bytes());
+            }
+        }
+        let response = request.send().await.expect("moto answers");
+        let status = StatusCode::from_u16(response.status().as_u16()).expect("status");
+        (status, response.bytes().await.expect("body").to_vec())
+    }
+
+    async fn handle(State(p): State<Arc<Proxy>>, headers: HeaderMap, body: Bytes) -> Response {
+        let target = headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        let json_type = [("content-type", "application/x-amz-json-1.0")];
+        if !target.ends_with(".BatchWriteItem") {
+            let (status, bytes) = forward(&p, &headers, body.to_vec()).await;
+            return (status, json_type, bytes).into_response();
+        }
+        let call = p.counters.batch_calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if call % 3 == 0 {
+            p.counters.throttled.fetch_add(1, Ordering::SeqCst);
+            let error = json!({
+                "__type": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                "message": "Rate of requests exceeds the allowed throughput."
+            });
+            return (StatusCode::BAD_REQUEST, json_type, error.to_string()).into_response();
+        }
+        let mut request: Value = serde_json::from_slice(&body).expect("json body");
+        let items = request["RequestItems"]
+            .as_object_mut()
+            .expect("RequestItems");
+        let (table, writes) = items.iter_mut().next().expect("one table");
+        let table = table.clone();
+        let all = writes.as_array().cloned().unwrap_or_default();
+        let keep = all.len().div_ceil(2);
+        let (sent, held) = all.split_at(keep);
+        *writes = Value::Array(sent.to_vec());
+        let (status, bytes) = forward(&p, &headers, request.to_string().into_bytes()).await;
+        if !status.is_success() || held.is_empty() {
+            return (status, json_type, bytes).into_response();
+        }
+        p.counters
+            .unprocessed
+            .fetch_add(held.len() as u64, Ordering::SeqCst);
+        let mut answer: Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| json!({}));
+        answer["UnprocessedItems"] = json!({ table: held });
+        (status, json_type, answer.to_string()).into_response()
+    }
+}

@@ -6,7 +6,9 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use e2e::receive_event;
 use sais_shared::local::LocalStack;
-use sais_shared::uploads::{KeyClass, S3Notification, UploadKind, classify_key, parse_s3_notification};
+use sais_shared::uploads::{
+    KeyClass, S3Notification, UploadKind, classify_key, parse_s3_notification,
+};
 
 #[tokio::test]
 async fn an_upload_with_spaces_and_brackets_notifies_the_ingest_queue_with_its_key() {
@@ -30,7 +32,11 @@ async fn an_upload_with_spaces_and_brackets_notifies_the_ingest_queue_with_its_k
         .iter()
         .map(|r| r.body.as_deref().expect("body"))
         .partition(|b| b.contains("\"s3:TestEvent\""));
-    assert_eq!(tests.len(), 1, "one test event when the notification is set up");
+    assert_eq!(
+        tests.len(),
+        1,
+        "one test event when the notification is set up"
+    );
     assert_eq!(created.len(), 1, "one notification for one upload");
     let S3Notification::Created(objects) = parse_s3_notification(created[0]).expect("an S3 event")
     else {

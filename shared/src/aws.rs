@@ -39,11 +39,14 @@ impl AwsClients {
 
 /// An SDK configuration for a local endpoint (moto) with dummy credentials.
 pub fn local_sdk_config(endpoint_url: &str, region: &str) -> SdkConfig {
-    let credentials = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "local");
+    let credentials =
+        aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "local");
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(region.to_owned()))
         .endpoint_url(endpoint_url)
-        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(credentials))
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            credentials,
+        ))
         .build()
 }

@@ -6,7 +6,12 @@
 
 pub mod aws;
 pub mod config;
+pub mod domain;
+pub mod files;
+pub mod generate;
+pub mod ingest;
 pub mod sqs_batch;
+pub mod store;
 pub mod telemetry;
 pub mod uploads;
 

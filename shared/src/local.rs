@@ -204,9 +204,13 @@ impl LocalStack {
         let names = ResourceNames::new(prefix, ACCOUNT_ID, REGION);
         let clients = AwsClients::from_config(&local_sdk_config(endpoint, REGION));
 
-        let (ingest_queue_url, ingest_dlq_url) =
-            create_queue_with_dlq(&clients.sqs, &names.ingest_queue(), &names.ingest_dlq(), 1800)
-                .await?;
+        let (ingest_queue_url, ingest_dlq_url) = create_queue_with_dlq(
+            &clients.sqs,
+            &names.ingest_queue(),
+            &names.ingest_dlq(),
+            1800,
+        )
+        .await?;
         let (send_queue_url, send_dlq_url) =
             create_queue_with_dlq(&clients.sqs, &names.send_queue(), &names.send_dlq(), 360)
                 .await?;

@@ -74,11 +74,19 @@ mod tests {
     #[tokio::test]
     async fn only_failed_records_are_reported_for_retry() {
         let response = process_batch(event(&["a", "b", "c"]), 4, |m| async move {
-            if m.body.as_deref() == Some("body-b") { Err("boom") } else { Ok(()) }
+            if m.body.as_deref() == Some("body-b") {
+                Err("boom")
+            } else {
+                Ok(())
+            }
         })
         .await
         .unwrap();
-        let failed: Vec<_> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        let failed: Vec<_> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
         assert_eq!(failed, ["b"]);
     }
 

@@ -182,13 +182,24 @@ mod tests {
         else {
             panic!("not an upload")
         };
-        assert_eq!(u.kind, UploadKind::ClassList { folder: "123456".into() });
-        assert_eq!(u.report_key(), "RYG-sais/reports/Class 9X [final].csv.report.json");
+        assert_eq!(
+            u.kind,
+            UploadKind::ClassList {
+                folder: "123456".into()
+            }
+        );
+        assert_eq!(
+            u.report_key(),
+            "RYG-sais/reports/Class 9X [final].csv.report.json"
+        );
     }
 
     #[test]
     fn reports_are_never_ingested() {
-        assert_eq!(classify_key("RYG-sais/reports/x.csv.report.json"), KeyClass::Report);
+        assert_eq!(
+            classify_key("RYG-sais/reports/x.csv.report.json"),
+            KeyClass::Report
+        );
     }
 
     #[test]
@@ -211,11 +222,17 @@ mod tests {
     fn campaigns_and_team_settings_are_json() {
         assert!(matches!(
             classify_key("T/campaigns/hpv-2026.json"),
-            KeyClass::Upload(Upload { kind: UploadKind::Campaign, .. })
+            KeyClass::Upload(Upload {
+                kind: UploadKind::Campaign,
+                ..
+            })
         ));
         assert!(matches!(
             classify_key("T/team.json"),
-            KeyClass::Upload(Upload { kind: UploadKind::TeamSettings, .. })
+            KeyClass::Upload(Upload {
+                kind: UploadKind::TeamSettings,
+                ..
+            })
         ));
     }
 }

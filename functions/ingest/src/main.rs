@@ -1,1 +1,22 @@
-fn main() {}
+//! The ingest function: S3 notifications arrive through SQS; each upload is validated whole,
+//! written only when valid, and answered with a report in the bucket. All the work is in
+//! `sais_shared::ingest`; this file wires it to Lambda.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use sais_shared::aws::AwsClients;
+use sais_shared::config::required_env;
+use sais_shared::ingest::Ingest;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sais_shared::telemetry::init_json_logs();
+    // Clients and configuration once per process, shared by every invocation.
+    let clients = AwsClients::from_env().await;
+    let ingest = Ingest::new(clients, required_env("TABLE_NAME")?);
+    let ingest = &ingest;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        ingest.handle_batch(event.payload).await
+    }))
+    .await
+}

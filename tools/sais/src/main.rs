@@ -1,1 +1,43 @@
-fn main() {}
+//! `sais`: the command SAIS staff and operators run — validate a file before uploading it,
+//! generate test data, run the benchmarks.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod validate;
+
+/// Exit code for a usage error (BSD's EX_USAGE).
+const EX_USAGE: u8 = 64;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sais",
+    version,
+    about = "The SAIS parent contact service's command line"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check a cohort or class-list file exactly as the service would, without uploading it.
+    /// Exit status: 0 would be imported, 1 rejected for row errors, 2 file-level error, 64 usage.
+    Validate(validate::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EX_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+    }
+}

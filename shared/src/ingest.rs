@@ -1,0 +1,551 @@
+//! The ingest function's work: an S3 notification (via SQS) → validate the whole file → only if
+//! it is valid, read it again and write the children → write the report back to the bucket.
+//!
+//! Idempotent per (bucket, key, version or ETag): an uploads ledger in the table remembers what
+//! was processed, so a re-delivered notification changes nothing. Every failure either ends in a
+//! report the team reads or an error that fails the SQS message (retried, then dead-lettered).
+
+use std::io::Read;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
+use futures::{StreamExt, TryStreamExt};
+use time::{Date, OffsetDateTime};
+use tokio::runtime::Handle;
+use tokio::sync::mpsc;
+use tokio_util::io::SyncIoBridge;
+use uuid::Uuid;
+
+use crate::aws::AwsClients;
+use crate::domain::SchoolUrn;
+use crate::files::children::ChildFileKind;
+use crate::files::csv_file::TextEncoding;
+use crate::files::report::{Report, Status, codes};
+use crate::files::{file_error_report, now_rfc3339, validate_child_file};
+use crate::sqs_batch::{BatchError, process_batch};
+use crate::store::batch::{
+    BatchWriteError, MAX_BATCH_ITEMS, RetryPolicy, WriteStats, put_request, write_chunk,
+};
+use crate::store::{ChildItem, Provenance, keys};
+use crate::uploads::{
+    KeyClass, ObjectCreated, S3Notification, Upload, UploadKind, classify_key,
+    parse_s3_notification,
+};
+
+/// Records are kept this long after their last upload unless the team says otherwise.
+pub const DEFAULT_RECORDS_DAYS: i64 = 400;
+
+/// Why an upload could not be processed (the SQS message fails and is retried).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The SQS body was not an S3 notification.
+    #[error(transparent)]
+    NotAnS3Notification(#[from] crate::uploads::NotAnS3Notification),
+    /// Reading the object or writing the report failed.
+    #[error("S3 {operation} failed: {message}")]
+    S3 {
+        /// Which call.
+        operation: &'static str,
+        /// The SDK's error.
+        message: String,
+    },
+    /// Writing to the table failed.
+    #[error(transparent)]
+    Store(#[from] BatchWriteError),
+    /// The uploads ledger could not be read or written.
+    #[error("uploads ledger: {0}")]
+    Ledger(String),
+    /// The second pass did not agree with the first (the object changed underneath us).
+    #[error("the file read differently on the second pass")]
+    Inconsistent,
+    /// A blocking task panicked or was cancelled.
+    #[error("a reading task failed: {0}")]
+    Task(String),
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Not ours to ingest (our own report, or a key with no team).
+    Ignored,
+    /// The same upload was processed before: nothing changed.
+    AlreadyProcessed,
+    /// The object was replaced or removed before we read it; its successor has its own event.
+    Superseded,
+    /// A report was written with this status.
+    Reported(Status),
+}
+
+/// What the function needs, built once per process.
+#[derive(Debug, Clone)]
+pub struct Ingest {
+    clients: AwsClients,
+    table: String,
+    policy: RetryPolicy,
+    write_concurrency: usize,
+    records_days: i64,
+}
+
+impl Ingest {
+    /// Ingest writing to `table` with these clients.
+    pub fn new(clients: AwsClients, table: impl Into<String>) -> Self {
+        Self {
+            clients,
+            table: table.into(),
+            policy: RetryPolicy::default(),
+            write_concurrency: 8,
+            records_days: DEFAULT_RECORDS_DAYS,
+        }
+    }
+
+    /// Uses a different retry policy for unprocessed items (tests use a short one).
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Handles one SQS batch, reporting failed messages for retry.
+    pub async fn handle_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
+        // Files are processed one at a time per instance: each can be large, and its writes are
+        // already concurrent.
+        process_batch(event, 1, |message| self.handle_message(message)).await
+    }
+
+    /// Handles one SQS message (one S3 notification, possibly with several records).
+    pub async fn handle_message(&self, message: SqsMessage) -> Result<(), IngestError> {
+        let body = message.body.unwrap_or_default();
+        match parse_s3_notification(&body)? {
+            S3Notification::Test => {
+                tracing::info!("S3 test event ignored");
+                Ok(())
+            }
+            S3Notification::Created(objects) => {
+                for object in objects {
+                    let outcome = self.ingest_object(&object).await?;
+                    tracing::info!(outcome = ?outcome, size = object.size, "upload handled");
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Ingests one created object.
+    pub async fn ingest_object(
+        &self,
+        object: &ObjectCreated,
+    ) -> Result<IngestOutcome, IngestError> {
+        let (upload, unsupported_reason) = match classify_key(&object.key) {
+            KeyClass::Report => return Ok(IngestOutcome::Ignored),
+            KeyClass::Unsupported { team: None, .. } => {
+                tracing::warn!("upload outside any team's folder ignored");
+                return Ok(IngestOutcome::Ignored);
+            }
+            KeyClass::Unsupported {
+                team: Some(team),
+                key,
+                reason,
+            } => {
+                let file_name = key.rsplit('/').next().unwrap_or_default().to_owned();
+                // The kind is never read for an unsupported file: only its report is written.
+                let upload = Upload {
+                    team,
+                    kind: UploadKind::Cohort,
+                    key,
+                    file_name,
+                };
+                (upload, Some(reason))
+            }
+            KeyClass::Upload(upload) => (upload, None),
+        };
+        let ledger_sk = format!("{}\n{}", upload.key, object.identity());
+        if self.already_processed(&upload, &ledger_sk).await? {
+            return Ok(IngestOutcome::AlreadyProcessed);
+        }
+        let upload_id = Uuid::new_v5(&Uuid::NAMESPACE_URL, ledger_sk.as_bytes()).to_string();
+
+        let report = if let Some(reason) = unsupported_reason {
+            file_error_report(
+                &upload.file_name,
+                "unsupported",
+                codes::UNREADABLE,
+                format!("This file was not read: {reason}"),
+            )
+        } else {
+            match &upload.kind {
+                UploadKind::Cohort => {
+                    match self
+                        .child_file(&upload, object, ChildFileKind::Cohort, &upload_id)
+                        .await?
+                    {
+                        Some(report) => report,
+                        None => return Ok(IngestOutcome::Superseded),
+                    }
+                }
+                UploadKind::ClassList { folder } => match SchoolUrn::parse(folder) {
+                    Ok(urn) => {
+                        match self
+                            .child_file(&upload, object, ChildFileKind::ClassList { urn }, &upload_id)
+                            .await?
+                        {
+                            Some(report) => report,
+                            None => return Ok(IngestOutcome::Superseded),
+                        }
+                    }
+                    Err(_) => file_error_report(
+                        &upload.file_name,
+                        "class-list",
+                        codes::INVALID_URN,
+                        "A class list must be in a folder named after the school's 6-digit URN (class-list/<URN>/)".into(),
+                    ),
+                },
+                other => file_error_report(
+                    &upload.file_name,
+                    other.name(),
+                    codes::UNREADABLE,
+                    format!(
+                        "{} files are not read by this version of the service yet; nothing was changed",
+                        other.name()
+                    ),
+                ),
+            }
+        };
+        self.write_report(&object.bucket, &upload, &report).await?;
+        self.mark_processed(&upload, &ledger_sk, &report).await?;
+        tracing::info!(
+            kind = report.kind.as_str(),
+            status = ?report.status,
+            rows = report.rows,
+            errors = report.errors.len(),
+            warnings = report.warnings.len(),
+            "report written"
+        );
+        Ok(IngestOutcome::Reported(report.status))
+    }
+
+    /// Validates the whole file; only if it is valid, reads it again and writes every child.
+    /// `None` when the object changed or vanished before it could be read.
+    async fn child_file(
+        &self,
+        upload: &Upload,
+        object: &ObjectCreated,
+        kind: ChildFileKind,
+        upload_id: &str,
+    ) -> Result<Option<Report>, IngestError> {
+        let today = OffsetDateTime::now_utc().date();
+        let source = match &kind {
+            ChildFileKind::Cohort => "cohort".to_owned(),
+            ChildFileKind::ClassList { urn } => format!("class-list#{}", urn.as_str()),
+        };
+
+        let first = self
+            .read_pass(upload, object, &kind, today, None, None)
+            .await?;
+        let Some(report) = first else {
+            return Ok(None);
+        };
+        if report.status == Status::Rejected {
+            return Ok(Some(report));
+        }
+
+        let encoding = report.encoding.as_deref().and_then(TextEncoding::from_name);
+        let (tx, mut rx) = mpsc::channel::<WriteRequest>(MAX_BATCH_ITEMS * 64);
+        let updated_at = now_rfc3339();
+        let expires_at = OffsetDateTime::now_utc().unix_timestamp() + self.records_days * 86_400;
+        let team = upload.team.clone();
+        let sink = WriteSink {
+            tx,
+            team,
+            source: source.clone(),
+            upload_id: upload_id.to_owned(),
+            updated_at,
+            expires_at,
+        };
+        let reading = self.read_pass(upload, object, &kind, today, encoding, Some(sink));
+        let rows = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).chunks(MAX_BATCH_ITEMS);
+        let writing = rows
+            .map(|chunk| write_chunk(&self.clients.dynamodb, &self.table, chunk, self.policy))
+            .buffer_unordered(self.write_concurrency)
+            .try_fold(WriteStats::default(), |mut total, stats| async move {
+                total.add(stats);
+                Ok(total)
+            });
+        let (second, written) = tokio::join!(reading, writing);
+        let written = written?;
+        let second = second?.ok_or(IngestError::Inconsistent)?;
+        if second.status != Status::Imported || second.rows_valid != report.rows_valid {
+            return Err(IngestError::Inconsistent);
+        }
+        tracing::info!(
+            items = written.items,
+            requests = written.requests,
+            unprocessed_retried = written.unprocessed_retried,
+            "children written"
+        );
+        self.set_latest(upload, &source, upload_id).await?;
+        Ok(Some(report))
+    }
+
+    /// One streaming pass over the object in a blocking thread; rows go to `sink` when given.
+    async fn read_pass(
+        &self,
+        upload: &Upload,
+        object: &ObjectCreated,
+        kind: &ChildFileKind,
+        today: Date,
+        encoding: Option<TextEncoding>,
+        sink: Option<WriteSink>,
+    ) -> Result<Option<Report>, IngestError> {
+        let handle = Handle::current();
+        let s3 = self.clients.s3.clone();
+        let object = object.clone();
+        let file_name = upload.file_name.clone();
+        let kind = kind.clone();
+        let aborted = Arc::new(AtomicBool::new(false));
+        let gone = Arc::new(AtomicBool::new(false));
+        let (aborted2, gone2) = (aborted.clone(), gone.clone());
+        let report = tokio::task::spawn_blocking(move || {
+            let open = || open_object(&handle, &s3, &object, &aborted2, &gone2);
+            match sink {
+                None => validate_child_file(&file_name, &kind, today, encoding, open, |_| {}),
+                Some(sink) => {
+                    validate_child_file(&file_name, &kind, today, encoding, open, |row| {
+                        if !sink.send(&row) {
+                            aborted2.store(true, Ordering::Relaxed);
+                        }
+                    })
+                }
+            }
+        })
+        .await
+        .map_err(|e| IngestError::Task(e.to_string()))?;
+        if gone.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        if aborted.load(Ordering::Relaxed) {
+            // The writer stopped (its error is reported by the caller); the report is moot.
+            return Ok(Some(report));
+        }
+        if report
+            .file_errors
+            .iter()
+            .any(|e| e.code == codes::UNREADABLE)
+        {
+            return Err(IngestError::S3 {
+                operation: "GetObject",
+                message: "the object could not be read to the end".into(),
+            });
+        }
+        Ok(Some(report))
+    }
+
+    async fn already_processed(&self, upload: &Upload, sk: &str) -> Result<bool, IngestError> {
+        let out = self
+            .clients
+            .dynamodb
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(keys::uploads_pk(&upload.team)))
+            .key("sk", AttributeValue::S(sk.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| {
+                IngestError::Ledger(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+            })?;
+        Ok(out.item.is_some_and(
+            |item| matches!(item.get("state"), Some(AttributeValue::S(s)) if s == "done"),
+        ))
+    }
+
+    async fn mark_processed(
+        &self,
+        upload: &Upload,
+        sk: &str,
+        report: &Report,
+    ) -> Result<(), IngestError> {
+        let status = match report.status {
+            Status::Imported => "imported",
+            Status::Rejected => "rejected",
+        };
+        self.clients
+            .dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(keys::uploads_pk(&upload.team)))
+            .item("sk", AttributeValue::S(sk.to_owned()))
+            .item("item_type", AttributeValue::S("upload".into()))
+            .item("state", AttributeValue::S("done".into()))
+            .item("status", AttributeValue::S(status.into()))
+            .item("kind", AttributeValue::S(report.kind.clone()))
+            .item("rows", AttributeValue::N(report.rows.to_string()))
+            .item("report_key", AttributeValue::S(upload.report_key()))
+            .item(
+                "processed_at",
+                AttributeValue::S(report.processed_at.clone()),
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                IngestError::Ledger(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+            })?;
+        Ok(())
+    }
+
+    async fn set_latest(
+        &self,
+        upload: &Upload,
+        source: &str,
+        upload_id: &str,
+    ) -> Result<(), IngestError> {
+        self.clients
+            .dynamodb
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(keys::latest_pk(&upload.team)))
+            .item("sk", AttributeValue::S(source.to_owned()))
+            .item("item_type", AttributeValue::S("latest".into()))
+            .item("upload_id", AttributeValue::S(upload_id.to_owned()))
+            .item("updated_at", AttributeValue::S(now_rfc3339()))
+            .send()
+            .await
+            .map_err(|e| {
+                IngestError::Ledger(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+            })?;
+        Ok(())
+    }
+
+    async fn write_report(
+        &self,
+        bucket: &str,
+        upload: &Upload,
+        report: &Report,
+    ) -> Result<(), IngestError> {
+        let json = serde_json::to_vec_pretty(report).expect("a report always serialises");
+        self.put(bucket, &upload.report_key(), json, "application/json")
+            .await?;
+        if report.status == Status::Rejected {
+            self.put(
+                bucket,
+                &upload.errors_key(),
+                report.errors_csv(),
+                "text/csv",
+            )
+            .await?;
+        } else {
+            // A fixed re-upload must not leave the old list of errors beside its new report.
+            self.clients
+                .s3
+                .delete_object()
+                .bucket(bucket)
+                .key(upload.errors_key())
+                .send()
+                .await
+                .map_err(|e| IngestError::S3 {
+                    operation: "DeleteObject",
+                    message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+                })?;
+        }
+        Ok(())
+    }
+
+    async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), IngestError> {
+        self.clients
+            .s3
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| IngestError::S3 {
+                operation: "PutObject",
+                message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+            })?;
+        Ok(())
+    }
+}
+
+/// Turns valid rows into put requests on the reading thread and hands them to the writer.
+struct WriteSink {
+    tx: mpsc::Sender<WriteRequest>,
+    team: crate::uploads::TeamCode,
+    source: String,
+    upload_id: String,
+    updated_at: String,
+    expires_at: i64,
+}
+
+impl WriteSink {
+    /// False when the writer has stopped.
+    fn send(&self, row: &crate::files::children::ChildRow) -> bool {
+        let provenance = Provenance {
+            team: &self.team,
+            source: &self.source,
+            upload_id: &self.upload_id,
+            updated_at: &self.updated_at,
+            expires_at: self.expires_at,
+        };
+        let item = ChildItem::from_row(row, &provenance);
+        let Ok(item) = serde_dynamo::to_item(item) else {
+            return false;
+        };
+        match put_request(item) {
+            Ok(request) => self.tx.blocking_send(request).is_ok(),
+            Err(_) => false,
+        }
+    }
+}
+
+/// Opens the exact version that was notified, as a blocking reader (called on a blocking thread).
+fn open_object(
+    handle: &Handle,
+    s3: &aws_sdk_s3::Client,
+    object: &ObjectCreated,
+    aborted: &Arc<AtomicBool>,
+    gone: &Arc<AtomicBool>,
+) -> std::io::Result<Box<dyn Read + Send>> {
+    let mut request = s3.get_object().bucket(&object.bucket).key(&object.key);
+    request = match (&object.version_id, &object.etag) {
+        (Some(v), _) if !v.is_empty() && v != "null" => request.version_id(v),
+        (_, Some(etag)) => request.if_match(format!("\"{}\"", etag.trim_matches('"'))),
+        _ => request,
+    };
+    let output = handle.block_on(request.send()).map_err(|e| {
+        let gone_now = e.as_service_error().is_some_and(|s| s.is_no_such_key())
+            || e.raw_response()
+                .is_some_and(|r| matches!(r.status().as_u16(), 404 | 412));
+        if gone_now {
+            gone.store(true, Ordering::Relaxed);
+        }
+        std::io::Error::other(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
+    })?;
+    let reader = SyncIoBridge::new_with_handle(output.body.into_async_read(), handle.clone());
+    Ok(Box::new(AbortableRead {
+        inner: std::io::BufReader::with_capacity(256 * 1024, reader),
+        aborted: aborted.clone(),
+    }))
+}
+
+/// Stops reading (with an error) once the writer has failed, so a big file is not read in vain.
+struct AbortableRead<R> {
+    inner: R,
+    aborted: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for AbortableRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.aborted.load(Ordering::Relaxed) {
+            return Err(std::io::Error::other("writing failed; reading stopped"));
+        }
+        self.inner.read(buf)
+    }
+}

@@ -1,0 +1,284 @@
+//! The `/v2` HTTP API: send, get one, list. Request handling follows notifications-api's order:
+//! authenticate, parse JSON, schema-validate, rate-limit, then recipient checks, then create.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use time::{Duration as TimeDuration, OffsetDateTime, Weekday};
+use uuid::Uuid;
+
+use crate::auth::parse_python_uuid;
+use crate::errors::ApiError;
+use crate::sim::Sim;
+use crate::state::{FaultMode, Record};
+use crate::validation::{self, ListQuery};
+use crate::vocab::{NotificationType, format_timestamp};
+
+/// Notify's `API_PAGE_SIZE` for `GET /v2/notifications`.
+pub const PAGE_SIZE: usize = 250;
+
+/// Marks a response that must not be sent: the connection is closed instead (timeout faults).
+#[derive(Debug, Clone, Copy)]
+pub struct DropConnection;
+
+/// The `/v2` routes, each response delayed by the configured latency.
+pub fn router(sim: Arc<Sim>) -> Router {
+    Router::new()
+        .route("/v2/notifications", get(list_notifications))
+        .route(
+            "/v2/notifications/{segment}",
+            get(get_notification).post(post_notification),
+        )
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&sim),
+            add_latency,
+        ))
+        .with_state(sim)
+}
+
+async fn add_latency(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
+    if !sim.latency.is_zero() {
+        tokio::time::sleep(sim.latency).await;
+    }
+    next.run(request).await
+}
+
+/// Flask's `request.url_root` without the trailing slash: the Host the client used.
+fn url_root(sim: &Sim, headers: &HeaderMap) -> String {
+    headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty())
+        .map(|h| format!("http://{h}"))
+        .unwrap_or_else(|| sim.base_url.clone())
+}
+
+fn drop_connection() -> Response {
+    let mut response = Response::new(Body::empty());
+    response.extensions_mut().insert(DropConnection);
+    response
+}
+
+async fn post_notification(
+    State(sim): State<Arc<Sim>>,
+    Path(segment): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Err(e) = sim.authenticate(&headers) {
+        return e.into_response();
+    }
+    let Some(kind) = NotificationType::parse(&segment) else {
+        return not_found().await;
+    };
+    let request = match validation::parse_body(&body)
+        .and_then(|(value, keys)| validation::validate_send(kind, value, &keys))
+    {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    if let Err(e) = sim
+        .check_limits(kind)
+        .and_then(|()| sim.check_recipient(&request))
+    {
+        return e.into_response();
+    }
+    let root = url_root(&sim, &headers);
+    match sim.take_fault() {
+        None => (StatusCode::CREATED, Json(sim.create(request, &root))).into_response(),
+        Some(fault) => {
+            tracing::warn!(mode = ?fault.mode, "injecting fault");
+            match fault.mode {
+                FaultMode::Error500 => ApiError::Internal.into_response(),
+                FaultMode::Timeout => {
+                    tokio::time::sleep(fault.hold).await;
+                    drop_connection()
+                }
+                FaultMode::TimeoutAfterCreate => {
+                    sim.create(request, &root);
+                    tokio::time::sleep(fault.hold).await;
+                    drop_connection()
+                }
+            }
+        }
+    }
+}
+
+async fn get_notification(
+    State(sim): State<Arc<Sim>>,
+    Path(segment): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = sim.authenticate(&headers) {
+        return e.into_response();
+    }
+    let Some(id) = parse_python_uuid(&segment) else {
+        return ApiError::Validation(vec!["notification_id is not a valid UUID".into()])
+            .into_response();
+    };
+    let root = url_root(&sim, &headers);
+    let state = sim.lock();
+    match state.find(id) {
+        Some(record) => Json(notification_json(record, &root, sim.service_id)).into_response(),
+        None => ApiError::NoResultFound.into_response(),
+    }
+}
+
+async fn list_notifications(
+    State(sim): State<Arc<Sim>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = sim.authenticate(&headers) {
+        return e.into_response();
+    }
+    let query = match validation::validate_list_query(query.as_deref()) {
+        Ok(q) => q,
+        Err(e) => return e.into_response(),
+    };
+    let root = url_root(&sim, &headers);
+    let state = sim.lock();
+    // Notify compares created_at with the older_than notification's; an unknown id matches nothing.
+    let older_than_seq = match query.older_than {
+        Some(id) => match state.find(id) {
+            Some(r) => Some(r.seq),
+            None => Some(0),
+        },
+        None => None,
+    };
+    let page: Vec<&Record> = state
+        .records
+        .iter()
+        .rev()
+        .filter(|r| !r.simulated)
+        .filter(|r| older_than_seq.is_none_or(|seq| r.seq < seq))
+        .filter(|r| query.reference.is_none() || r.reference == query.reference)
+        .filter(|r| query.template_types.is_empty() || query.template_types.contains(&r.kind))
+        .filter(|r| {
+            query.statuses.is_empty() || query.statuses.iter().any(|s| r.status.matches_filter(s))
+        })
+        .take(PAGE_SIZE)
+        .collect();
+    let notifications: Vec<Value> = page
+        .iter()
+        .map(|r| notification_json(r, &root, sim.service_id))
+        .collect();
+    let mut links = json!({ "current": list_link(&root, &query, None) });
+    if let Some(last) = page.last() {
+        links["next"] = json!(list_link(&root, &query, Some(last.id)));
+    }
+    Json(json!({ "notifications": notifications, "links": links })).into_response()
+}
+
+/// `url_for(".get_notifications", **data)`; the next page replaces or appends `older_than`.
+fn list_link(root: &str, query: &ListQuery, older_than: Option<Uuid>) -> String {
+    let single = ["reference", "older_than", "include_jobs"];
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut replaced = false;
+    for (key, values) in &query.params {
+        if let (true, Some(id)) = (key == "older_than", older_than) {
+            pairs.push((key.clone(), id.to_string()));
+            replaced = true;
+            continue;
+        }
+        let values = if single.contains(&key.as_str()) {
+            &values[..values.len().min(1)]
+        } else {
+            &values[..]
+        };
+        pairs.extend(values.iter().map(|v| (key.clone(), v.clone())));
+    }
+    if let (Some(id), false) = (older_than, replaced) {
+        pairs.push(("older_than".into(), id.to_string()));
+    }
+    let mut link = format!("{root}/v2/notifications");
+    if !pairs.is_empty() {
+        let encoded: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", urlencoding::encode(k), urlencoding::encode(v)))
+            .collect();
+        link.push('?');
+        link.push_str(&encoded.join("&"));
+    }
+    link
+}
+
+/// A notification as `GET /v2/notifications/{id}` returns it (`Notification.serialize`).
+fn notification_json(r: &Record, root: &str, service_id: Uuid) -> Value {
+    let is = |k: NotificationType| r.kind == k;
+    let line = |key: &str| {
+        if is(NotificationType::Letter) {
+            r.personalisation.get(key).cloned().unwrap_or(Value::Null)
+        } else {
+            Value::Null
+        }
+    };
+    let mut n = json!({
+        "id": r.id,
+        "reference": r.reference,
+        "email_address": if is(NotificationType::Email) { json!(r.to) } else { Value::Null },
+        "phone_number": if is(NotificationType::Sms) { json!(r.to) } else { Value::Null },
+        "line_1": line("address_line_1"),
+        "line_2": line("address_line_2"),
+        "line_3": line("address_line_3"),
+        "line_4": line("address_line_4"),
+        "line_5": line("address_line_5"),
+        "line_6": line("address_line_6"),
+        "postcode": line("postcode"),
+        "type": r.kind.as_str(),
+        "status": r.status.api_name(r.kind),
+        "template": {
+            "id": r.template_id,
+            "version": r.template_version,
+            "uri": format!("{root}/services/{service_id}/templates/{}", r.template_id),
+        },
+        "body": r.body,
+        "subject": r.subject,
+        "created_at": format_timestamp(r.created_at),
+        "created_by_name": null,
+        "sent_at": r.sent_at.map(format_timestamp),
+        "completed_at": r.completed_at().map(format_timestamp),
+        "scheduled_for": null,
+        "one_click_unsubscribe_url": r.one_click_unsubscribe_url,
+        "postage": if is(NotificationType::Letter) { json!("second") } else { Value::Null },
+        // Notify fills costs in a nightly billing run; a fresh notification has none yet.
+        "is_cost_data_ready": false,
+        "cost_in_pounds": null,
+        "cost_details": {},
+    });
+    if is(NotificationType::Letter) {
+        n["estimated_delivery"] = json!(format_timestamp(estimated_delivery(r.created_at)));
+    }
+    n
+}
+
+/// Roughly Notify's second-class estimate: printed the next working day, delivered two working
+/// days after that.
+fn estimated_delivery(created: OffsetDateTime) -> OffsetDateTime {
+    let mut day = created;
+    let mut working_days = 0;
+    while working_days < 3 {
+        day += TimeDuration::days(1);
+        if !matches!(day.weekday(), Weekday::Saturday | Weekday::Sunday) {
+            working_days += 1;
+        }
+    }
+    day.replace_time(time::macros::time!(16:00))
+}
+
+/// Unknown paths: Notify's app-level 404.
+pub async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "result": "error", "message": "Not found" })),
+    )
+        .into_response()
+}

@@ -1,0 +1,519 @@
+//! The simulated Notify service: limits, creation, the status lifecycle and callback scheduling.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value, json};
+use time::OffsetDateTime;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::auth::{ApiKey, Authenticator};
+use crate::callbacks::{self, CallbackTarget};
+use crate::config::{Config, DailyLimits};
+use crate::errors::ApiError;
+use crate::rate_limit::limit_for;
+use crate::state::{CallbackAttempt, CallbackKind, Fault, Record, State};
+use crate::validation::SendRequest;
+use crate::validation::address;
+use crate::validation::email;
+use crate::validation::phone::PhoneNumber;
+use crate::vocab::{NotificationType, Status};
+
+/// Smoke-test numbers: Notify answers 201 but neither stores nor sends them.
+const SMOKE_TEST_NUMBERS: &[&str] = &["447700900000", "447700900111", "447700900222"];
+/// Smoke-test email addresses, likewise.
+const SMOKE_TEST_EMAILS: &[&str] = &[
+    "simulate-delivered@notifications.service.gov.uk",
+    "simulate-delivered-2@notifications.service.gov.uk",
+    "simulate-delivered-3@notifications.service.gov.uk",
+];
+/// The sender shown in SMS responses (Notify's default text sender).
+const SMS_SENDER: &str = "GOVUK";
+/// The sender shown in email responses.
+const EMAIL_FROM: &str = "notify.simulator@notifications.service.gov.uk";
+
+/// Shared by every request handler and background task.
+pub struct Sim {
+    /// Checks `Authorization` headers.
+    pub auth: Authenticator,
+    /// The simulated service.
+    pub service_id: Uuid,
+    /// Per-minute limit, quoted in `RateLimitError`.
+    pub rate_limit_per_min: u32,
+    /// Daily limits per channel.
+    pub daily_limits: DailyLimits,
+    /// Creation to final status.
+    pub callback_delay: Duration,
+    /// Between callback retries.
+    pub callback_retry: Duration,
+    /// Added to every `/v2` response.
+    pub latency: Duration,
+    /// Posts callbacks (5 s timeout).
+    pub http: reqwest::Client,
+    /// `http://127.0.0.1:PORT`, used when a request has no `Host` header.
+    pub base_url: String,
+    state: Mutex<State>,
+    callback_target: Mutex<Option<CallbackTarget>>,
+    /// Notifications awaiting a final status plus callbacks not yet finished.
+    pending: watch::Sender<usize>,
+    /// Bumped by reset and shutdown; background work started under an older value stops.
+    generation: watch::Sender<u64>,
+    started: Instant,
+}
+
+/// Counts one unit of pending work until dropped (also when its task is cancelled).
+pub struct PendingGuard(Arc<Sim>);
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        self.0.pending.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+impl Sim {
+    /// Builds the service from its configuration.
+    pub fn new(config: &Config, key: &ApiKey, base_url: String) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .timeout(callbacks::CALLBACK_TIMEOUT)
+            .build()?;
+        let target = config.callback_url.clone().map(|url| CallbackTarget {
+            url,
+            bearer_token: config.callback_bearer_token.clone(),
+        });
+        Ok(Self {
+            auth: Authenticator::new(key),
+            service_id: key.service_id,
+            rate_limit_per_min: config.rate_limit_per_min,
+            daily_limits: config.daily_limits,
+            callback_delay: config.callback_delay,
+            callback_retry: config.callback_retry_interval,
+            latency: config.latency,
+            http,
+            base_url,
+            state: Mutex::new(State::new(config.rate_limit_per_min)),
+            callback_target: Mutex::new(target),
+            pending: watch::channel(0).0,
+            generation: watch::channel(0).0,
+            started: Instant::now(),
+        })
+    }
+
+    /// The state; a panic elsewhere must not take the simulator down, so poisoning is ignored.
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn target_lock(&self) -> MutexGuard<'_, Option<CallbackTarget>> {
+        self.callback_target
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Authenticates a request against the service's API key.
+    pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<(), ApiError> {
+        let header = headers
+            .get(http::header::AUTHORIZATION)
+            .map(http::HeaderValue::as_bytes);
+        self.auth
+            .check(header, OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    /// `check_rate_limiting`: the token bucket, then today's limit for the channel.
+    pub fn check_limits(&self, kind: NotificationType) -> Result<(), ApiError> {
+        let now = self.started.elapsed().as_secs_f64();
+        let today = OffsetDateTime::now_utc().date();
+        let mut state = self.lock();
+        if !state.bucket.try_take(now) {
+            state.counters.rate_limited += 1;
+            return Err(ApiError::RateLimit {
+                limit: self.rate_limit_per_min,
+            });
+        }
+        if !state.daily.allows(kind, &self.daily_limits, today) {
+            state.counters.daily_limited += 1;
+            return Err(ApiError::TooManyRequests {
+                kind,
+                limit: limit_for(&self.daily_limits, kind),
+            });
+        }
+        Ok(())
+    }
+
+    /// The checks Notify makes after rate limiting: the service may not text abroad, and
+    /// letters need a postable UK address.
+    pub fn check_recipient(&self, request: &SendRequest) -> Result<(), ApiError> {
+        match request.kind {
+            NotificationType::Sms => match request.phone {
+                Some(PhoneNumber::International(_)) => Err(ApiError::BadRequest(
+                    "Cannot send to international mobile numbers".into(),
+                )),
+                _ => Ok(()),
+            },
+            NotificationType::Letter => address::validate(&request.personalisation)
+                .map_err(|m| ApiError::Validation(vec![m.to_owned()])),
+            NotificationType::Email => Ok(()),
+        }
+    }
+
+    /// Takes the next queued fault, if any.
+    pub fn take_fault(&self) -> Option<Fault> {
+        let mut state = self.lock();
+        let fault = state.faults.pop_front();
+        if fault.is_some() {
+            state.counters.faults_fired += 1;
+        }
+        fault
+    }
+
+    /// Creates the notification, starts its lifecycle and returns Notify's 201 body.
+    pub fn create(self: &Arc<Self>, request: SendRequest, url_root: &str) -> Value {
+        let id = Uuid::new_v4();
+        let now = OffsetDateTime::now_utc();
+        let simulated = is_smoke_test(&request);
+        let outcome = simulated_outcome(&request);
+        let body = render_body(&request.personalisation);
+        let subject = match request.kind {
+            NotificationType::Sms => None,
+            _ => Some(format!(
+                "Simulated message for template {}",
+                request.template_id
+            )),
+        };
+        let response = created_response(
+            &request,
+            id,
+            &body,
+            subject.as_deref(),
+            self.service_id,
+            url_root,
+        );
+        let kind = request.kind;
+        let record = Record {
+            seq: 0,
+            id,
+            kind,
+            reference: request.reference,
+            to: request.to,
+            template_id: request.template_id,
+            template_version: 1,
+            personalisation: request.personalisation,
+            // Smoke-test notifications never enter the pipeline; they simply count as delivered.
+            status: if simulated {
+                Status::Delivered
+            } else {
+                Status::Created
+            },
+            outcome,
+            created_at: now,
+            sent_at: None,
+            updated_at: simulated.then_some(now),
+            body,
+            subject,
+            one_click_unsubscribe_url: request.one_click_unsubscribe_url,
+            simulated,
+        };
+        {
+            let mut state = self.lock();
+            let record = Record {
+                seq: state.next_seq(),
+                ..record
+            };
+            state.insert(record);
+            if !simulated {
+                state.daily.record(kind, now.date());
+            }
+        }
+        tracing::info!(notification_id = %id, notification_type = kind.as_str(), simulated, "notification created");
+        if !simulated {
+            let guard = self.pending_guard();
+            let generation = *self.generation.borrow();
+            tokio::spawn(Arc::clone(self).lifecycle(id, generation, guard));
+        }
+        response
+    }
+
+    /// created → sending (half way) → final status (after `callback_delay`) → callback.
+    async fn lifecycle(self: Arc<Self>, id: Uuid, generation: u64, _guard: PendingGuard) {
+        let half = self.callback_delay / 2;
+        if !self.sleep_unless_reset(generation, half).await {
+            return;
+        }
+        if let Some(record) = self.lock().get_mut(id) {
+            let now = OffsetDateTime::now_utc();
+            record.status = Status::Sending;
+            record.sent_at = Some(now);
+            record.updated_at = Some(now);
+        }
+        if !self
+            .sleep_unless_reset(generation, self.callback_delay - half)
+            .await
+        {
+            return;
+        }
+        let receipt = {
+            let mut state = self.lock();
+            let Some(record) = state.get_mut(id) else {
+                return;
+            };
+            record.status = record.outcome;
+            record.updated_at = Some(OffsetDateTime::now_utc());
+            tracing::info!(notification_id = %id, status = record.status.as_str(), "final status");
+            // Notify sends delivery receipts for emails and texts only; letter updates from the
+            // printer do not trigger the delivery-status callback.
+            (record.kind != NotificationType::Letter).then(|| {
+                (
+                    callbacks::delivery_receipt(record),
+                    record.status.as_str().to_owned(),
+                )
+            })
+        };
+        let target = self.callback_target();
+        // The lifecycle's own guard keeps the callback counted as pending until it finishes.
+        if let (Some((payload, status)), Some(target)) = (receipt, target) {
+            callbacks::deliver(
+                Arc::clone(&self),
+                target,
+                CallbackKind::DeliveryStatus,
+                id,
+                Some(status),
+                payload,
+                generation,
+            )
+            .await;
+        }
+    }
+
+    /// Sends an inbound-text callback; returns its id and whether a callback URL was configured.
+    pub fn receive_text(
+        self: &Arc<Self>,
+        source_number: &str,
+        destination_number: &str,
+        message: &str,
+    ) -> (Uuid, bool) {
+        let id = Uuid::new_v4();
+        let payload = callbacks::inbound_sms(
+            id,
+            source_number,
+            destination_number,
+            message,
+            OffsetDateTime::now_utc(),
+        );
+        let Some(target) = self.callback_target() else {
+            return (id, false);
+        };
+        let guard = self.pending_guard();
+        let generation = *self.generation.borrow();
+        let sim = Arc::clone(self);
+        tokio::spawn(async move {
+            callbacks::deliver(
+                sim,
+                target,
+                CallbackKind::InboundSms,
+                id,
+                None,
+                payload,
+                generation,
+            )
+            .await;
+            drop(guard);
+        });
+        (id, true)
+    }
+
+    /// Records a callback attempt unless the log was reset since the callback started.
+    pub fn log_callback(&self, generation: u64, attempt: CallbackAttempt) {
+        if *self.generation.borrow() == generation {
+            self.lock().callback_log.push(attempt);
+        }
+    }
+
+    /// The current callback destination.
+    pub fn callback_target(&self) -> Option<CallbackTarget> {
+        self.target_lock().clone()
+    }
+
+    /// Replaces the callback destination (`None` turns callbacks off).
+    pub fn set_callback_target(&self, target: Option<CallbackTarget>) {
+        *self.target_lock() = target;
+    }
+
+    /// Forgets notifications, faults, buckets, counters and the callback log; stops pending work.
+    pub fn reset(&self) {
+        self.generation.send_modify(|g| *g += 1);
+        *self.lock() = State::new(self.rate_limit_per_min);
+    }
+
+    /// Stops all background work for good (shutdown).
+    pub fn cancel_background_work(&self) {
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// How much work is outstanding (see [`PendingGuard`]).
+    pub fn pending(&self) -> usize {
+        *self.pending.borrow()
+    }
+
+    /// Waits until nothing is pending, or `timeout`; `true` if idle.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let mut rx = self.pending.subscribe();
+        matches!(
+            tokio::time::timeout(timeout, rx.wait_for(|n| *n == 0)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    fn pending_guard(self: &Arc<Self>) -> PendingGuard {
+        self.pending.send_modify(|n| *n += 1);
+        PendingGuard(Arc::clone(self))
+    }
+
+    /// Resolves once the simulator has been reset (or shut down) since `generation`.
+    pub async fn reset_signal(&self, generation: u64) {
+        let mut rx = self.generation.subscribe();
+        // The sender lives as long as `self`, so this only returns on a change.
+        let _ = rx.wait_for(|g| *g != generation).await;
+    }
+
+    /// Sleeps for `duration`; `false` if a reset or shutdown came first.
+    pub async fn sleep_unless_reset(&self, generation: u64, duration: Duration) -> bool {
+        if *self.generation.borrow() != generation {
+            return false;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(duration) => *self.generation.borrow() == generation,
+            () = self.reset_signal(generation) => false,
+        }
+    }
+
+    /// Counts for `/_sim/stats`.
+    pub fn stats(&self) -> Value {
+        let today = OffsetDateTime::now_utc().date();
+        let mut state = self.lock();
+        let sent_today: Map<String, Value> = [
+            NotificationType::Email,
+            NotificationType::Sms,
+            NotificationType::Letter,
+        ]
+        .into_iter()
+        .map(|k| (k.as_str().to_owned(), json!(state.daily.count(k, today))))
+        .collect();
+        let mut by_type = Map::new();
+        let mut by_status = Map::new();
+        for r in &state.records {
+            let t = by_type.entry(r.kind.as_str()).or_insert(json!(0));
+            *t = json!(t.as_u64().unwrap_or(0) + 1);
+            let s = by_status
+                .entry(r.status.api_name(r.kind))
+                .or_insert(json!(0));
+            *s = json!(s.as_u64().unwrap_or(0) + 1);
+        }
+        let attempts = state.callback_log.len();
+        let delivered = state
+            .callback_log
+            .iter()
+            .filter(|a| a.outcome == "delivered")
+            .count();
+        json!({
+            "notifications": {
+                "total": state.records.len(),
+                "by_type": by_type,
+                "by_status": by_status,
+            },
+            "callbacks": {
+                "pending": self.pending(),
+                "attempts": attempts,
+                "delivered": delivered,
+            },
+            "limits": {
+                "rate_limit_per_min": self.rate_limit_per_min,
+                "bucket_capacity": state.bucket.capacity(),
+                "sent_today": sent_today,
+            },
+            "responses_429": {
+                "rate_limit": state.counters.rate_limited,
+                "daily_limit": state.counters.daily_limited,
+            },
+            "faults": {
+                "queued": state.faults.len(),
+                "fired": state.counters.faults_fired,
+            },
+        })
+    }
+}
+
+/// Whether the recipient is one of Notify's smoke-test recipients.
+fn is_smoke_test(request: &SendRequest) -> bool {
+    match request.kind {
+        NotificationType::Sms => request
+            .phone
+            .as_ref()
+            .is_some_and(|p| SMOKE_TEST_NUMBERS.contains(&p.normalised())),
+        NotificationType::Email => {
+            SMOKE_TEST_EMAILS.contains(&email::normalise(&request.to).as_str())
+        }
+        NotificationType::Letter => false,
+    }
+}
+
+/// The final status Notify's research-mode provider reports for this recipient.
+fn simulated_outcome(request: &SendRequest) -> Status {
+    match request.kind {
+        NotificationType::Sms => match request.phone.as_ref().map(PhoneNumber::normalised) {
+            Some("447700900003") => Status::TemporaryFailure,
+            Some("447700900002") => Status::PermanentFailure,
+            _ => Status::Delivered,
+        },
+        NotificationType::Email => match email::normalise(&request.to).as_str() {
+            "temp-fail@simulator.notify" => Status::TemporaryFailure,
+            "perm-fail@simulator.notify" => Status::PermanentFailure,
+            _ => Status::Delivered,
+        },
+        NotificationType::Letter => Status::Delivered,
+    }
+}
+
+/// There are no templates, so the body lists the personalisation, one `key: value` per line.
+fn render_body(personalisation: &Map<String, Value>) -> String {
+    personalisation
+        .iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => format!("{k}: {s}"),
+            other => format!("{k}: {other}"),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Notify's 201 body (`app/v2/notifications/create_response.py`).
+fn created_response(
+    request: &SendRequest,
+    id: Uuid,
+    body: &str,
+    subject: Option<&str>,
+    service_id: Uuid,
+    url_root: &str,
+) -> Value {
+    let content = match request.kind {
+        NotificationType::Sms => json!({ "body": body, "from_number": SMS_SENDER }),
+        NotificationType::Email => json!({
+            "body": body,
+            "subject": subject,
+            "from_email": EMAIL_FROM,
+            "one_click_unsubscribe_url": request.one_click_unsubscribe_url,
+        }),
+        NotificationType::Letter => json!({ "body": body, "subject": subject }),
+    };
+    json!({
+        "id": id,
+        "reference": request.reference,
+        "uri": format!("{url_root}/v2/notifications/{id}"),
+        "template": {
+            "id": request.template_id,
+            "version": 1,
+            "uri": format!("{url_root}/services/{service_id}/templates/{}", request.template_id),
+        },
+        "content": content,
+        "scheduled_for": null,
+    })
+}
