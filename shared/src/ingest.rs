@@ -86,6 +86,7 @@ pub struct Ingest {
     policy: RetryPolicy,
     write_concurrency: usize,
     records_days: i64,
+    stats: Arc<std::sync::Mutex<WriteStats>>,
 }
 
 impl Ingest {
@@ -97,6 +98,7 @@ impl Ingest {
             policy: RetryPolicy::default(),
             write_concurrency: 8,
             records_days: DEFAULT_RECORDS_DAYS,
+            stats: Arc::default(),
         }
     }
 
@@ -104,6 +106,17 @@ impl Ingest {
     pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
         self.policy = policy;
         self
+    }
+
+    /// Every write request this instance has made to the table (batches, ledger, markers).
+    pub fn write_stats(&self) -> WriteStats {
+        *self.stats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn count_single_write(&self) {
+        let mut stats = self.stats.lock().unwrap_or_else(|e| e.into_inner());
+        stats.requests += 1;
+        stats.items += 1;
     }
 
     /// Handles one SQS batch, reporting failed messages for retry.
@@ -277,6 +290,10 @@ impl Ingest {
         if second.status != Status::Imported || second.rows_valid != report.rows_valid {
             return Err(IngestError::Inconsistent);
         }
+        self.stats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(written);
         tracing::info!(
             items = written.items,
             requests = written.requests,
@@ -390,6 +407,7 @@ impl Ingest {
             .map_err(|e| {
                 IngestError::Ledger(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
             })?;
+        self.count_single_write();
         Ok(())
     }
 
@@ -413,6 +431,7 @@ impl Ingest {
             .map_err(|e| {
                 IngestError::Ledger(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
             })?;
+        self.count_single_write();
         Ok(())
     }
 

@@ -16,7 +16,10 @@ async fn main() -> Result<(), Error> {
     let ingest = Ingest::new(clients, required_env("TABLE_NAME")?);
     let ingest = &ingest;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
-        ingest.handle_batch(event.payload).await
+        ingest
+            .handle_batch(event.payload)
+            .await
+            .map_err(|e| -> Error { Box::new(e) })
     }))
     .await
 }

@@ -85,7 +85,7 @@ pub fn parse_flag(s: &str) -> Result<bool, Invalid> {
 
 /// A school year group, 0 (reception) to 13.
 // Serialised as a number, as campaign files write `"year_groups": [8]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 #[serde(into = "u8")]
 pub struct YearGroup(u8);
 
@@ -128,7 +128,7 @@ impl<'de> serde::Deserialize<'de> for YearGroup {
 }
 
 /// A child's date of birth: a real date, not in the future and under 20 years ago when uploaded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DateOfBirth(Date);
 
 impl DateOfBirth {

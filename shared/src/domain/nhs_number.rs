@@ -10,7 +10,7 @@ const INVALID: Invalid = Invalid {
 
 /// A 10-digit NHS number whose modulus-11 check digit is right.
 // Held inline rather than as a `String`: the reader makes hundreds of thousands per second.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NhsNumber([u8; 10]);
 
 impl NhsNumber {
@@ -134,11 +134,6 @@ mod tests {
             NhsNumber::parse("999 000 0018").unwrap().as_u64(),
             9_990_000_018
         );
-    }
-
-    #[test]
-    fn the_error_message_never_contains_the_value() {
-        assert!(!INVALID.expected.contains("999"));
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub enum PhoneKind {
 
 /// A valid phone number, stored in E.164 form (`+447700900123`), with its kind.
 // Held inline rather than as a `String`: the reader makes hundreds of thousands per second.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PhoneNumber {
     e164: [u8; E164_MAX],
     len: u8,

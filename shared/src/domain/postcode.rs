@@ -9,7 +9,7 @@ const INVALID: Invalid = Invalid {
 };
 
 /// A parsed value, and whether the input had to be corrected to get it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Parsed<T> {
     /// The value.
     pub value: T,
@@ -19,7 +19,7 @@ pub struct Parsed<T> {
 
 /// A full UK postcode, upper case, written `OUTWARD INWARD` with one space (`SW1A 1AA`).
 // Held inline rather than as a `String`: the reader makes hundreds of thousands per second.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Postcode {
     bytes: [u8; 8],
     len: u8,

@@ -9,7 +9,7 @@ const INVALID: Invalid = Invalid {
 };
 
 /// A school's 6-digit unique reference number, or one of the two special values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SchoolUrn([u8; 6]);
 
 impl SchoolUrn {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod validate;
 
 /// Exit code for a usage error (BSD's EX_USAGE).
@@ -26,6 +27,12 @@ enum Command {
     /// Check a cohort or class-list file exactly as the service would, without uploading it.
     /// Exit status: 0 would be imported, 1 rejected for row errors, 2 file-level error, 64 usage.
     Validate(validate::Args),
+    /// Generate synthetic test data.
+    #[command(subcommand)]
+    Generate(bench::Generate),
+    /// Run a benchmark of benchmarks.md and print its figures.
+    #[command(subcommand)]
+    Bench(bench::Bench),
 }
 
 fn main() -> ExitCode {
@@ -39,5 +46,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Generate(command) => bench::generate(command),
+        Command::Bench(command) => bench::bench(command),
     }
 }
