@@ -10,6 +10,7 @@ pub mod domain;
 pub mod files;
 pub mod generate;
 pub mod ingest;
+pub mod notify;
 pub mod sqs_batch;
 pub mod store;
 pub mod telemetry;

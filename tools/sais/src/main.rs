@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod demo;
 mod validate;
 
 /// Exit code for a usage error (BSD's EX_USAGE).
@@ -27,6 +28,8 @@ enum Command {
     /// Check a cohort or class-list file exactly as the service would, without uploading it.
     /// Exit status: 0 would be imported, 1 rejected for row errors, 2 file-level error, 64 usage.
     Validate(validate::Args),
+    /// Run the service on the local stack over a folder laid out like a team's S3 prefix.
+    Demo(demo::Args),
     /// Generate synthetic test data.
     #[command(subcommand)]
     Generate(bench::Generate),
@@ -46,6 +49,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Generate(command) => bench::generate(command),
         Command::Bench(command) => bench::bench(command),
     }

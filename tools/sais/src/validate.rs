@@ -1,7 +1,7 @@
 //! `sais validate`: the ingest function's validation, on a local file, with no AWS.
 
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Write};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 
@@ -110,13 +110,21 @@ pub fn run(args: Args) -> ExitCode {
         }
     };
 
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("a report always serialises")
-        );
+    // Streamed to stdout: a million-row file's report can hold hundreds of thousands of warnings.
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
     } else {
-        print!("{}", readable(&report));
+        write_readable(&mut out, &report)
+    };
+    if let Err(e) = written.and_then(|()| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("sais validate: could not print the report: {e}");
+        return ExitCode::from(2);
     }
     ExitCode::from(report.exit_code() as u8)
 }
@@ -132,16 +140,8 @@ fn check(path: &Path, file_name: &str, kind: &ChildFileKind, today: Date) -> Rep
     )
 }
 
-fn issue_line(issue: &Issue) -> String {
-    match &issue.column {
-        Some(column) => format!("    {column}: {} [{}]\n", issue.message, issue.code),
-        None => format!("    {} [{}]\n", issue.message, issue.code),
-    }
-}
-
 /// The report as a person reads it: the verdict, then errors grouped by row, then warnings.
-pub fn readable(report: &Report) -> String {
-    let mut out = String::new();
+pub fn write_readable(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
     let verdict = match report.status {
         Status::Imported => "would be IMPORTED".to_owned(),
         Status::Rejected if !report.file_errors.is_empty() => {
@@ -153,41 +153,46 @@ pub fn readable(report: &Report) -> String {
             report.rows
         ),
     };
-    out.push_str(&format!("{} ({}): {verdict}\n", report.file, report.kind));
-    out.push_str(&format!(
-        "rows: {}, valid: {}, errors: {}, warnings: {}, encoding: {}\n",
+    writeln!(out, "{} ({}): {verdict}", report.file, report.kind)?;
+    writeln!(
+        out,
+        "rows: {}, valid: {}, errors: {}, warnings: {}, encoding: {}",
         report.rows,
         report.rows_valid,
         report.errors.len() + report.file_errors.len(),
         report.warnings.len(),
         report.encoding.as_deref().unwrap_or("unknown")
-    ));
+    )?;
     if !report.file_errors.is_empty() {
-        out.push_str("\nFile errors:\n");
+        writeln!(out, "\nFile errors:")?;
         for e in &report.file_errors {
-            out.push_str(&format!("    {} [{}]\n", e.message, e.code));
+            writeln!(out, "    {} [{}]", e.message, e.code)?;
         }
     }
-    let mut grouped = |title: &str, issues: &[Issue]| {
-        if issues.is_empty() {
-            return;
-        }
-        out.push_str(&format!("\n{title}:\n"));
-        let mut current = None;
-        for issue in issues {
-            if issue.row != current {
-                current = issue.row;
-                match issue.row {
-                    Some(row) => out.push_str(&format!("  Row {row}\n")),
-                    None => out.push_str("  Whole file\n"),
-                }
+    write_grouped(out, "Errors", &report.errors)?;
+    write_grouped(out, "Warnings", &report.warnings)
+}
+
+fn write_grouped(out: &mut impl Write, title: &str, issues: &[Issue]) -> std::io::Result<()> {
+    if issues.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n{title}:")?;
+    let mut current = None;
+    for issue in issues {
+        if issue.row != current {
+            current = issue.row;
+            match issue.row {
+                Some(row) => writeln!(out, "  Row {row}")?,
+                None => writeln!(out, "  Whole file")?,
             }
-            out.push_str(&issue_line(issue));
         }
-    };
-    grouped("Errors", &report.errors);
-    grouped("Warnings", &report.warnings);
-    out
+        match &issue.column {
+            Some(column) => writeln!(out, "    {column}: {} [{}]", issue.message, issue.code)?,
+            None => writeln!(out, "    {} [{}]", issue.message, issue.code)?,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
