@@ -5,12 +5,15 @@
 //! Nothing in the domain modules knows about Lambda.
 
 pub mod aws;
+pub mod campaign;
 pub mod config;
+pub mod dispatch;
 pub mod domain;
 pub mod files;
 pub mod generate;
 pub mod ingest;
 pub mod notify;
+pub mod policy;
 pub mod sqs_batch;
 pub mod store;
 pub mod telemetry;

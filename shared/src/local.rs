@@ -402,3 +402,66 @@ async fn create_bucket(
         .map_err(|e| create_err(&bucket, e))?;
     Ok(())
 }
+
+/// A Notify simulator running in this process, with the API key the service uses for it.
+pub struct LocalNotify {
+    /// The simulator.
+    pub sim: notify_sim::SimHandle,
+    /// The live-looking key it accepts.
+    pub api_key: String,
+}
+
+/// Starts the Notify simulator on a free loopback port; `configure` adjusts its settings (rate
+/// limit, daily limits, latency, callbacks) before it starts.
+pub async fn start_notify_sim(
+    configure: impl FnOnce(&mut notify_sim::Config),
+) -> Result<LocalNotify, LocalStackError> {
+    let api_key = notify_sim::make_api_key(
+        "sais-local",
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    let mut config = notify_sim::Config::new(api_key.clone());
+    configure(&mut config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| LocalStackError::Start(e.to_string()))?;
+    let sim = notify_sim::spawn(config, listener)
+        .await
+        .map_err(|e| LocalStackError::Start(e.to_string()))?;
+    Ok(LocalNotify { sim, api_key })
+}
+
+impl LocalStack {
+    /// A dispatcher over this stack, sending to the Notify at `notify_base_url`.
+    pub fn dispatcher(
+        &self,
+        notify_base_url: &str,
+        api_key: &str,
+        rate_limit_per_min: u32,
+        notify_timeout: Duration,
+    ) -> Result<crate::dispatch::Dispatcher, LocalStackError> {
+        let key = crate::notify::ApiKey::parse(api_key)
+            .map_err(|e| LocalStackError::Start(e.to_string()))?;
+        let notify = crate::notify::NotifyClient::new(notify_base_url, key.clone(), notify_timeout)
+            .map_err(|e| LocalStackError::Start(e.to_string()))?;
+        let pacer = crate::dispatch::pacer::Pacer::new(
+            self.clients.dynamodb.clone(),
+            self.table(),
+            format!("NOTIFY#{}", key.service_id()),
+            rate_limit_per_min,
+        );
+        Ok(crate::dispatch::Dispatcher::new(
+            crate::dispatch::records::Store::new(self.clients.dynamodb.clone(), self.table()),
+            self.clients.sqs.clone(),
+            self.send_queue_url.clone(),
+            notify,
+            pacer,
+        ))
+    }
+
+    /// The store over this stack's table.
+    pub fn store(&self) -> crate::dispatch::records::Store {
+        crate::dispatch::records::Store::new(self.clients.dynamodb.clone(), self.table())
+    }
+}

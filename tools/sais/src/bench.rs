@@ -60,6 +60,25 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// Sending through the real dispatcher code, SQS and DynamoDB on the emulator and the Notify
+    /// simulator with that rate limit and latency; duplicates and losses counted at the simulator.
+    Dispatch {
+        /// Send jobs to queue (one email each).
+        #[arg(long, default_value_t = 1000)]
+        messages: u64,
+        /// The Notify service's rate limit, per minute.
+        #[arg(long, default_value_t = 1200)]
+        rate_limit: u32,
+        /// Notify's response time, in milliseconds.
+        #[arg(long, default_value_t = 50)]
+        latency_ms: u64,
+        /// Dispatchers running at once.
+        #[arg(long, default_value_t = 2)]
+        dispatchers: u32,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Peak memory and speed of `sais validate` on a generated file, measured by the OS.
     Validate {
         /// Rows in the generated file.
@@ -101,6 +120,14 @@ pub fn bench(command: Bench) -> ExitCode {
         Bench::Ingest { rows, runs, json } => bench_ingest(rows, runs.max(1)).map(|v| (v, json)),
         Bench::Store { rows, json } => bench_store(rows).map(|v| (v, json)),
         Bench::Validate { rows, json } => bench_validate(rows).map(|v| (v, json)),
+        Bench::Dispatch {
+            messages,
+            rate_limit,
+            latency_ms,
+            dispatchers,
+            json,
+        } => crate::bench_dispatch::run(messages, rate_limit, latency_ms, dispatchers.max(1))
+            .map(|v| (v, json)),
     };
     match result {
         Ok((value, json)) => {

@@ -1,0 +1,403 @@
+//! The dispatcher: send jobs from SQS → the child's record, contact statuses, objections and the
+//! campaign, read *at send time* → the channel policy → Notify, exactly once per (campaign,
+//! child, recipient, purpose, channel), paced to the service's limit across every instance.
+//!
+//! Exactly once (aws.md): the message id is derived from those five parts; the intent is
+//! recorded with a conditional put before Notify is called and the id is sent as `reference`;
+//! a job that finds an intent without a Notify id (an earlier attempt died mid-call) asks
+//! Notify for that reference before sending again.
+
+pub mod pacer;
+pub mod records;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use serde::{Deserialize, Serialize};
+
+use crate::campaign::Campaign;
+use crate::notify::{
+    EmailRequest, LetterRequest, NotifyClient, NotifyError, Personalisation, SenderAction,
+    SmsRequest,
+};
+use crate::policy::{Channel, Plan, PlannedSend, Purpose, plan};
+use crate::sqs_batch::{BatchError, process_batch};
+use crate::uploads::TeamCode;
+use pacer::Pacer;
+use records::{Facts, MessageRecord, Store, StoreError};
+
+/// A send job: one child, one purpose, one campaign. The SQS message body, as JSON.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendJob {
+    /// Format version (1).
+    pub version: u32,
+    /// The team.
+    pub team: String,
+    /// The campaign.
+    pub campaign_id: String,
+    /// The child's opaque id.
+    pub child_id: String,
+    /// Why.
+    pub purpose: Purpose,
+    /// `campaign` (from the schedule), `fallback` or `retry` (from the webhook).
+    #[serde(default = "campaign_kind")]
+    pub kind: String,
+    /// Channels that already failed permanently for this child and purpose (fallback jobs).
+    #[serde(default)]
+    pub failed_channels: Vec<Channel>,
+}
+
+fn campaign_kind() -> String {
+    "campaign".to_owned()
+}
+
+/// Why a job could not be finished now (the SQS message fails and is retried, then
+/// dead-lettered with an alarm — never dropped).
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    /// The body is not a send job.
+    #[error("not a send job: {0}")]
+    BadJob(String),
+    /// The table could not be read or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Pacing failed.
+    #[error(transparent)]
+    Pacer(#[from] pacer::PacerError),
+    /// Notify failed in a way worth retrying later, or is misconfigured (alarm).
+    #[error("Notify: {0}")]
+    Notify(NotifyError),
+    /// The campaign the job names is not known.
+    #[error("campaign not found")]
+    NoCampaign,
+    /// Re-queueing a held job failed.
+    #[error("re-queueing failed: {0}")]
+    Requeue(String),
+    /// A crash injected by a test between Notify's answer and the record update.
+    #[error("injected crash after Notify accepted the message")]
+    InjectedCrash,
+}
+
+/// What a job came to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JobOutcome {
+    /// Messages Notify accepted in this run.
+    pub sent: u32,
+    /// Messages found already sent (a repeated job, or reconciled by reference).
+    pub already_sent: u32,
+    /// Sends Notify refused for the recipient (the detail is marked failed; fallback planned).
+    pub permanent_failures: u32,
+    /// Held until Notify's daily limit resets.
+    pub held: bool,
+    /// The final plan.
+    pub plan: Plan,
+}
+
+/// Test hooks for failures that cannot be caused from outside (a crash mid-send).
+#[derive(Debug, Default, Clone)]
+pub struct Faults {
+    crash_after_accept: Arc<AtomicU32>,
+}
+
+impl Faults {
+    /// The next `n` sends "crash" after Notify accepted them, before the record is updated.
+    pub fn crash_after_accept(&self, n: u32) {
+        self.crash_after_accept.store(n, Ordering::SeqCst);
+    }
+
+    fn take_crash(&self) -> bool {
+        self.crash_after_accept
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    }
+}
+
+/// The dispatcher's dependencies, built once per process.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    store: Store,
+    sqs: aws_sdk_sqs::Client,
+    send_queue_url: String,
+    notify: NotifyClient,
+    pacer: Pacer,
+    faults: Faults,
+    concurrency: usize,
+}
+
+/// How a single planned send ended.
+enum Delivery {
+    Sent,
+    AlreadySent,
+    Permanent(Channel),
+}
+
+impl Dispatcher {
+    /// A dispatcher over these clients.
+    pub fn new(
+        store: Store,
+        sqs: aws_sdk_sqs::Client,
+        send_queue_url: impl Into<String>,
+        notify: NotifyClient,
+        pacer: Pacer,
+    ) -> Self {
+        Self {
+            store,
+            sqs,
+            send_queue_url: send_queue_url.into(),
+            notify,
+            pacer,
+            faults: Faults::default(),
+            concurrency: 10,
+        }
+    }
+
+    /// The test hooks.
+    pub fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    /// Handles one SQS batch; failed jobs are reported for retry.
+    pub async fn handle_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
+        process_batch(event, self.concurrency, |m| self.handle_message(m)).await
+    }
+
+    /// Handles one SQS message.
+    pub async fn handle_message(&self, message: SqsMessage) -> Result<(), DispatchError> {
+        let job: SendJob = serde_json::from_str(message.body.as_deref().unwrap_or(""))
+            .map_err(|e| DispatchError::BadJob(e.to_string()))?;
+        let outcome = self.handle_job(&job).await?;
+        tracing::info!(
+            child_id = job.child_id.as_str(),
+            campaign_id = job.campaign_id.as_str(),
+            purpose = job.purpose.as_str(),
+            sent = outcome.sent,
+            already_sent = outcome.already_sent,
+            permanent_failures = outcome.permanent_failures,
+            skipped = outcome.plan.skipped.len(),
+            manual_follow_up = outcome.plan.manual_follow_up,
+            held = outcome.held,
+            "send job done"
+        );
+        Ok(())
+    }
+
+    /// Runs one job to completion (or to an error to be retried).
+    pub async fn handle_job(&self, job: &SendJob) -> Result<JobOutcome, DispatchError> {
+        let team = TeamCode::parse(&job.team)
+            .ok_or_else(|| DispatchError::BadJob("invalid team code".into()))?;
+        let mut outcome = JobOutcome::default();
+        if let Some(wait) = self.store.hold_remaining(&team).await? {
+            self.requeue(job, wait).await?;
+            outcome.held = true;
+            return Ok(outcome);
+        }
+        let campaign = self
+            .store
+            .campaign(&team, &job.campaign_id)
+            .await?
+            .ok_or(DispatchError::NoCampaign)?;
+        let Some(facts) = self.store.facts(&team, &job.child_id, &campaign).await? else {
+            tracing::warn!(child_id = job.child_id.as_str(), "child not found; nothing to send");
+            return Ok(outcome);
+        };
+
+        let mut failed = job.failed_channels.clone();
+        // A permanent failure found while sending makes the policy plan the fallback at once;
+        // the message ids keep sends that already happened from happening again.
+        for _round in 0..4 {
+            let input = facts.policy_input(job.purpose, &campaign, &failed);
+            let planned = plan(&input);
+            let mut new_failure = false;
+            for send in &planned.sends {
+                match self.deliver(&team, job, &campaign, &facts, send).await {
+                    Ok(Delivery::Sent) => outcome.sent += 1,
+                    Ok(Delivery::AlreadySent) => outcome.already_sent += 1,
+                    Ok(Delivery::Permanent(channel)) => {
+                        outcome.permanent_failures += 1;
+                        if !failed.contains(&channel) {
+                            failed.push(channel);
+                            new_failure = true;
+                        }
+                    }
+                    Err(DispatchError::Notify(e))
+                        if e.action() == SenderAction::HoldUntilTomorrow =>
+                    {
+                        let wait = self.store.hold_until_midnight(&team).await?;
+                        self.requeue(job, wait).await?;
+                        outcome.held = true;
+                        outcome.plan = planned;
+                        return Ok(outcome);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            outcome.plan = planned;
+            if !new_failure {
+                break;
+            }
+        }
+        self.store
+            .record_decision(&team, job, &outcome.plan)
+            .await?;
+        Ok(outcome)
+    }
+
+    /// Sends one planned message exactly once.
+    async fn deliver(
+        &self,
+        team: &TeamCode,
+        job: &SendJob,
+        campaign: &Campaign,
+        facts: &Facts,
+        send: &PlannedSend,
+    ) -> Result<Delivery, DispatchError> {
+        let template_id = campaign
+            .templates
+            .for_purpose(job.purpose)
+            .for_channel(send.channel)
+            .ok_or(DispatchError::NoCampaign)?;
+        let personalisation = facts.personalisation(campaign);
+        let record = MessageRecord::intent(team, job, send, template_id, &personalisation);
+        let message_id = record.message_id.clone();
+
+        if !self.store.put_intent(&record).await? {
+            let existing = self.store.message(team, &message_id).await?;
+            match existing.as_ref().map(|m| m.state.as_str()) {
+                Some("sent") => return Ok(Delivery::AlreadySent),
+                Some("failed") => return Ok(Delivery::Permanent(send.channel)),
+                _ => {
+                    // An earlier attempt recorded the intent and died: did Notify get it?
+                    let found = self
+                        .notify
+                        .find_by_reference(&message_id)
+                        .await
+                        .map_err(DispatchError::Notify)?;
+                    if let Some(n) = found.first() {
+                        self.store
+                            .mark_sent(team, &message_id, n.id, n.template_version, n.status.as_str())
+                            .await?;
+                        tracing::info!(message_id = message_id.as_str(), "reconciled by reference");
+                        return Ok(Delivery::AlreadySent);
+                    }
+                }
+            }
+        }
+
+        let result = self.call_notify(send, template_id, &personalisation, facts, &message_id).await;
+        match result {
+            Ok(sent) => {
+                if self.faults.take_crash() {
+                    return Err(DispatchError::InjectedCrash);
+                }
+                self.store
+                    .mark_sent(team, &message_id, sent.id, sent.template_version, "created")
+                    .await?;
+                Ok(Delivery::Sent)
+            }
+            Err(e) if e.action() == SenderAction::PermanentForRecipient => {
+                tracing::warn!(
+                    message_id = message_id.as_str(),
+                    channel = send.channel.as_str(),
+                    error = e.error_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                    "Notify refused the recipient; marking the detail failed"
+                );
+                self.store.mark_failed(team, &message_id, "validation-failed").await?;
+                if send.channel != Channel::Letter {
+                    self.store
+                        .set_detail_status(team, &records::detail_key(send.channel, &send.recipient), "failed")
+                        .await?;
+                }
+                Ok(Delivery::Permanent(send.channel))
+            }
+            Err(e) => Err(DispatchError::Notify(e)),
+        }
+    }
+
+    /// Calls Notify for one message, pacing first and retrying briefly on 429 and 5xx.
+    async fn call_notify(
+        &self,
+        send: &PlannedSend,
+        template_id: uuid::Uuid,
+        personalisation: &Personalisation,
+        facts: &Facts,
+        reference: &str,
+    ) -> Result<crate::notify::SentNotification, NotifyError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Err(e) = self.pacer.acquire().await {
+                tracing::error!(error = %e, "pacer unavailable");
+                return Err(NotifyError::InvalidRequest("pacer unavailable"));
+            }
+            let result = match send.channel {
+                Channel::Email => {
+                    self.notify
+                        .send_email(&EmailRequest {
+                            email_address: send.recipient.clone(),
+                            template_id,
+                            personalisation: personalisation.clone(),
+                            reference: reference.to_owned(),
+                            email_reply_to_id: None,
+                        })
+                        .await
+                }
+                Channel::Sms => {
+                    self.notify
+                        .send_sms(&SmsRequest {
+                            phone_number: send.recipient.clone(),
+                            template_id,
+                            personalisation: personalisation.clone(),
+                            reference: reference.to_owned(),
+                            sms_sender_id: None,
+                        })
+                        .await
+                }
+                Channel::Letter => {
+                    let Some(address) = facts.letter_address() else {
+                        return Err(NotifyError::InvalidRequest("no letter address"));
+                    };
+                    self.notify
+                        .send_letter(&LetterRequest {
+                            template_id,
+                            address,
+                            postcode: None,
+                            personalisation: personalisation.clone(),
+                            reference: reference.to_owned(),
+                        })
+                        .await
+                }
+            };
+            match result {
+                Err(e) if e.action() == SenderAction::RetryLater && attempt < 4 => {
+                    if e.status() == Some(429) {
+                        // Notify says we went too fast: every dispatcher backs off.
+                        let _ = self.pacer.drain().await;
+                    }
+                    if e.may_have_been_created() {
+                        // Never send twice: only a fresh job run may reconcile and resend.
+                        return Err(e);
+                    }
+                    tokio::time::sleep(Duration::from_millis(250 * (1 << attempt))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Puts the job back on the queue to run after `wait` (at most SQS's 15-minute delay; a
+    /// longer hold is re-checked and re-queued each time).
+    async fn requeue(&self, job: &SendJob, wait: Duration) -> Result<(), DispatchError> {
+        let body = serde_json::to_string(job).map_err(|e| DispatchError::Requeue(e.to_string()))?;
+        self.sqs
+            .send_message()
+            .queue_url(&self.send_queue_url)
+            .message_body(body)
+            .delay_seconds(wait.as_secs().clamp(1, 900) as i32)
+            .send()
+            .await
+            .map_err(|e| DispatchError::Requeue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,138 @@
+//! Pacing one Notify service across every running dispatcher: a token bucket shared through one
+//! DynamoDB item, modelled on Notify's own (refill limit/60 a second, capacity
+//! min(ceil(limit/3)+1, 1000)) with a safety margin. See `docs/pacing.md`.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+/// Fraction of Notify's sustained rate we use: clocks and network jitter need some room.
+pub const RATE_MARGIN: f64 = 0.99;
+/// Fraction of Notify's burst we use.
+pub const BURST_MARGIN: f64 = 0.9;
+
+/// The shared token bucket.
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    client: Client,
+    table: String,
+    pk: String,
+    /// Milli-tokens added per millisecond (= tokens per second).
+    rate_per_s: f64,
+    /// Most milli-tokens the bucket holds.
+    capacity_milli: i64,
+}
+
+/// Pacing could not talk to the table.
+#[derive(Debug, thiserror::Error)]
+#[error("pacer: {0}")]
+pub struct PacerError(String);
+
+fn now_ms() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+}
+
+impl Pacer {
+    /// A pacer for the Notify service whose key has this limit (requests a minute), storing its
+    /// bucket at `pk` in `table`.
+    pub fn new(client: Client, table: impl Into<String>, pk: impl Into<String>, limit_per_min: u32) -> Self {
+        let limit = f64::from(limit_per_min.max(1));
+        // Notify's capacity, less the one token it keeps back, less our margin.
+        let notify_capacity = ((limit / 3.0).ceil() + 1.0).min(1000.0);
+        let capacity = ((notify_capacity - 1.0) * BURST_MARGIN).floor().max(1.0);
+        Self {
+            client,
+            table: table.into(),
+            pk: pk.into(),
+            rate_per_s: limit / 60.0 * RATE_MARGIN,
+            capacity_milli: (capacity * 1000.0) as i64,
+        }
+    }
+
+    /// Tokens a second this pacer allows.
+    pub fn rate_per_s(&self) -> f64 {
+        self.rate_per_s
+    }
+
+    /// Waits until one send is allowed, then takes it.
+    pub async fn acquire(&self) -> Result<(), PacerError> {
+        loop {
+            let now = now_ms();
+            let current = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", AttributeValue::S(self.pk.clone()))
+                .key("sk", AttributeValue::S("PACER".into()))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| PacerError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?
+                .item;
+            let number = |name: &str| {
+                current
+                    .as_ref()
+                    .and_then(|i| i.get(name))
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok())
+            };
+            let (tokens, at) = match (number("tokens_milli"), number("at_ms")) {
+                (Some(t), Some(a)) => (t, a),
+                _ => (self.capacity_milli, now),
+            };
+            let elapsed_ms = (now - at).max(0);
+            let available = (tokens + (elapsed_ms as f64 * self.rate_per_s) as i64).min(self.capacity_milli);
+            if available < 1000 {
+                let wait_ms = ((1000 - available) as f64 / self.rate_per_s).ceil() as u64;
+                tokio::time::sleep(Duration::from_millis(wait_ms.clamp(1, 1000))).await;
+                continue;
+            }
+            let mut put = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", AttributeValue::S(self.pk.clone()))
+                .item("sk", AttributeValue::S("PACER".into()))
+                .item("tokens_milli", AttributeValue::N((available - 1000).to_string()))
+                .item("at_ms", AttributeValue::N(now.max(at).to_string()));
+            put = if current.is_some() {
+                put.condition_expression("tokens_milli = :t AND at_ms = :a")
+                    .expression_attribute_values(":t", AttributeValue::N(tokens.to_string()))
+                    .expression_attribute_values(":a", AttributeValue::N(at.to_string()))
+            } else {
+                put.condition_expression("attribute_not_exists(pk)")
+            };
+            match put.send().await {
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    // Another dispatcher took a token first: read again.
+                    continue;
+                }
+                Err(e) => {
+                    return Err(PacerError(
+                        aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Empties the bucket after Notify said we went too fast, so every dispatcher backs off.
+    pub async fn drain(&self) -> Result<(), PacerError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", AttributeValue::S(self.pk.clone()))
+            .item("sk", AttributeValue::S("PACER".into()))
+            .item("tokens_milli", AttributeValue::N("0".into()))
+            .item("at_ms", AttributeValue::N(now_ms().to_string()))
+            .send()
+            .await
+            .map_err(|e| PacerError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,665 @@
+//! What the dispatcher reads and writes in the table: the facts about a child at send time,
+//! campaigns, message records (the audit trail a subject access request returns), contact
+//! detail statuses, decisions and the daily-limit hold.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::SendJob;
+use crate::campaign::Campaign;
+use crate::domain::{Postcode, sanitise_letter_address};
+use crate::files::now_rfc3339;
+use crate::notify::Personalisation;
+use crate::policy::{
+    CampaignFacts, Channel, ChildFacts, DetailStatus, Objection, ObjectionScope, ParentFacts,
+    Plan, PlannedSend, PolicyInput, Preference,
+};
+use crate::store::{ChildItem, TTL_ATTRIBUTE, keys};
+use crate::uploads::TeamCode;
+
+/// Message records and decisions are kept this long unless the team says otherwise.
+pub const MESSAGE_RECORDS_DAYS: i64 = 400;
+
+const MESSAGE_NAMESPACE: Uuid = Uuid::from_u128(0x2f6b_8e1a_5c3d_4e9f_a0b1_c2d3_e4f5_0617);
+
+/// The table could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("table: {0}")]
+pub struct StoreError(String);
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn sdk_err<E: std::error::Error + 'static>(e: aws_sdk_dynamodb::error::SdkError<E>) -> StoreError {
+    StoreError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn now_epoch() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The key of a contact detail's status item: `email:<address>` or `phone:<E.164>`.
+pub fn detail_key(channel: Channel, recipient: &str) -> String {
+    match channel {
+        Channel::Email => format!("email:{recipient}"),
+        _ => format!("phone:{recipient}"),
+    }
+}
+
+/// The deterministic id of one message: (campaign, child, recipient, purpose, channel).
+pub fn message_id(job: &SendJob, send: &PlannedSend) -> String {
+    let name = format!(
+        "{}\n{}\n{}\n{}\n{}\n{}",
+        job.team,
+        job.campaign_id,
+        job.child_id,
+        send.recipient,
+        job.purpose.as_str(),
+        send.channel.as_str()
+    );
+    Uuid::new_v5(&MESSAGE_NAMESPACE, name.as_bytes()).to_string()
+}
+
+/// One status a message passed through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    /// Notify's status (or ours: `intent`, `validation-failed`).
+    pub status: String,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// The record of one message: written before Notify is called, completed after.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// `T#<team>#M#<message id>`.
+    pub pk: String,
+    /// `MSG`.
+    pub sk: String,
+    /// The child's partition: messages by child.
+    pub gsi1pk: String,
+    /// `MSG#<created at>#<message id>`.
+    pub gsi1sk: String,
+    /// `message`.
+    pub item_type: String,
+    /// The team.
+    pub team: String,
+    /// The deterministic message id (also Notify's `reference`).
+    pub message_id: String,
+    /// The campaign.
+    pub campaign_id: String,
+    /// The child.
+    pub child_id: String,
+    /// Why it was sent.
+    pub purpose: String,
+    /// `email`, `sms` or `letter`.
+    pub channel: String,
+    /// The email address, phone number, or `letter`.
+    pub recipient: String,
+    /// Which parents it reaches.
+    pub parent_slots: Vec<u8>,
+    /// The Notify template.
+    pub template_id: String,
+    /// The template's version, once Notify has said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_version: Option<u32>,
+    /// What was filled into the template.
+    pub personalisation: BTreeMap<String, String>,
+    /// The policy's reason for this channel.
+    pub reason: String,
+    /// The recorded grounds, when this message overrode an objection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grounds: Option<String>,
+    /// `intent`, `sent` or `failed`.
+    pub state: String,
+    /// Notify's id, once accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify_id: Option<String>,
+    /// The latest status.
+    pub status: String,
+    /// Every status, in order.
+    pub status_history: Vec<StatusChange>,
+    /// The job kind that sent it (`campaign`, `fallback`, `retry`).
+    pub job_kind: String,
+    /// When the intent was recorded.
+    pub created_at: String,
+    /// TTL.
+    pub expires_at: i64,
+}
+
+impl MessageRecord {
+    /// The intent to send `send` for `job`.
+    pub fn intent(
+        team: &TeamCode,
+        job: &SendJob,
+        send: &PlannedSend,
+        template_id: Uuid,
+        personalisation: &Personalisation,
+    ) -> Self {
+        let id = message_id(job, send);
+        let now = now_rfc3339();
+        Self {
+            pk: message_pk(team, &id),
+            sk: "MSG".into(),
+            gsi1pk: keys::child_pk(team, &job.child_id),
+            gsi1sk: format!("MSG#{now}#{id}"),
+            item_type: "message".into(),
+            team: team.to_string(),
+            campaign_id: job.campaign_id.clone(),
+            child_id: job.child_id.clone(),
+            purpose: job.purpose.as_str().into(),
+            channel: send.channel.as_str().into(),
+            recipient: send.recipient.clone(),
+            parent_slots: send.parent_slots.clone(),
+            template_id: template_id.to_string(),
+            template_version: None,
+            personalisation: personalisation.clone(),
+            reason: send.reason.into(),
+            grounds: send.grounds.clone(),
+            state: "intent".into(),
+            notify_id: None,
+            status: "intent".into(),
+            status_history: vec![StatusChange {
+                status: "intent".into(),
+                at: now.clone(),
+            }],
+            job_kind: job.kind.clone(),
+            created_at: now,
+            expires_at: now_epoch() + MESSAGE_RECORDS_DAYS * 86_400,
+            message_id: id,
+        }
+    }
+}
+
+/// A message item's partition key.
+pub fn message_pk(team: &TeamCode, message_id: &str) -> String {
+    format!("T#{team}#M#{message_id}")
+}
+
+/// Everything known about a child at send time.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The child item.
+    pub child: ChildItem,
+    /// Contact-detail statuses by `email:…`/`phone:…`.
+    pub statuses: HashMap<String, DetailStatus>,
+    /// Objections in force.
+    pub objections: Vec<Objection>,
+    /// Outcomes recorded for programmes (`consent_given`, `vaccinated`, …), by programme.
+    pub responses: HashMap<String, String>,
+    /// Not in the latest upload of the child's source.
+    pub left_cohort: bool,
+}
+
+fn preference(p: Option<&str>) -> Preference {
+    match p {
+        Some("email") => Preference::Email,
+        Some("text") => Preference::Text,
+        Some("letter") => Preference::Letter,
+        _ => Preference::Any,
+    }
+}
+
+fn format_date(d: time::Date) -> String {
+    format!("{} {} {}", d.day(), d.month(), d.year())
+}
+
+impl Facts {
+    fn status(&self, key: &str) -> DetailStatus {
+        self.statuses.get(key).copied().unwrap_or(DetailStatus::Usable)
+    }
+
+    /// The policy's input for a purpose.
+    pub fn policy_input(
+        &self,
+        purpose: crate::policy::Purpose,
+        campaign: &Campaign,
+        failed_channels: &[Channel],
+    ) -> PolicyInput {
+        let outcome = self.responses.get(&campaign.programme).map(String::as_str);
+        let parents = self
+            .child
+            .parents
+            .iter()
+            .map(|p| ParentFacts {
+                slot: p.slot,
+                email: p
+                    .email
+                    .as_ref()
+                    .map(|e| (e.clone(), self.status(&format!("email:{e}")))),
+                phone: p
+                    .phone
+                    .as_ref()
+                    .map(|n| (n.clone(), p.phone_is_mobile, self.status(&format!("phone:{n}")))),
+                preference: preference(p.preference.as_deref()),
+            })
+            .collect();
+        PolicyInput {
+            purpose,
+            child: ChildFacts {
+                deceased: self.child.deceased,
+                restricted: self.child.restricted,
+                left_cohort: self.left_cohort,
+                answered: matches!(outcome, Some("consent_given" | "consent_refused")),
+                consent_given: outcome == Some("consent_given"),
+                vaccinated_or_ineligible: matches!(
+                    outcome,
+                    Some("vaccinated" | "already_vaccinated" | "not_eligible")
+                ),
+                letter_address: self.letter_address().is_some(),
+            },
+            parents,
+            objections: self.objections.clone(),
+            campaign: CampaignFacts {
+                letters: campaign.letters,
+                override_grounds: campaign.grounds(),
+                templates: campaign.templates.for_purpose(purpose).channels(),
+            },
+            failed_channels: failed_channels.to_vec(),
+        }
+    }
+
+    /// The letter's address lines under Notify's rules, addressed to "The parent or carer of
+    /// <name>"; `None` when the child's address cannot take a letter.
+    pub fn letter_address(&self) -> Option<Vec<String>> {
+        let postcode = Postcode::parse(self.child.postcode.as_deref()?).ok()?.value;
+        let name = format!(
+            "The parent or carer of {} {}",
+            self.child
+                .preferred_first_name
+                .as_deref()
+                .unwrap_or(&self.child.first_name),
+            self.child.last_name
+        );
+        let mut lines: Vec<&str> = vec![&name];
+        lines.extend(self.child.address_lines.iter().map(String::as_str));
+        lines.push(postcode.as_str());
+        sanitise_letter_address(&lines, &postcode).ok()
+    }
+
+    /// The template values: minimal, never health details (product.md, content rules).
+    pub fn personalisation(&self, campaign: &Campaign) -> Personalisation {
+        let mut p: Personalisation = campaign.personalisation.clone().into_iter().collect();
+        p.insert(
+            "child_first_name".into(),
+            self.child
+                .preferred_first_name
+                .clone()
+                .unwrap_or_else(|| self.child.first_name.clone()),
+        );
+        if let Some(first) = campaign.first_session() {
+            p.insert("session_date".into(), format_date(first));
+        }
+        if let Some(deadline) = campaign.deadline() {
+            p.insert("consent_deadline".into(), format_date(deadline));
+        }
+        p
+    }
+}
+
+/// The table, as the dispatcher and webhook use it.
+#[derive(Debug, Clone)]
+pub struct Store {
+    client: Client,
+    table: String,
+}
+
+impl Store {
+    /// The store over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The DynamoDB client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        // DynamoDB deletes expired items late: treat them as gone.
+        Ok(out.item.filter(|item| !expired(item)))
+    }
+
+    /// Saves a campaign (campaign files are ingested in step 5; tests and the demo use this).
+    pub async fn put_campaign(&self, team: &TeamCode, campaign: &Campaign) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("T#{team}#CAMPAIGN")))
+            .item("sk", s(&campaign.id))
+            .item("item_type", s("campaign"))
+            .item("body", s(serde_json::to_string(campaign).map_err(err)?))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    /// A campaign by id.
+    pub async fn campaign(&self, team: &TeamCode, id: &str) -> Result<Option<Campaign>, StoreError> {
+        let Some(item) = self.get(format!("T#{team}#CAMPAIGN"), id).await? else {
+            return Ok(None);
+        };
+        let body = item.get("body").and_then(|v| v.as_s().ok()).ok_or_else(|| err("campaign without body"))?;
+        serde_json::from_str(body).map(Some).map_err(err)
+    }
+
+    /// Everything the policy needs about a child, read now.
+    pub async fn facts(&self, team: &TeamCode, child_id: &str, campaign: &Campaign) -> Result<Option<Facts>, StoreError> {
+        let pk = keys::child_pk(team, child_id);
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(&pk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        let mut child = None;
+        let mut objections = Vec::new();
+        let mut responses = HashMap::new();
+        for item in out.items.unwrap_or_default() {
+            if expired(&item) {
+                continue;
+            }
+            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            if sk == keys::CHILD_SK {
+                child = Some(serde_dynamo::from_item::<_, ChildItem>(item).map_err(err)?);
+            } else if sk.starts_with("RESP#") {
+                if let (Some(programme), Some(outcome)) = (str_attr(&item, "programme"), str_attr(&item, "outcome")) {
+                    responses.insert(programme, outcome);
+                }
+            } else if sk.starts_with("OBJ#") {
+                if item.get("withdrawn").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false) {
+                    continue;
+                }
+                let scope = match str_attr(&item, "scope").as_deref() {
+                    Some("email") => ObjectionScope::Email,
+                    Some("text") => ObjectionScope::Text,
+                    Some("letter") => ObjectionScope::Letter,
+                    Some("electronic") => ObjectionScope::Electronic,
+                    _ => ObjectionScope::All,
+                };
+                objections.push(Objection {
+                    scope,
+                    parent_detail: str_attr(&item, "parent_detail"),
+                });
+            }
+        }
+        let Some(child) = child else {
+            return Ok(None);
+        };
+        let latest = self.get(keys::latest_pk(team), &child.source).await?;
+        let left_cohort = latest
+            .as_ref()
+            .and_then(|l| str_attr(l, "upload_id"))
+            .is_some_and(|id| id != child.upload_id);
+        let statuses = self.detail_statuses(team, &child).await?;
+        let _ = campaign;
+        Ok(Some(Facts {
+            child,
+            statuses,
+            objections,
+            responses,
+            left_cohort,
+        }))
+    }
+
+    async fn detail_statuses(&self, team: &TeamCode, child: &ChildItem) -> Result<HashMap<String, DetailStatus>, StoreError> {
+        let mut details: Vec<String> = Vec::new();
+        for p in &child.parents {
+            if let Some(e) = &p.email {
+                details.push(format!("email:{e}"));
+            }
+            if let Some(n) = &p.phone {
+                details.push(format!("phone:{n}"));
+            }
+        }
+        details.sort();
+        details.dedup();
+        let mut statuses = HashMap::new();
+        if details.is_empty() {
+            return Ok(statuses);
+        }
+        let mut keys_and_attrs = KeysAndAttributes::builder().consistent_read(true);
+        for d in &details {
+            keys_and_attrs = keys_and_attrs.keys(HashMap::from([
+                ("pk".to_owned(), s(keys::contact_pk(team, d))),
+                ("sk".to_owned(), s("STATUS")),
+            ]));
+        }
+        let mut request = Some(HashMap::from([(self.table.clone(), keys_and_attrs.build().map_err(err)?)]));
+        while let Some(items) = request.take().filter(|m| !m.is_empty()) {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(items))
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+                if expired(&item) {
+                    continue;
+                }
+                let (Some(detail), Some(status)) = (str_attr(&item, "detail"), str_attr(&item, "status")) else {
+                    continue;
+                };
+                let status = match status.as_str() {
+                    "failed" => DetailStatus::Failed,
+                    "opted_out" => DetailStatus::OptedOut,
+                    "erased" => DetailStatus::Erased,
+                    _ => DetailStatus::Usable,
+                };
+                statuses.insert(detail, status);
+            }
+            request = out.unprocessed_keys;
+        }
+        Ok(statuses)
+    }
+
+    /// Marks a contact detail (`email:…`/`phone:…`) failed, opted out or erased for the team.
+    pub async fn set_detail_status(&self, team: &TeamCode, detail: &str, status: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::contact_pk(team, detail)))
+            .item("sk", s("STATUS"))
+            .item("item_type", s("contact_status"))
+            .item("detail", s(detail))
+            .item("status", s(status))
+            .item("updated_at", s(now_rfc3339()))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    /// Records the intent to send; false when a record with that id already exists.
+    pub async fn put_intent(&self, record: &MessageRecord) -> Result<bool, StoreError> {
+        let item = serde_dynamo::to_item(record).map_err(err)?;
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    /// A message record by id.
+    pub async fn message(&self, team: &TeamCode, message_id: &str) -> Result<Option<MessageRecord>, StoreError> {
+        match self.get(message_pk(team, message_id), "MSG").await? {
+            Some(item) => serde_dynamo::from_item(item).map(Some).map_err(err),
+            None => Ok(None),
+        }
+    }
+
+    /// Completes a record after Notify accepted the message.
+    pub async fn mark_sent(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+        notify_id: Uuid,
+        template_version: u32,
+        status: &str,
+    ) -> Result<(), StoreError> {
+        let change = serde_dynamo::to_attribute_value(StatusChange {
+            status: status.to_owned(),
+            at: now_rfc3339(),
+        })
+        .map_err(err)?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(message_pk(team, message_id)))
+            .key("sk", s("MSG"))
+            .update_expression(
+                "SET #state = :sent, notify_id = :nid, template_version = :v, #status = :st, \
+                 status_history = list_append(status_history, :change), gsi2pk = :g2, gsi2sk = :msg",
+            )
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":sent", s("sent"))
+            .expression_attribute_values(":nid", s(notify_id.to_string()))
+            .expression_attribute_values(":v", AttributeValue::N(template_version.to_string()))
+            .expression_attribute_values(":st", s(status))
+            .expression_attribute_values(":change", AttributeValue::L(vec![change]))
+            .expression_attribute_values(":g2", s(format!("T#{team}#N#{notify_id}")))
+            .expression_attribute_values(":msg", s("MSG"))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    /// Completes a record Notify refused for its recipient.
+    pub async fn mark_failed(&self, team: &TeamCode, message_id: &str, status: &str) -> Result<(), StoreError> {
+        let change = serde_dynamo::to_attribute_value(StatusChange {
+            status: status.to_owned(),
+            at: now_rfc3339(),
+        })
+        .map_err(err)?;
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(message_pk(team, message_id)))
+            .key("sk", s("MSG"))
+            .update_expression("SET #state = :failed, #status = :st, status_history = list_append(status_history, :change)")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":st", s(status))
+            .expression_attribute_values(":change", AttributeValue::L(vec![change]))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    /// Records the policy's latest decision for (campaign, child, purpose): skips with reasons
+    /// and the manual follow-up flag, for the campaign report.
+    pub async fn record_decision(&self, team: &TeamCode, job: &SendJob, plan: &Plan) -> Result<(), StoreError> {
+        let skipped: Vec<String> = plan.skipped.iter().map(|s| s.reason.to_owned()).collect();
+        let plan_json = serde_json::to_string(plan).map_err(err)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::child_pk(team, &job.child_id)))
+            .item("sk", s(format!("DEC#{}#{}", job.campaign_id, job.purpose.as_str())))
+            .item("item_type", s("decision"))
+            .item("campaign_id", s(&job.campaign_id))
+            .item("purpose", s(job.purpose.as_str()))
+            .item("skipped", AttributeValue::L(skipped.into_iter().map(s).collect()))
+            .item("manual_follow_up", AttributeValue::Bool(plan.manual_follow_up))
+            .item("plan", s(plan_json))
+            .item("decided_at", s(now_rfc3339()))
+            .item(TTL_ATTRIBUTE, AttributeValue::N((now_epoch() + MESSAGE_RECORDS_DAYS * 86_400).to_string()))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    /// How long sends are still held after Notify's daily limit, if they are.
+    pub async fn hold_remaining(&self, team: &TeamCode) -> Result<Option<Duration>, StoreError> {
+        let Some(item) = self.get(format!("T#{team}#HOLD"), "NOTIFY").await? else {
+            return Ok(None);
+        };
+        let until = item
+            .get("until")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or(0);
+        let now = now_epoch();
+        Ok((until > now).then(|| Duration::from_secs((until - now) as u64)))
+    }
+
+    /// Holds every send of the team until the next midnight UTC (Notify's daily reset).
+    pub async fn hold_until_midnight(&self, team: &TeamCode) -> Result<Duration, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let midnight = (now.date() + time::Duration::days(1)).midnight().assume_utc();
+        let until = midnight.unix_timestamp() + 60;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("T#{team}#HOLD")))
+            .item("sk", s("NOTIFY"))
+            .item("item_type", s("hold"))
+            .item("until", AttributeValue::N(until.to_string()))
+            .item(TTL_ATTRIBUTE, AttributeValue::N((until + 86_400).to_string()))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        tracing::warn!(until, "Notify's daily limit reached: sends held until midnight UTC");
+        Ok(Duration::from_secs((until - now.unix_timestamp()).max(1) as u64))
+    }
+}
+
+fn str_attr(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn expired(item: &HashMap<String, AttributeValue>) -> bool {
+    item.get(TTL_ATTRIBUTE)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse::<i64>().ok())
+        .is_some_and(|t| t < now_epoch())
+}

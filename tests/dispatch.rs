@@ -1,0 +1,337 @@
+//! The dispatcher on the local stack with the Notify simulator: every send happens exactly once,
+//! whatever SQS, Notify or the function itself does, and no personal data reaches the logs.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_s3::primitives::ByteStream;
+use sais_shared::campaign::{Campaign, ChannelTemplates, Templates};
+use sais_shared::dispatch::{DispatchError, Dispatcher, SendJob};
+use sais_shared::ingest::Ingest;
+use sais_shared::local::{LocalNotify, LocalStack, start_notify_sim};
+use sais_shared::policy::Purpose;
+use sais_shared::uploads::{ObjectCreated, TeamCode};
+use uuid::Uuid;
+
+const TEAM: &str = "RYG-sais";
+const HEADER: &str = "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,CHILD_SCHOOL_URN,CHILD_NHS_NUMBER,CHILD_ADDRESS_LINE_1,CHILD_TOWN,PARENT_1_NAME,PARENT_1_EMAIL,PARENT_1_PHONE,PARENT_1_CONTACT_PREFERENCE";
+
+struct World {
+    stack: LocalStack,
+    notify: LocalNotify,
+    dispatcher: Dispatcher,
+}
+
+async fn world(rows: &[&str], configure: impl FnOnce(&mut notify_sim::Config)) -> World {
+    let stack = LocalStack::isolated().await.expect("local stack");
+    let notify = start_notify_sim(configure).await.expect("simulator");
+    let csv = format!("{HEADER}\n{}\n", rows.join("\n"));
+    let key = format!("{TEAM}/cohort/c.csv");
+    let put = stack
+        .clients
+        .s3
+        .put_object()
+        .bucket(stack.bucket())
+        .key(&key)
+        .body(ByteStream::from(csv.into_bytes()))
+        .send()
+        .await
+        .expect("upload");
+    let object = ObjectCreated {
+        bucket: stack.bucket(),
+        key,
+        version_id: put.version_id,
+        etag: put.e_tag,
+        size: 0,
+    };
+    Ingest::new(stack.clients.clone(), stack.table())
+        .ingest_object(&object)
+        .await
+        .expect("ingest");
+    stack
+        .store()
+        .put_campaign(&team(), &campaign())
+        .await
+        .expect("campaign");
+    let dispatcher = stack
+        .dispatcher(
+            &notify.sim.base_url(),
+            &notify.api_key,
+            3000,
+            Duration::from_millis(500),
+        )
+        .expect("dispatcher");
+    World {
+        stack,
+        notify,
+        dispatcher,
+    }
+}
+
+fn team() -> TeamCode {
+    TeamCode::parse(TEAM).unwrap()
+}
+
+fn campaign() -> Campaign {
+    let templates = ChannelTemplates {
+        email: Some(Uuid::from_u128(1)),
+        sms: Some(Uuid::from_u128(2)),
+        letter: Some(Uuid::from_u128(3)),
+    };
+    Campaign {
+        id: "hpv-2026-autumn".into(),
+        programme: "hpv".into(),
+        schools: vec!["123456".into()],
+        year_groups: vec![],
+        sessions: vec![time::macros::date!(2026 - 12 - 03)],
+        consent_deadline: None,
+        send_requests_on: None,
+        reminder_days_before_deadline: vec![7],
+        session_reminder: true,
+        letters: true,
+        urgent: false,
+        override_grounds: None,
+        templates: Templates {
+            consent_request: templates.clone(),
+            consent_reminder: templates.clone(),
+            session_reminder: templates,
+        },
+        personalisation: [("programme_name".to_owned(), "HPV".to_owned())].into(),
+    }
+}
+
+/// The child id ingest gave the child with this NHS number.
+async fn child_id(stack: &LocalStack, nhs: &str) -> String {
+    let out = stack
+        .clients
+        .dynamodb
+        .scan()
+        .table_name(stack.table())
+        .filter_expression("nhs_number = :n")
+        .expression_attribute_values(":n", aws_sdk_dynamodb::types::AttributeValue::S(nhs.into()))
+        .send()
+        .await
+        .expect("scan");
+    let item = out.items.unwrap_or_default().pop().expect("the child");
+    item["child_id"].as_s().expect("id").clone()
+}
+
+fn job(child_id: &str) -> SendJob {
+    SendJob {
+        version: 1,
+        team: TEAM.into(),
+        campaign_id: "hpv-2026-autumn".into(),
+        child_id: child_id.into(),
+        purpose: Purpose::ConsentRequest,
+        kind: "campaign".into(),
+        failed_channels: vec![],
+    }
+}
+
+async fn fault(notify: &LocalNotify, body: serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/_sim/faults", notify.sim.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("fault");
+    assert!(response.status().is_success());
+}
+
+/// Notifications the simulator created (smoke-test recipients aside).
+fn received(notify: &LocalNotify) -> Vec<notify_sim::Notification> {
+    notify.sim.received()
+}
+
+const EMAIL_ONLY: &str =
+    "Ava,Smith,2013-05-01,SW1A 1AA,123456,9990000018,10 Downing Street,London,Sarah Smith,sarah.smith@example.com,,email";
+
+#[tokio::test]
+async fn the_same_job_delivered_twice_sends_one_email() {
+    let w = world(&[EMAIL_ONLY], |_| {}).await;
+    let id = child_id(&w.stack, "9990000018").await;
+    let first = w.dispatcher.handle_job(&job(&id)).await.expect("first");
+    let second = w.dispatcher.handle_job(&job(&id)).await.expect("second");
+    assert_eq!((first.sent, second.sent, second.already_sent), (1, 0, 1));
+    let got = received(&w.notify);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].to, "sarah.smith@example.com");
+    assert_eq!(got[0].personalisation["child_first_name"], "Ava");
+}
+
+#[tokio::test]
+async fn a_crash_after_notify_accepted_is_reconciled_by_reference_not_resent() {
+    let w = world(&[EMAIL_ONLY], |_| {}).await;
+    let id = child_id(&w.stack, "9990000018").await;
+    w.dispatcher.faults().crash_after_accept(1);
+    let crashed = w.dispatcher.handle_job(&job(&id)).await;
+    assert!(matches!(crashed, Err(DispatchError::InjectedCrash)));
+    let retried = w.dispatcher.handle_job(&job(&id)).await.expect("retry");
+    assert_eq!((retried.sent, retried.already_sent), (0, 1));
+    let got = received(&w.notify);
+    assert_eq!(got.len(), 1, "exactly one notification at Notify");
+    let message_id = got[0].reference.clone().expect("reference");
+    let record = w
+        .stack
+        .store()
+        .message(&team(), &message_id)
+        .await
+        .expect("read")
+        .expect("record");
+    assert_eq!(record.state, "sent");
+    assert_eq!(record.notify_id, Some(got[0].id.to_string()));
+}
+
+#[tokio::test]
+async fn notify_answering_500_fails_the_job_and_the_retry_sends_once() {
+    let w = world(&[EMAIL_ONLY], |_| {}).await;
+    let id = child_id(&w.stack, "9990000018").await;
+    fault(&w.notify, serde_json::json!({"mode": "error_500", "count": 1})).await;
+    assert!(w.dispatcher.handle_job(&job(&id)).await.is_err(), "the job is retried, not dropped");
+    assert!(received(&w.notify).is_empty());
+    let retried = w.dispatcher.handle_job(&job(&id)).await.expect("retry");
+    assert_eq!(retried.sent, 1);
+    assert_eq!(received(&w.notify).len(), 1);
+}
+
+#[tokio::test]
+async fn a_timeout_before_notify_created_anything_is_sent_again_once() {
+    let w = world(&[EMAIL_ONLY], |_| {}).await;
+    let id = child_id(&w.stack, "9990000018").await;
+    fault(&w.notify, serde_json::json!({"mode": "timeout", "count": 1, "hold_ms": 2000})).await;
+    assert!(w.dispatcher.handle_job(&job(&id)).await.is_err());
+    let retried = w.dispatcher.handle_job(&job(&id)).await.expect("retry");
+    assert_eq!(retried.sent, 1);
+    assert_eq!(received(&w.notify).len(), 1);
+}
+
+#[tokio::test]
+async fn a_timeout_after_notify_created_the_message_is_not_sent_again() {
+    let w = world(&[EMAIL_ONLY], |_| {}).await;
+    let id = child_id(&w.stack, "9990000018").await;
+    fault(
+        &w.notify,
+        serde_json::json!({"mode": "timeout_after_create", "count": 1, "hold_ms": 2000}),
+    )
+    .await;
+    assert!(w.dispatcher.handle_job(&job(&id)).await.is_err());
+    let retried = w.dispatcher.handle_job(&job(&id)).await.expect("retry");
+    assert_eq!((retried.sent, retried.already_sent), (0, 1));
+    assert_eq!(received(&w.notify).len(), 1);
+}
+
+#[tokio::test]
+async fn a_family_with_no_electronic_contact_gets_one_letter_to_the_parent_or_carer() {
+    let w = world(
+        &["Zoë,Jones,2013-05-02,LS1 4AP,123456,9990000026,4 Park Avenue,Leeds,,,01134960000,"],
+        |_| {},
+    )
+    .await;
+    let id = child_id(&w.stack, "9990000026").await;
+    let outcome = w.dispatcher.handle_job(&job(&id)).await.expect("job");
+    assert_eq!(outcome.sent, 1);
+    let got = received(&w.notify);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].notification_type, notify_sim::NotificationType::Letter);
+    assert_eq!(got[0].to, "The parent or carer of Zoë Jones");
+}
+
+#[tokio::test]
+async fn after_notifys_daily_limit_the_job_is_held_and_requeued_not_lost() {
+    let w = world(
+        &[
+            EMAIL_ONLY,
+            "Leo,Brown,2013-05-03,SW1A 2AA,123456,9990000034,1 High Street,London,Paul Brown,paul.brown@example.com,,email",
+        ],
+        |c| c.daily_limits.email = 1,
+    )
+    .await;
+    let first = child_id(&w.stack, "9990000018").await;
+    let second = child_id(&w.stack, "9990000034").await;
+    assert_eq!(w.dispatcher.handle_job(&job(&first)).await.expect("first").sent, 1);
+    let held = w.dispatcher.handle_job(&job(&second)).await.expect("held");
+    assert!(held.held);
+    // Held jobs stay held (without calling Notify) until midnight UTC.
+    let again = w.dispatcher.handle_job(&job(&second)).await.expect("still held");
+    assert!(again.held);
+    assert_eq!(received(&w.notify).len(), 1);
+    let attrs = w
+        .stack
+        .clients
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&w.stack.send_queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        .send()
+        .await
+        .expect("attributes");
+    let delayed: u32 = attrs
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert_eq!(delayed, 2, "each hold put the job back on the queue with a delay");
+}
+
+/// Collects every log line the dispatcher writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn the_dispatchers_logs_carry_no_personal_data() {
+    let rows = [
+        EMAIL_ONLY,
+        "Zoë,Jones,2013-05-02,LS1 4AP,123456,9990000026,4 Park Avenue,Leeds,Jo Jones,,07700 900123,text",
+    ];
+    let w = world(&rows, |_| {}).await;
+    let ids = [
+        child_id(&w.stack, "9990000018").await,
+        child_id(&w.stack, "9990000026").await,
+    ];
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    for id in &ids {
+        let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
+        message.message_id = Some(format!("m-{id}"));
+        message.body = Some(serde_json::to_string(&job(id)).unwrap());
+        w.dispatcher.handle_message(message).await.expect("job");
+    }
+    assert_eq!(received(&w.notify).len(), 2);
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("send job done"), "the run was logged");
+    for secret in [
+        "sarah.smith@example.com",
+        "Sarah",
+        "Smith",
+        "Ava",
+        "Zoë",
+        "Jones",
+        "9990000018",
+        "9990000026",
+        "7700900123",
+        "07700 900123",
+        "SW1A 1AA",
+        "LS1 4AP",
+        "Downing",
+        "Park Avenue",
+        "2013-05-0",
+    ] {
+        assert!(!logs.contains(secret), "a log line contains personal data ({secret:?})");
+    }
+}
