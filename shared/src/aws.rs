@@ -50,3 +50,23 @@ pub fn local_sdk_config(endpoint_url: &str, region: &str) -> SdkConfig {
         ))
         .build()
 }
+
+/// Reads a secret's string value (secrets are stored as plain strings, not JSON).
+pub async fn secret_string(
+    config: &SdkConfig,
+    secret_id: &str,
+) -> Result<String, crate::config::MissingEnv> {
+    let client = aws_sdk_secretsmanager::Client::new(config);
+    match client.get_secret_value().secret_id(secret_id).send().await {
+        Ok(out) => out
+            .secret_string
+            .ok_or(crate::config::MissingEnv("a secret string")),
+        Err(e) => {
+            tracing::error!(
+                error = %aws_sdk_secretsmanager::error::DisplayErrorContext(e),
+                "reading a secret failed"
+            );
+            Err(crate::config::MissingEnv("a readable secret"))
+        }
+    }
+}

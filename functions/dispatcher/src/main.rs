@@ -1,1 +1,41 @@
-fn main() {}
+//! The dispatcher function: send jobs from SQS, the channel policy at send time, Notify exactly
+//! once within the service's rate limit. All the work is in `sais_shared::dispatch`.
+
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use sais_shared::aws::{AwsClients, secret_string};
+use sais_shared::config::required_env;
+use sais_shared::dispatch::Dispatcher;
+use sais_shared::dispatch::pacer::Pacer;
+use sais_shared::dispatch::records::Store;
+use sais_shared::notify::{ApiKey, NotifyClient};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sais_shared::telemetry::init_json_logs();
+    // Clients, configuration and the API key once per process.
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let clients = AwsClients::from_config(&config);
+    let table = required_env("TABLE_NAME")?;
+    let key = ApiKey::parse(&secret_string(&config, &required_env("NOTIFY_API_KEY_SECRET_ARN")?).await?)?;
+    let limit: u32 = required_env("NOTIFY_RATE_LIMIT_PER_MIN")?.parse()?;
+    let notify = NotifyClient::new(&required_env("NOTIFY_BASE_URL")?, key.clone(), Duration::from_secs(10))?;
+    let pacer = Pacer::new(clients.dynamodb.clone(), &table, format!("NOTIFY#{}", key.service_id()), limit);
+    let dispatcher = Dispatcher::new(
+        Store::new(clients.dynamodb.clone(), &table),
+        clients.sqs.clone(),
+        required_env("SEND_QUEUE_URL")?,
+        notify,
+        pacer,
+    );
+    let dispatcher = &dispatcher;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        dispatcher
+            .handle_batch(event.payload)
+            .await
+            .map_err(|e| -> Error { Box::new(e) })
+    }))
+    .await
+}
