@@ -143,8 +143,7 @@ fn received(notify: &LocalNotify) -> Vec<notify_sim::Notification> {
     notify.sim.received()
 }
 
-const EMAIL_ONLY: &str =
-    "Ava,Smith,2013-05-01,SW1A 1AA,123456,9990000018,10 Downing Street,London,Sarah Smith,sarah.smith@example.com,,email";
+const EMAIL_ONLY: &str = "Ava,Smith,2013-05-01,SW1A 1AA,123456,9990000018,10 Downing Street,London,Sarah Smith,sarah.smith@example.com,,email";
 
 #[tokio::test]
 async fn the_same_job_delivered_twice_sends_one_email() {
@@ -186,8 +185,15 @@ async fn a_crash_after_notify_accepted_is_reconciled_by_reference_not_resent() {
 async fn notify_answering_500_fails_the_job_and_the_retry_sends_once() {
     let w = world(&[EMAIL_ONLY], |_| {}).await;
     let id = child_id(&w.stack, "9990000018").await;
-    fault(&w.notify, serde_json::json!({"mode": "error_500", "count": 1})).await;
-    assert!(w.dispatcher.handle_job(&job(&id)).await.is_err(), "the job is retried, not dropped");
+    fault(
+        &w.notify,
+        serde_json::json!({"mode": "error_500", "count": 1}),
+    )
+    .await;
+    assert!(
+        w.dispatcher.handle_job(&job(&id)).await.is_err(),
+        "the job is retried, not dropped"
+    );
     assert!(received(&w.notify).is_empty());
     let retried = w.dispatcher.handle_job(&job(&id)).await.expect("retry");
     assert_eq!(retried.sent, 1);
@@ -198,7 +204,11 @@ async fn notify_answering_500_fails_the_job_and_the_retry_sends_once() {
 async fn a_timeout_before_notify_created_anything_is_sent_again_once() {
     let w = world(&[EMAIL_ONLY], |_| {}).await;
     let id = child_id(&w.stack, "9990000018").await;
-    fault(&w.notify, serde_json::json!({"mode": "timeout", "count": 1, "hold_ms": 2000})).await;
+    fault(
+        &w.notify,
+        serde_json::json!({"mode": "timeout", "count": 1, "hold_ms": 2000}),
+    )
+    .await;
     assert!(w.dispatcher.handle_job(&job(&id)).await.is_err());
     let retried = w.dispatcher.handle_job(&job(&id)).await.expect("retry");
     assert_eq!(retried.sent, 1);
@@ -232,7 +242,10 @@ async fn a_family_with_no_electronic_contact_gets_one_letter_to_the_parent_or_ca
     assert_eq!(outcome.sent, 1);
     let got = received(&w.notify);
     assert_eq!(got.len(), 1);
-    assert_eq!(got[0].notification_type, notify_sim::NotificationType::Letter);
+    assert_eq!(
+        got[0].notification_type,
+        notify_sim::NotificationType::Letter
+    );
     assert_eq!(got[0].to, "The parent or carer of Zoë Jones");
 }
 
@@ -248,11 +261,22 @@ async fn after_notifys_daily_limit_the_job_is_held_and_requeued_not_lost() {
     .await;
     let first = child_id(&w.stack, "9990000018").await;
     let second = child_id(&w.stack, "9990000034").await;
-    assert_eq!(w.dispatcher.handle_job(&job(&first)).await.expect("first").sent, 1);
+    assert_eq!(
+        w.dispatcher
+            .handle_job(&job(&first))
+            .await
+            .expect("first")
+            .sent,
+        1
+    );
     let held = w.dispatcher.handle_job(&job(&second)).await.expect("held");
     assert!(held.held);
     // Held jobs stay held (without calling Notify) until midnight UTC.
-    let again = w.dispatcher.handle_job(&job(&second)).await.expect("still held");
+    let again = w
+        .dispatcher
+        .handle_job(&job(&second))
+        .await
+        .expect("still held");
     assert!(again.held);
     assert_eq!(received(&w.notify).len(), 1);
     let attrs = w
@@ -267,10 +291,15 @@ async fn after_notifys_daily_limit_the_job_is_held_and_requeued_not_lost() {
         .expect("attributes");
     let delayed: u32 = attrs
         .attributes()
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed))
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed)
+        })
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    assert_eq!(delayed, 2, "each hold put the job back on the queue with a delay");
+    assert_eq!(
+        delayed, 2,
+        "each hold put the job back on the queue with a delay"
+    );
 }
 
 /// Collects every log line the dispatcher writes.
@@ -332,6 +361,9 @@ async fn the_dispatchers_logs_carry_no_personal_data() {
         "Park Avenue",
         "2013-05-0",
     ] {
-        assert!(!logs.contains(secret), "a log line contains personal data ({secret:?})");
+        assert!(
+            !logs.contains(secret),
+            "a log line contains personal data ({secret:?})"
+        );
     }
 }

@@ -416,11 +416,8 @@ pub struct LocalNotify {
 pub async fn start_notify_sim(
     configure: impl FnOnce(&mut notify_sim::Config),
 ) -> Result<LocalNotify, LocalStackError> {
-    let api_key = notify_sim::make_api_key(
-        "sais-local",
-        uuid::Uuid::new_v4(),
-        uuid::Uuid::new_v4(),
-    );
+    let api_key =
+        notify_sim::make_api_key("sais-local", uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
     let mut config = notify_sim::Config::new(api_key.clone());
     configure(&mut config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

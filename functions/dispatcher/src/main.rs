@@ -19,10 +19,20 @@ async fn main() -> Result<(), Error> {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let clients = AwsClients::from_config(&config);
     let table = required_env("TABLE_NAME")?;
-    let key = ApiKey::parse(&secret_string(&config, &required_env("NOTIFY_API_KEY_SECRET_ARN")?).await?)?;
+    let key =
+        ApiKey::parse(&secret_string(&config, &required_env("NOTIFY_API_KEY_SECRET_ARN")?).await?)?;
     let limit: u32 = required_env("NOTIFY_RATE_LIMIT_PER_MIN")?.parse()?;
-    let notify = NotifyClient::new(&required_env("NOTIFY_BASE_URL")?, key.clone(), Duration::from_secs(10))?;
-    let pacer = Pacer::new(clients.dynamodb.clone(), &table, format!("NOTIFY#{}", key.service_id()), limit);
+    let notify = NotifyClient::new(
+        &required_env("NOTIFY_BASE_URL")?,
+        key.clone(),
+        Duration::from_secs(10),
+    )?;
+    let pacer = Pacer::new(
+        clients.dynamodb.clone(),
+        &table,
+        format!("NOTIFY#{}", key.service_id()),
+        limit,
+    );
     let dispatcher = Dispatcher::new(
         Store::new(clients.dynamodb.clone(), &table),
         clients.sqs.clone(),

@@ -199,7 +199,10 @@ impl Dispatcher {
             .await?
             .ok_or(DispatchError::NoCampaign)?;
         let Some(facts) = self.store.facts(&team, &job.child_id, &campaign).await? else {
-            tracing::warn!(child_id = job.child_id.as_str(), "child not found; nothing to send");
+            tracing::warn!(
+                child_id = job.child_id.as_str(),
+                "child not found; nothing to send"
+            );
             return Ok(outcome);
         };
 
@@ -276,7 +279,13 @@ impl Dispatcher {
                         .map_err(DispatchError::Notify)?;
                     if let Some(n) = found.first() {
                         self.store
-                            .mark_sent(team, &message_id, n.id, n.template_version, n.status.as_str())
+                            .mark_sent(
+                                team,
+                                &message_id,
+                                n.id,
+                                n.template_version,
+                                n.status.as_str(),
+                            )
                             .await?;
                         tracing::info!(message_id = message_id.as_str(), "reconciled by reference");
                         return Ok(Delivery::AlreadySent);
@@ -285,7 +294,9 @@ impl Dispatcher {
             }
         }
 
-        let result = self.call_notify(send, template_id, &personalisation, facts, &message_id).await;
+        let result = self
+            .call_notify(send, template_id, &personalisation, facts, &message_id)
+            .await;
         match result {
             Ok(sent) => {
                 if self.faults.take_crash() {
@@ -300,13 +311,22 @@ impl Dispatcher {
                 tracing::warn!(
                     message_id = message_id.as_str(),
                     channel = send.channel.as_str(),
-                    error = e.error_type().map(|t| t.as_str().to_owned()).unwrap_or_default(),
+                    error = e
+                        .error_type()
+                        .map(|t| t.as_str().to_owned())
+                        .unwrap_or_default(),
                     "Notify refused the recipient; marking the detail failed"
                 );
-                self.store.mark_failed(team, &message_id, "validation-failed").await?;
+                self.store
+                    .mark_failed(team, &message_id, "validation-failed")
+                    .await?;
                 if send.channel != Channel::Letter {
                     self.store
-                        .set_detail_status(team, &records::detail_key(send.channel, &send.recipient), "failed")
+                        .set_detail_status(
+                            team,
+                            &records::detail_key(send.channel, &send.recipient),
+                            "failed",
+                        )
                         .await?;
                 }
                 Ok(Delivery::Permanent(send.channel))
@@ -397,7 +417,9 @@ impl Dispatcher {
             .delay_seconds(wait.as_secs().clamp(1, 900) as i32)
             .send()
             .await
-            .map_err(|e| DispatchError::Requeue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(|e| {
+                DispatchError::Requeue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            })?;
         Ok(())
     }
 }

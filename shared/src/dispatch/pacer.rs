@@ -36,7 +36,12 @@ fn now_ms() -> i64 {
 impl Pacer {
     /// A pacer for the Notify service whose key has this limit (requests a minute), storing its
     /// bucket at `pk` in `table`.
-    pub fn new(client: Client, table: impl Into<String>, pk: impl Into<String>, limit_per_min: u32) -> Self {
+    pub fn new(
+        client: Client,
+        table: impl Into<String>,
+        pk: impl Into<String>,
+        limit_per_min: u32,
+    ) -> Self {
         let limit = f64::from(limit_per_min.max(1));
         // Notify's capacity, less the one token it keeps back, less our margin.
         let notify_capacity = ((limit / 3.0).ceil() + 1.0).min(1000.0);
@@ -68,7 +73,9 @@ impl Pacer {
                 .consistent_read(true)
                 .send()
                 .await
-                .map_err(|e| PacerError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?
+                .map_err(|e| {
+                    PacerError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+                })?
                 .item;
             let number = |name: &str| {
                 current
@@ -82,7 +89,8 @@ impl Pacer {
                 _ => (self.capacity_milli, now),
             };
             let elapsed_ms = (now - at).max(0);
-            let available = (tokens + (elapsed_ms as f64 * self.rate_per_s) as i64).min(self.capacity_milli);
+            let available =
+                (tokens + (elapsed_ms as f64 * self.rate_per_s) as i64).min(self.capacity_milli);
             if available < 1000 {
                 let wait_ms = ((1000 - available) as f64 / self.rate_per_s).ceil() as u64;
                 tokio::time::sleep(Duration::from_millis(wait_ms.clamp(1, 1000))).await;
@@ -94,7 +102,10 @@ impl Pacer {
                 .table_name(&self.table)
                 .item("pk", AttributeValue::S(self.pk.clone()))
                 .item("sk", AttributeValue::S("PACER".into()))
-                .item("tokens_milli", AttributeValue::N((available - 1000).to_string()))
+                .item(
+                    "tokens_milli",
+                    AttributeValue::N((available - 1000).to_string()),
+                )
                 .item("at_ms", AttributeValue::N(now.max(at).to_string()));
             put = if current.is_some() {
                 put.condition_expression("tokens_milli = :t AND at_ms = :a")

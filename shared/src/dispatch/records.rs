@@ -17,8 +17,8 @@ use crate::domain::{Postcode, sanitise_letter_address};
 use crate::files::now_rfc3339;
 use crate::notify::Personalisation;
 use crate::policy::{
-    CampaignFacts, Channel, ChildFacts, DetailStatus, Objection, ObjectionScope, ParentFacts,
-    Plan, PlannedSend, PolicyInput, Preference,
+    CampaignFacts, Channel, ChildFacts, DetailStatus, Objection, ObjectionScope, ParentFacts, Plan,
+    PlannedSend, PolicyInput, Preference,
 };
 use crate::store::{ChildItem, TTL_ATTRIBUTE, keys};
 use crate::uploads::TeamCode;
@@ -217,7 +217,10 @@ fn format_date(d: time::Date) -> String {
 
 impl Facts {
     fn status(&self, key: &str) -> DetailStatus {
-        self.statuses.get(key).copied().unwrap_or(DetailStatus::Usable)
+        self.statuses
+            .get(key)
+            .copied()
+            .unwrap_or(DetailStatus::Usable)
     }
 
     /// The policy's input for a purpose.
@@ -238,10 +241,13 @@ impl Facts {
                     .email
                     .as_ref()
                     .map(|e| (e.clone(), self.status(&format!("email:{e}")))),
-                phone: p
-                    .phone
-                    .as_ref()
-                    .map(|n| (n.clone(), p.phone_is_mobile, self.status(&format!("phone:{n}")))),
+                phone: p.phone.as_ref().map(|n| {
+                    (
+                        n.clone(),
+                        p.phone_is_mobile,
+                        self.status(&format!("phone:{n}")),
+                    )
+                }),
                 preference: preference(p.preference.as_deref()),
             })
             .collect();
@@ -334,7 +340,11 @@ impl Store {
         &self.table
     }
 
-    async fn get(&self, pk: String, sk: &str) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+    async fn get(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -350,7 +360,11 @@ impl Store {
     }
 
     /// Saves a campaign (campaign files are ingested in step 5; tests and the demo use this).
-    pub async fn put_campaign(&self, team: &TeamCode, campaign: &Campaign) -> Result<(), StoreError> {
+    pub async fn put_campaign(
+        &self,
+        team: &TeamCode,
+        campaign: &Campaign,
+    ) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -365,16 +379,28 @@ impl Store {
     }
 
     /// A campaign by id.
-    pub async fn campaign(&self, team: &TeamCode, id: &str) -> Result<Option<Campaign>, StoreError> {
+    pub async fn campaign(
+        &self,
+        team: &TeamCode,
+        id: &str,
+    ) -> Result<Option<Campaign>, StoreError> {
         let Some(item) = self.get(format!("T#{team}#CAMPAIGN"), id).await? else {
             return Ok(None);
         };
-        let body = item.get("body").and_then(|v| v.as_s().ok()).ok_or_else(|| err("campaign without body"))?;
+        let body = item
+            .get("body")
+            .and_then(|v| v.as_s().ok())
+            .ok_or_else(|| err("campaign without body"))?;
         serde_json::from_str(body).map(Some).map_err(err)
     }
 
     /// Everything the policy needs about a child, read now.
-    pub async fn facts(&self, team: &TeamCode, child_id: &str, campaign: &Campaign) -> Result<Option<Facts>, StoreError> {
+    pub async fn facts(
+        &self,
+        team: &TeamCode,
+        child_id: &str,
+        campaign: &Campaign,
+    ) -> Result<Option<Facts>, StoreError> {
         let pk = keys::child_pk(team, child_id);
         let out = self
             .client
@@ -393,15 +419,26 @@ impl Store {
             if expired(&item) {
                 continue;
             }
-            let sk = item.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let sk = item
+                .get("sk")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
             if sk == keys::CHILD_SK {
                 child = Some(serde_dynamo::from_item::<_, ChildItem>(item).map_err(err)?);
             } else if sk.starts_with("RESP#") {
-                if let (Some(programme), Some(outcome)) = (str_attr(&item, "programme"), str_attr(&item, "outcome")) {
+                if let (Some(programme), Some(outcome)) =
+                    (str_attr(&item, "programme"), str_attr(&item, "outcome"))
+                {
                     responses.insert(programme, outcome);
                 }
             } else if sk.starts_with("OBJ#") {
-                if item.get("withdrawn").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false) {
+                if item
+                    .get("withdrawn")
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false)
+                {
                     continue;
                 }
                 let scope = match str_attr(&item, "scope").as_deref() {
@@ -436,7 +473,11 @@ impl Store {
         }))
     }
 
-    async fn detail_statuses(&self, team: &TeamCode, child: &ChildItem) -> Result<HashMap<String, DetailStatus>, StoreError> {
+    async fn detail_statuses(
+        &self,
+        team: &TeamCode,
+        child: &ChildItem,
+    ) -> Result<HashMap<String, DetailStatus>, StoreError> {
         let mut details: Vec<String> = Vec::new();
         for p in &child.parents {
             if let Some(e) = &p.email {
@@ -459,7 +500,10 @@ impl Store {
                 ("sk".to_owned(), s("STATUS")),
             ]));
         }
-        let mut request = Some(HashMap::from([(self.table.clone(), keys_and_attrs.build().map_err(err)?)]));
+        let mut request = Some(HashMap::from([(
+            self.table.clone(),
+            keys_and_attrs.build().map_err(err)?,
+        )]));
         while let Some(items) = request.take().filter(|m| !m.is_empty()) {
             let out = self
                 .client
@@ -468,11 +512,18 @@ impl Store {
                 .send()
                 .await
                 .map_err(sdk_err)?;
-            for item in out.responses.unwrap_or_default().remove(&self.table).unwrap_or_default() {
+            for item in out
+                .responses
+                .unwrap_or_default()
+                .remove(&self.table)
+                .unwrap_or_default()
+            {
                 if expired(&item) {
                     continue;
                 }
-                let (Some(detail), Some(status)) = (str_attr(&item, "detail"), str_attr(&item, "status")) else {
+                let (Some(detail), Some(status)) =
+                    (str_attr(&item, "detail"), str_attr(&item, "status"))
+                else {
                     continue;
                 };
                 let status = match status.as_str() {
@@ -489,7 +540,12 @@ impl Store {
     }
 
     /// Marks a contact detail (`email:…`/`phone:…`) failed, opted out or erased for the team.
-    pub async fn set_detail_status(&self, team: &TeamCode, detail: &str, status: &str) -> Result<(), StoreError> {
+    pub async fn set_detail_status(
+        &self,
+        team: &TeamCode,
+        detail: &str,
+        status: &str,
+    ) -> Result<(), StoreError> {
         self.client
             .put_item()
             .table_name(&self.table)
@@ -518,13 +574,22 @@ impl Store {
             .await
         {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(sdk_err(e)),
         }
     }
 
     /// A message record by id.
-    pub async fn message(&self, team: &TeamCode, message_id: &str) -> Result<Option<MessageRecord>, StoreError> {
+    pub async fn message(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+    ) -> Result<Option<MessageRecord>, StoreError> {
         match self.get(message_pk(team, message_id), "MSG").await? {
             Some(item) => serde_dynamo::from_item(item).map(Some).map_err(err),
             None => Ok(None),
@@ -571,7 +636,12 @@ impl Store {
     }
 
     /// Completes a record Notify refused for its recipient.
-    pub async fn mark_failed(&self, team: &TeamCode, message_id: &str, status: &str) -> Result<(), StoreError> {
+    pub async fn mark_failed(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+        status: &str,
+    ) -> Result<(), StoreError> {
         let change = serde_dynamo::to_attribute_value(StatusChange {
             status: status.to_owned(),
             at: now_rfc3339(),
@@ -596,22 +666,39 @@ impl Store {
 
     /// Records the policy's latest decision for (campaign, child, purpose): skips with reasons
     /// and the manual follow-up flag, for the campaign report.
-    pub async fn record_decision(&self, team: &TeamCode, job: &SendJob, plan: &Plan) -> Result<(), StoreError> {
+    pub async fn record_decision(
+        &self,
+        team: &TeamCode,
+        job: &SendJob,
+        plan: &Plan,
+    ) -> Result<(), StoreError> {
         let skipped: Vec<String> = plan.skipped.iter().map(|s| s.reason.to_owned()).collect();
         let plan_json = serde_json::to_string(plan).map_err(err)?;
         self.client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(keys::child_pk(team, &job.child_id)))
-            .item("sk", s(format!("DEC#{}#{}", job.campaign_id, job.purpose.as_str())))
+            .item(
+                "sk",
+                s(format!("DEC#{}#{}", job.campaign_id, job.purpose.as_str())),
+            )
             .item("item_type", s("decision"))
             .item("campaign_id", s(&job.campaign_id))
             .item("purpose", s(job.purpose.as_str()))
-            .item("skipped", AttributeValue::L(skipped.into_iter().map(s).collect()))
-            .item("manual_follow_up", AttributeValue::Bool(plan.manual_follow_up))
+            .item(
+                "skipped",
+                AttributeValue::L(skipped.into_iter().map(s).collect()),
+            )
+            .item(
+                "manual_follow_up",
+                AttributeValue::Bool(plan.manual_follow_up),
+            )
             .item("plan", s(plan_json))
             .item("decided_at", s(now_rfc3339()))
-            .item(TTL_ATTRIBUTE, AttributeValue::N((now_epoch() + MESSAGE_RECORDS_DAYS * 86_400).to_string()))
+            .item(
+                TTL_ATTRIBUTE,
+                AttributeValue::N((now_epoch() + MESSAGE_RECORDS_DAYS * 86_400).to_string()),
+            )
             .send()
             .await
             .map_err(sdk_err)?;
@@ -635,7 +722,9 @@ impl Store {
     /// Holds every send of the team until the next midnight UTC (Notify's daily reset).
     pub async fn hold_until_midnight(&self, team: &TeamCode) -> Result<Duration, StoreError> {
         let now = OffsetDateTime::now_utc();
-        let midnight = (now.date() + time::Duration::days(1)).midnight().assume_utc();
+        let midnight = (now.date() + time::Duration::days(1))
+            .midnight()
+            .assume_utc();
         let until = midnight.unix_timestamp() + 60;
         self.client
             .put_item()
@@ -644,12 +733,20 @@ impl Store {
             .item("sk", s("NOTIFY"))
             .item("item_type", s("hold"))
             .item("until", AttributeValue::N(until.to_string()))
-            .item(TTL_ATTRIBUTE, AttributeValue::N((until + 86_400).to_string()))
+            .item(
+                TTL_ATTRIBUTE,
+                AttributeValue::N((until + 86_400).to_string()),
+            )
             .send()
             .await
             .map_err(sdk_err)?;
-        tracing::warn!(until, "Notify's daily limit reached: sends held until midnight UTC");
-        Ok(Duration::from_secs((until - now.unix_timestamp()).max(1) as u64))
+        tracing::warn!(
+            until,
+            "Notify's daily limit reached: sends held until midnight UTC"
+        );
+        Ok(Duration::from_secs(
+            (until - now.unix_timestamp()).max(1) as u64
+        ))
     }
 }
 

@@ -64,7 +64,12 @@ fn cohort(n: u64) -> Vec<u8> {
 }
 
 /// Runs the benchmark.
-pub fn run(messages: u64, rate_limit: u32, latency_ms: u64, dispatchers: u32) -> Result<serde_json::Value> {
+pub fn run(
+    messages: u64,
+    rate_limit: u32,
+    latency_ms: u64,
+    dispatchers: u32,
+) -> Result<serde_json::Value> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,7 +77,12 @@ pub fn run(messages: u64, rate_limit: u32, latency_ms: u64, dispatchers: u32) ->
     runtime.block_on(bench(messages, rate_limit, latency_ms, dispatchers))
 }
 
-async fn bench(messages: u64, rate_limit: u32, latency_ms: u64, dispatchers: u32) -> Result<serde_json::Value> {
+async fn bench(
+    messages: u64,
+    rate_limit: u32,
+    latency_ms: u64,
+    dispatchers: u32,
+) -> Result<serde_json::Value> {
     let stack = LocalStack::isolated().await.context("local stack (moto)")?;
     let notify = start_notify_sim(|c| {
         c.rate_limit_per_min = rate_limit;
@@ -115,7 +125,10 @@ async fn bench(messages: u64, rate_limit: u32, latency_ms: u64, dispatchers: u32
             .scan()
             .table_name(stack.table())
             .filter_expression("item_type = :c")
-            .expression_attribute_values(":c", aws_sdk_dynamodb::types::AttributeValue::S("child".into()))
+            .expression_attribute_values(
+                ":c",
+                aws_sdk_dynamodb::types::AttributeValue::S("child".into()),
+            )
             .set_exclusive_start_key(start)
             .send()
             .await?;
@@ -214,7 +227,11 @@ async fn bench(messages: u64, rate_limit: u32, latency_ms: u64, dispatchers: u32
                 };
                 for m in &received {
                     let id = m.message_id.clone().unwrap_or_default();
-                    if response.batch_item_failures.iter().any(|f| f.item_identifier == id) {
+                    if response
+                        .batch_item_failures
+                        .iter()
+                        .any(|f| f.item_identifier == id)
+                    {
                         continue;
                     }
                     if sqs
@@ -237,13 +254,18 @@ async fn bench(messages: u64, rate_limit: u32, latency_ms: u64, dispatchers: u32
     for w in workers {
         w.await.context("a dispatcher task failed")?;
     }
-    let ended = finished.lock().expect("not poisoned").unwrap_or_else(Instant::now);
+    let ended = finished
+        .lock()
+        .expect("not poisoned")
+        .unwrap_or_else(Instant::now);
     let elapsed = ended.duration_since(started).as_secs_f64();
 
     let received = notify.sim.received();
     let mut by_reference: HashMap<String, u32> = HashMap::new();
     for n in &received {
-        *by_reference.entry(n.reference.clone().unwrap_or_default()).or_default() += 1;
+        *by_reference
+            .entry(n.reference.clone().unwrap_or_default())
+            .or_default() += 1;
     }
     let duplicates: u32 = by_reference.values().map(|c| c.saturating_sub(1)).sum();
     let lost = messages.saturating_sub(by_reference.len() as u64);

@@ -26,7 +26,10 @@ pub struct Args {
 
 /// Runs `sais demo`.
 pub fn run(args: Args) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("sais demo: {e}");
@@ -116,12 +119,19 @@ async fn demo(args: &Args) -> Result<()> {
             let mut record = SqsMessage::default();
             record.message_id = m.message_id.clone();
             record.body = m.body;
-            receipts.push((m.message_id.unwrap_or_default(), m.receipt_handle.unwrap_or_default()));
+            receipts.push((
+                m.message_id.unwrap_or_default(),
+                m.receipt_handle.unwrap_or_default(),
+            ));
             event.records.push(record);
         }
         let response = ingest.handle_batch(event).await?;
         for (id, receipt) in receipts {
-            if response.batch_item_failures.iter().any(|f| f.item_identifier == id) {
+            if response
+                .batch_item_failures
+                .iter()
+                .any(|f| f.item_identifier == id)
+            {
                 continue;
             }
             stack
@@ -174,7 +184,9 @@ async fn demo(args: &Args) -> Result<()> {
                 + report["file_errors"].as_array().map_or(0, Vec::len),
             report["warnings"].as_array().map_or(0, Vec::len),
         );
-        summary.push(serde_json::json!({"report": key, "status": report["status"], "rows": report["rows"]}));
+        summary.push(
+            serde_json::json!({"report": key, "status": report["status"], "rows": report["rows"]}),
+        );
     }
     let mut children = 0;
     let mut start = None;
@@ -203,7 +215,11 @@ async fn demo(args: &Args) -> Result<()> {
         "Children in the table: {children} ({} DynamoDB write requests).",
         ingest.write_stats().requests
     );
-    println!("Reports are in s3://{}/{}/reports/", stack.bucket(), args.team);
+    println!(
+        "Reports are in s3://{}/{}/reports/",
+        stack.bucket(),
+        args.team
+    );
     println!();
     println!("Not built yet: the reminders schedule, the dispatcher (sending through Notify),");
     println!("the webhook (receipts, fallback to text and letter) and campaign reports.");
