@@ -161,6 +161,11 @@ async fn the_same_job_delivered_twice_sends_one_email() {
 #[tokio::test]
 async fn a_crash_after_notify_accepted_is_reconciled_by_reference_not_resent() {
     let w = world(&[EMAIL_ONLY], |_| {}).await;
+    // The first attempt "dies"; its lease is over at once, so the retry may take over.
+    let w = World {
+        dispatcher: w.dispatcher.with_lease_seconds(0),
+        ..w
+    };
     let id = child_id(&w.stack, "9990000018").await;
     w.dispatcher.faults().crash_after_accept(1);
     let crashed = w.dispatcher.handle_job(&job(&id)).await;
@@ -184,6 +189,11 @@ async fn a_crash_after_notify_accepted_is_reconciled_by_reference_not_resent() {
 #[tokio::test]
 async fn notify_answering_500_fails_the_job_and_the_retry_sends_once() {
     let w = world(&[EMAIL_ONLY], |_| {}).await;
+    // The first attempt "dies"; its lease is over at once, so the retry may take over.
+    let w = World {
+        dispatcher: w.dispatcher.with_lease_seconds(0),
+        ..w
+    };
     let id = child_id(&w.stack, "9990000018").await;
     fault(
         &w.notify,
@@ -203,6 +213,11 @@ async fn notify_answering_500_fails_the_job_and_the_retry_sends_once() {
 #[tokio::test]
 async fn a_timeout_before_notify_created_anything_is_sent_again_once() {
     let w = world(&[EMAIL_ONLY], |_| {}).await;
+    // The first attempt "dies"; its lease is over at once, so the retry may take over.
+    let w = World {
+        dispatcher: w.dispatcher.with_lease_seconds(0),
+        ..w
+    };
     let id = child_id(&w.stack, "9990000018").await;
     fault(
         &w.notify,
@@ -218,6 +233,11 @@ async fn a_timeout_before_notify_created_anything_is_sent_again_once() {
 #[tokio::test]
 async fn a_timeout_after_notify_created_the_message_is_not_sent_again() {
     let w = world(&[EMAIL_ONLY], |_| {}).await;
+    // The first attempt "dies"; its lease is over at once, so the retry may take over.
+    let w = World {
+        dispatcher: w.dispatcher.with_lease_seconds(0),
+        ..w
+    };
     let id = child_id(&w.stack, "9990000018").await;
     fault(
         &w.notify,
@@ -366,4 +386,68 @@ async fn the_dispatchers_logs_carry_no_personal_data() {
             "a log line contains personal data ({secret:?})"
         );
     }
+}
+
+const ANY_PREFERENCE: &str = "Ava,Smith,2013-05-01,SW1A 1AA,123456,9990000018,10 Downing Street,London,Sarah Smith,sarah.smith@example.com,07700 900123,";
+
+#[tokio::test]
+async fn an_objection_to_texts_read_at_send_time_leaves_email_only() {
+    let w = world(&[ANY_PREFERENCE], |_| {}).await;
+    let id = child_id(&w.stack, "9990000018").await;
+    w.stack
+        .store()
+        .record_objection(&team(), &id, "obj-1", "text", None, false)
+        .await
+        .expect("objection");
+    let outcome = w.dispatcher.handle_job(&job(&id)).await.expect("job");
+    assert_eq!(outcome.sent, 1);
+    let got = received(&w.notify);
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].notification_type,
+        notify_sim::NotificationType::Email
+    );
+    assert!(outcome.plan.skipped.iter().any(|s| s.reason == "objection"));
+}
+
+#[tokio::test]
+async fn a_family_that_answered_is_not_sent_the_reminder() {
+    let w = world(&[ANY_PREFERENCE], |_| {}).await;
+    let id = child_id(&w.stack, "9990000018").await;
+    w.stack
+        .store()
+        .record_response(&team(), &id, "hpv", "consent_given")
+        .await
+        .expect("response");
+    let mut reminder = job(&id);
+    reminder.purpose = Purpose::ConsentReminder;
+    let outcome = w.dispatcher.handle_job(&reminder).await.expect("job");
+    assert_eq!(outcome.sent, 0);
+    assert_eq!(outcome.plan.skipped[0].reason, "answered");
+    assert!(received(&w.notify).is_empty());
+}
+
+#[tokio::test]
+async fn two_attempts_at_the_same_job_at_once_send_one_email() {
+    let w = world(&[EMAIL_ONLY], |c| c.latency = Duration::from_millis(300)).await;
+    let id = child_id(&w.stack, "9990000018").await;
+    let the_job = job(&id);
+    let (a, b) = tokio::join!(
+        w.dispatcher.handle_job(&the_job),
+        w.dispatcher.handle_job(&the_job)
+    );
+    let sent = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Ok(o) if o.sent == 1))
+        .count();
+    let in_flight = [&a, &b]
+        .iter()
+        .filter(|r| matches!(r, Err(DispatchError::InFlight)))
+        .count();
+    assert_eq!(
+        (sent, in_flight),
+        (1, 1),
+        "one sends, the other backs off: {a:?} {b:?}"
+    );
+    assert_eq!(received(&w.notify).len(), 1);
 }

@@ -75,6 +75,9 @@ pub enum DispatchError {
     /// Re-queueing a held job failed.
     #[error("re-queueing failed: {0}")]
     Requeue(String),
+    /// Another attempt is sending this message now; retry the job later.
+    #[error("another attempt owns this message")]
+    InFlight,
     /// A crash injected by a test between Notify's answer and the record update.
     #[error("injected crash after Notify accepted the message")]
     InjectedCrash,
@@ -153,6 +156,13 @@ impl Dispatcher {
         }
     }
 
+    /// Changes how long an attempt owns a message's intent (tests simulating a dead attempt
+    /// use 0 so the retry may take over at once).
+    pub fn with_lease_seconds(mut self, seconds: i64) -> Self {
+        self.store = self.store.with_lease_seconds(seconds);
+        self
+    }
+
     /// The test hooks.
     pub fn faults(&self) -> &Faults {
         &self.faults
@@ -188,17 +198,14 @@ impl Dispatcher {
         let team = TeamCode::parse(&job.team)
             .ok_or_else(|| DispatchError::BadJob("invalid team code".into()))?;
         let mut outcome = JobOutcome::default();
-        if let Some(wait) = self.store.hold_remaining(&team).await? {
+        let loaded = self.store.load(&team, job).await?;
+        if let Some(wait) = loaded.hold {
             self.requeue(job, wait).await?;
             outcome.held = true;
             return Ok(outcome);
         }
-        let campaign = self
-            .store
-            .campaign(&team, &job.campaign_id)
-            .await?
-            .ok_or(DispatchError::NoCampaign)?;
-        let Some(facts) = self.store.facts(&team, &job.child_id, &campaign).await? else {
+        let campaign = loaded.campaign.ok_or(DispatchError::NoCampaign)?;
+        let Some(facts) = loaded.facts else {
             tracing::warn!(
                 child_id = job.child_id.as_str(),
                 "child not found; nothing to send"
@@ -241,9 +248,13 @@ impl Dispatcher {
                 break;
             }
         }
-        self.store
-            .record_decision(&team, job, &outcome.plan)
-            .await?;
+        // Sends are recorded by their message records; a decision item is only needed when
+        // something was skipped or the family must be followed up by hand.
+        if !outcome.plan.skipped.is_empty() || outcome.plan.manual_follow_up {
+            self.store
+                .record_decision(&team, job, &outcome.plan)
+                .await?;
+        }
         Ok(outcome)
     }
 
@@ -266,12 +277,22 @@ impl Dispatcher {
         let message_id = record.message_id.clone();
 
         if !self.store.put_intent(&record).await? {
-            let existing = self.store.message(team, &message_id).await?;
-            match existing.as_ref().map(|m| m.state.as_str()) {
-                Some("sent") => return Ok(Delivery::AlreadySent),
-                Some("failed") => return Ok(Delivery::Permanent(send.channel)),
+            let Some(existing) = self.store.message(team, &message_id).await? else {
+                return Err(DispatchError::InFlight);
+            };
+            match existing.state.as_str() {
+                "sent" => return Ok(Delivery::AlreadySent),
+                "failed" => return Ok(Delivery::Permanent(send.channel)),
                 _ => {
-                    // An earlier attempt recorded the intent and died: did Notify get it?
+                    // Another attempt owns the intent: it may be sending right now. Only when
+                    // its lease has run out (it died) may this one reconcile and send.
+                    if !self
+                        .store
+                        .take_over(team, &message_id, existing.lease_until)
+                        .await?
+                    {
+                        return Err(DispatchError::InFlight);
+                    }
                     let found = self
                         .notify
                         .find_by_reference(&message_id)

@@ -26,6 +26,10 @@ use crate::uploads::TeamCode;
 /// Message records and decisions are kept this long unless the team says otherwise.
 pub const MESSAGE_RECORDS_DAYS: i64 = 400;
 
+/// How long an attempt owns a message's intent: more than the dispatcher's 60-second timeout,
+/// so a live attempt is never taken over; a dead one is, once this has passed.
+pub const LEASE_SECONDS: i64 = 120;
+
 const MESSAGE_NAMESPACE: Uuid = Uuid::from_u128(0x2f6b_8e1a_5c3d_4e9f_a0b1_c2d3_e4f5_0617);
 
 /// The table could not be read or written.
@@ -132,6 +136,10 @@ pub struct MessageRecord {
     pub status_history: Vec<StatusChange>,
     /// The job kind that sent it (`campaign`, `fallback`, `retry`).
     pub job_kind: String,
+    /// Until when (epoch seconds) the attempt that wrote or took over the intent owns it: no
+    /// other attempt may reconcile or send before then. Longer than a dispatcher can live.
+    #[serde(default)]
+    pub lease_until: i64,
     /// When the intent was recorded.
     pub created_at: String,
     /// TTL.
@@ -175,6 +183,7 @@ impl MessageRecord {
                 at: now.clone(),
             }],
             job_kind: job.kind.clone(),
+            lease_until: now_epoch() + LEASE_SECONDS,
             created_at: now,
             expires_at: now_epoch() + MESSAGE_RECORDS_DAYS * 86_400,
             message_id: id,
@@ -319,6 +328,7 @@ impl Facts {
 pub struct Store {
     client: Client,
     table: String,
+    lease_seconds: i64,
 }
 
 impl Store {
@@ -327,7 +337,14 @@ impl Store {
         Self {
             client,
             table: table.into(),
+            lease_seconds: LEASE_SECONDS,
         }
+    }
+
+    /// Changes how long an attempt owns an intent (tests that simulate a dead attempt use 0).
+    pub fn with_lease_seconds(mut self, seconds: i64) -> Self {
+        self.lease_seconds = seconds;
+        self
     }
 
     /// The DynamoDB client.
@@ -384,159 +401,210 @@ impl Store {
         team: &TeamCode,
         id: &str,
     ) -> Result<Option<Campaign>, StoreError> {
-        let Some(item) = self.get(format!("T#{team}#CAMPAIGN"), id).await? else {
-            return Ok(None);
-        };
-        let body = item
-            .get("body")
-            .and_then(|v| v.as_s().ok())
-            .ok_or_else(|| err("campaign without body"))?;
-        serde_json::from_str(body).map(Some).map_err(err)
+        match self.get(format!("T#{team}#CAMPAIGN"), id).await? {
+            Some(item) => campaign_from_item(&item).map(Some),
+            None => Ok(None),
+        }
     }
 
-    /// Everything the policy needs about a child, read now.
-    pub async fn facts(
+    /// Reads items by key in as few `BatchGetItem` calls as possible (strongly consistent,
+    /// unprocessed keys retried), dropping expired items.
+    async fn batch_get(
         &self,
-        team: &TeamCode,
-        child_id: &str,
-        campaign: &Campaign,
-    ) -> Result<Option<Facts>, StoreError> {
-        let pk = keys::child_pk(team, child_id);
-        let out = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("pk = :pk")
-            .expression_attribute_values(":pk", s(&pk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        let mut child = None;
-        let mut objections = Vec::new();
-        let mut responses = HashMap::new();
-        for item in out.items.unwrap_or_default() {
-            if expired(&item) {
-                continue;
+        wanted: &[(String, String)],
+    ) -> Result<HashMap<(String, String), Item>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in wanted.chunks(100) {
+            let mut keys_and_attrs = KeysAndAttributes::builder().consistent_read(true);
+            for (pk, sk) in chunk {
+                keys_and_attrs = keys_and_attrs.keys(HashMap::from([
+                    ("pk".to_owned(), s(pk)),
+                    ("sk".to_owned(), s(sk)),
+                ]));
             }
-            let sk = item
-                .get("sk")
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            if sk == keys::CHILD_SK {
-                child = Some(serde_dynamo::from_item::<_, ChildItem>(item).map_err(err)?);
-            } else if sk.starts_with("RESP#") {
-                if let (Some(programme), Some(outcome)) =
-                    (str_attr(&item, "programme"), str_attr(&item, "outcome"))
-                {
-                    responses.insert(programme, outcome);
+            let mut request = Some(HashMap::from([(
+                self.table.clone(),
+                keys_and_attrs.build().map_err(err)?,
+            )]));
+            let mut attempt = 0u32;
+            while let Some(items) = request.take().filter(|m| !m.is_empty()) {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(20 << attempt.min(6))).await;
                 }
-            } else if sk.starts_with("OBJ#") {
-                if item
-                    .get("withdrawn")
-                    .and_then(|v| v.as_bool().ok())
-                    .copied()
-                    .unwrap_or(false)
+                attempt += 1;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(items))
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
                 {
-                    continue;
+                    if expired(&item) {
+                        continue;
+                    }
+                    if let (Some(pk), Some(sk)) = (str_attr(&item, "pk"), str_attr(&item, "sk")) {
+                        found.insert((pk, sk), item);
+                    }
                 }
-                let scope = match str_attr(&item, "scope").as_deref() {
-                    Some("email") => ObjectionScope::Email,
-                    Some("text") => ObjectionScope::Text,
-                    Some("letter") => ObjectionScope::Letter,
-                    Some("electronic") => ObjectionScope::Electronic,
-                    _ => ObjectionScope::All,
-                };
-                objections.push(Objection {
-                    scope,
-                    parent_detail: str_attr(&item, "parent_detail"),
-                });
+                request = out.unprocessed_keys;
             }
         }
-        let Some(child) = child else {
-            return Ok(None);
-        };
-        let latest = self.get(keys::latest_pk(team), &child.source).await?;
-        let left_cohort = latest
-            .as_ref()
-            .and_then(|l| str_attr(l, "upload_id"))
-            .is_some_and(|id| id != child.upload_id);
-        let statuses = self.detail_statuses(team, &child).await?;
-        let _ = campaign;
-        Ok(Some(Facts {
-            child,
-            statuses,
-            objections,
-            responses,
-            left_cohort,
-        }))
+        Ok(found)
     }
 
-    async fn detail_statuses(
-        &self,
-        team: &TeamCode,
-        child: &ChildItem,
-    ) -> Result<HashMap<String, DetailStatus>, StoreError> {
-        let mut details: Vec<String> = Vec::new();
+    /// Everything a send job needs, read now in two round trips: the daily-limit hold, the
+    /// campaign, the child and their state (responses, objections); then whether the child is
+    /// still in their source's latest upload and the status of every contact detail.
+    pub async fn load(&self, team: &TeamCode, job: &SendJob) -> Result<Loaded, StoreError> {
+        let child_pk = keys::child_pk(team, &job.child_id);
+        let hold_key = (format!("T#{team}#HOLD"), "NOTIFY".to_owned());
+        let campaign_key = (format!("T#{team}#CAMPAIGN"), job.campaign_id.clone());
+        let child_key = (child_pk.clone(), keys::CHILD_SK.to_owned());
+        let state_key = (child_pk, STATE_SK.to_owned());
+        let mut first = self
+            .batch_get(&[
+                hold_key.clone(),
+                campaign_key.clone(),
+                child_key.clone(),
+                state_key.clone(),
+            ])
+            .await?;
+        let hold = first.remove(&hold_key).and_then(|item| {
+            let until = item
+                .get("until")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<i64>().ok())
+                .unwrap_or(0);
+            let now = now_epoch();
+            (until > now).then(|| Duration::from_secs((until - now) as u64))
+        });
+        let campaign = match first.remove(&campaign_key) {
+            Some(item) => Some(campaign_from_item(&item)?),
+            None => None,
+        };
+        let Some(child_item) = first.remove(&child_key) else {
+            return Ok(Loaded {
+                hold,
+                campaign,
+                facts: None,
+            });
+        };
+        let child: ChildItem = serde_dynamo::from_item(child_item).map_err(err)?;
+        let (responses, objections) = first
+            .remove(&state_key)
+            .map(|state| read_state(&state))
+            .unwrap_or_default();
+
+        let latest_key = (keys::latest_pk(team), child.source.clone());
+        let mut second_keys = vec![latest_key.clone()];
         for p in &child.parents {
             if let Some(e) = &p.email {
-                details.push(format!("email:{e}"));
+                second_keys.push((
+                    keys::contact_pk(team, &format!("email:{e}")),
+                    "STATUS".into(),
+                ));
             }
             if let Some(n) = &p.phone {
-                details.push(format!("phone:{n}"));
+                second_keys.push((
+                    keys::contact_pk(team, &format!("phone:{n}")),
+                    "STATUS".into(),
+                ));
             }
         }
-        details.sort();
-        details.dedup();
-        let mut statuses = HashMap::new();
-        if details.is_empty() {
-            return Ok(statuses);
-        }
-        let mut keys_and_attrs = KeysAndAttributes::builder().consistent_read(true);
-        for d in &details {
-            keys_and_attrs = keys_and_attrs.keys(HashMap::from([
-                ("pk".to_owned(), s(keys::contact_pk(team, d))),
-                ("sk".to_owned(), s("STATUS")),
-            ]));
-        }
-        let mut request = Some(HashMap::from([(
-            self.table.clone(),
-            keys_and_attrs.build().map_err(err)?,
-        )]));
-        while let Some(items) = request.take().filter(|m| !m.is_empty()) {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(items))
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            for item in out
-                .responses
-                .unwrap_or_default()
-                .remove(&self.table)
-                .unwrap_or_default()
-            {
-                if expired(&item) {
-                    continue;
-                }
-                let (Some(detail), Some(status)) =
-                    (str_attr(&item, "detail"), str_attr(&item, "status"))
-                else {
-                    continue;
-                };
-                let status = match status.as_str() {
+        second_keys.sort();
+        second_keys.dedup();
+        let mut second = self.batch_get(&second_keys).await?;
+        let left_cohort = second
+            .remove(&latest_key)
+            .and_then(|l| str_attr(&l, "upload_id"))
+            .is_some_and(|id| id != child.upload_id);
+        let statuses = second
+            .into_values()
+            .filter_map(|item| {
+                let detail = str_attr(&item, "detail")?;
+                let status = match str_attr(&item, "status")?.as_str() {
                     "failed" => DetailStatus::Failed,
                     "opted_out" => DetailStatus::OptedOut,
                     "erased" => DetailStatus::Erased,
                     _ => DetailStatus::Usable,
                 };
-                statuses.insert(detail, status);
-            }
-            request = out.unprocessed_keys;
+                Some((detail, status))
+            })
+            .collect();
+        Ok(Loaded {
+            hold,
+            campaign,
+            facts: Some(Facts {
+                child,
+                statuses,
+                objections,
+                responses,
+                left_cohort,
+            }),
+        })
+    }
+
+    /// Records a response for a programme on the child's state item (`consent_given`,
+    /// `consent_refused`, `vaccinated`, `already_vaccinated`, `not_eligible`).
+    pub async fn record_response(
+        &self,
+        team: &TeamCode,
+        child_id: &str,
+        programme: &str,
+        outcome: &str,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::child_pk(team, child_id)))
+            .key("sk", s(STATE_SK))
+            .update_expression("SET #r = :o, item_type = :t")
+            .expression_attribute_names("#r", format!("{RESPONSE_PREFIX}{programme}"))
+            .expression_attribute_values(":o", s(outcome))
+            .expression_attribute_values(":t", s("child_state"))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    /// Records (or withdraws) an objection on the child's state item; `parent_detail` is the
+    /// objecting parent's email or E.164 phone, `None` for every parent.
+    pub async fn record_objection(
+        &self,
+        team: &TeamCode,
+        child_id: &str,
+        objection_id: &str,
+        scope: &str,
+        parent_detail: Option<&str>,
+        withdrawn: bool,
+    ) -> Result<(), StoreError> {
+        let mut value = HashMap::from([
+            ("scope".to_owned(), s(scope)),
+            ("withdrawn".to_owned(), AttributeValue::Bool(withdrawn)),
+        ]);
+        if let Some(d) = parent_detail {
+            value.insert("parent_detail".to_owned(), s(d));
         }
-        Ok(statuses)
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::child_pk(team, child_id)))
+            .key("sk", s(STATE_SK))
+            .update_expression("SET #o = :v, item_type = :t")
+            .expression_attribute_names("#o", format!("{OBJECTION_PREFIX}{objection_id}"))
+            .expression_attribute_values(":v", AttributeValue::M(value))
+            .expression_attribute_values(":t", s("child_state"))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
     }
 
     /// Marks a contact detail (`email:…`/`phone:…`) failed, opted out or erased for the team.
@@ -563,13 +631,55 @@ impl Store {
 
     /// Records the intent to send; false when a record with that id already exists.
     pub async fn put_intent(&self, record: &MessageRecord) -> Result<bool, StoreError> {
-        let item = serde_dynamo::to_item(record).map_err(err)?;
+        let mut record = record.clone();
+        record.lease_until = now_epoch() + self.lease_seconds;
+        let item = serde_dynamo::to_item(&record).map_err(err)?;
         match self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    /// Takes over an intent whose lease has run out (its attempt died); false when the lease
+    /// is still held or another attempt took it over first.
+    pub async fn take_over(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+        expired_lease: i64,
+    ) -> Result<bool, StoreError> {
+        if expired_lease > now_epoch() {
+            return Ok(false);
+        }
+        match self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(message_pk(team, message_id)))
+            .key("sk", s("MSG"))
+            .update_expression("SET lease_until = :new")
+            .condition_expression("#state = :intent AND lease_until = :old")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":intent", s("intent"))
+            .expression_attribute_values(":old", AttributeValue::N(expired_lease.to_string()))
+            .expression_attribute_values(
+                ":new",
+                AttributeValue::N((now_epoch() + self.lease_seconds).to_string()),
+            )
             .send()
             .await
         {
@@ -705,20 +815,6 @@ impl Store {
         Ok(())
     }
 
-    /// How long sends are still held after Notify's daily limit, if they are.
-    pub async fn hold_remaining(&self, team: &TeamCode) -> Result<Option<Duration>, StoreError> {
-        let Some(item) = self.get(format!("T#{team}#HOLD"), "NOTIFY").await? else {
-            return Ok(None);
-        };
-        let until = item
-            .get("until")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse::<i64>().ok())
-            .unwrap_or(0);
-        let now = now_epoch();
-        Ok((until > now).then(|| Duration::from_secs((until - now) as u64)))
-    }
-
     /// Holds every send of the team until the next midnight UTC (Notify's daily reset).
     pub async fn hold_until_midnight(&self, team: &TeamCode) -> Result<Duration, StoreError> {
         let now = OffsetDateTime::now_utc();
@@ -748,6 +844,72 @@ impl Store {
             (until - now.unix_timestamp()).max(1) as u64
         ))
     }
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The child's state item: responses and objections, which uploads of those files update and
+/// which a cohort upload never touches.
+pub const STATE_SK: &str = "STATE";
+const RESPONSE_PREFIX: &str = "resp_";
+const OBJECTION_PREFIX: &str = "obj_";
+
+/// What a send job reads before deciding anything.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// How long sends are still held after Notify's daily limit, if they are.
+    pub hold: Option<Duration>,
+    /// The campaign the job names.
+    pub campaign: Option<Campaign>,
+    /// The child and everything about them; `None` when the child is not (or no longer) known.
+    pub facts: Option<Facts>,
+}
+
+fn campaign_from_item(item: &Item) -> Result<Campaign, StoreError> {
+    let body = item
+        .get("body")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| err("campaign without body"))?;
+    serde_json::from_str(body).map_err(err)
+}
+
+/// Responses by programme and the objections in force, from a child's state item.
+fn read_state(item: &Item) -> (HashMap<String, String>, Vec<Objection>) {
+    let mut responses = HashMap::new();
+    let mut objections = Vec::new();
+    for (name, value) in item {
+        if let Some(programme) = name.strip_prefix(RESPONSE_PREFIX) {
+            if let Ok(outcome) = value.as_s() {
+                responses.insert(programme.to_owned(), outcome.clone());
+            }
+        } else if name.starts_with(OBJECTION_PREFIX)
+            && let Ok(o) = value.as_m()
+        {
+            if o.get("withdrawn")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false)
+            {
+                continue;
+            }
+            let scope = match o
+                .get("scope")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+            {
+                Some("email") => ObjectionScope::Email,
+                Some("text") => ObjectionScope::Text,
+                Some("letter") => ObjectionScope::Letter,
+                Some("electronic") => ObjectionScope::Electronic,
+                _ => ObjectionScope::All,
+            };
+            objections.push(Objection {
+                scope,
+                parent_detail: o.get("parent_detail").and_then(|v| v.as_s().ok()).cloned(),
+            });
+        }
+    }
+    (responses, objections)
 }
 
 fn str_attr(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {

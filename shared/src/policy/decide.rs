@@ -6,8 +6,9 @@
 //! Reason codes on skips: `deceased`, `left_cohort`, `answered`, `vaccinated`, `no_consent`,
 //! `objection_all` (the child); `email_erased`, `email_failed`, `phone_erased`, `landline`,
 //! `phone_failed`, `opted_out`, `no_template`, `objection`, `no_contact_details` (a parent's
-//! channel); `restricted_no_letter`, `objection`, `letters_off`, `no_address`, `no_template`,
-//! `letter_failed` (the letter).
+//! channel); `restricted_no_letter`, `objection`, `letters_off`, `no_address`, `no_template`
+//! (the letter); `channel_failed` (any channel in `failed_channels`: it already failed
+//! permanently for this child and purpose).
 
 use std::collections::BTreeMap;
 
@@ -299,7 +300,7 @@ impl Planner<'_> {
                 };
                 match status {
                     DetailStatus::Erased => return skip(Cause::Unusable, "email_erased"),
-                    _ if failed_this_run => return skip(Cause::FailedThisRun, "email_failed"),
+                    _ if failed_this_run => return skip(Cause::FailedThisRun, "channel_failed"),
                     DetailStatus::Failed => return skip(Cause::Unusable, "email_failed"),
                     // STOP opts a number out of texts; it says nothing about email.
                     DetailStatus::OptedOut | DetailStatus::Usable => email,
@@ -312,7 +313,7 @@ impl Planner<'_> {
                 match status {
                     DetailStatus::Erased => return skip(Cause::Unusable, "phone_erased"),
                     _ if !mobile => return skip(Cause::Unusable, "landline"),
-                    _ if failed_this_run => return skip(Cause::FailedThisRun, "phone_failed"),
+                    _ if failed_this_run => return skip(Cause::FailedThisRun, "channel_failed"),
                     DetailStatus::Failed => return skip(Cause::Unusable, "phone_failed"),
                     DetailStatus::OptedOut => return skip(Cause::Unusable, "opted_out"),
                     DetailStatus::Usable => phone,
@@ -370,7 +371,7 @@ impl Planner<'_> {
         } else if !input.campaign.templates.contains(&Channel::Letter) {
             Err("no_template")
         } else if input.failed_channels.contains(&Channel::Letter) {
-            Err("letter_failed")
+            Err("channel_failed")
         } else {
             Ok(objected)
         }

@@ -202,7 +202,7 @@ async fn bench(
                     .queue_url(&queue)
                     .max_number_of_messages(10)
                     .wait_time_seconds(1)
-                    .visibility_timeout(60)
+                    .visibility_timeout(360)
                     .send()
                     .await
                 else {
@@ -225,27 +225,43 @@ async fn bench(
                 let Ok(response) = dispatcher.handle_batch(event).await else {
                     continue;
                 };
-                for m in &received {
-                    let id = m.message_id.clone().unwrap_or_default();
-                    if response
-                        .batch_item_failures
-                        .iter()
-                        .any(|f| f.item_identifier == id)
-                    {
-                        continue;
-                    }
-                    if sqs
-                        .delete_message()
-                        .queue_url(&queue)
-                        .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
-                        .send()
-                        .await
-                        .is_ok()
-                    {
-                        let now_done = done.fetch_add(1, Ordering::SeqCst) + 1;
-                        if now_done == messages {
-                            *finished.lock().expect("not poisoned") = Some(Instant::now());
-                        }
+                // As Lambda does after a partial batch response: delete what succeeded, in one call.
+                let entries: Vec<_> = received
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, m)| {
+                        let id = m.message_id.clone().unwrap_or_default();
+                        !response
+                            .batch_item_failures
+                            .iter()
+                            .any(|f| f.item_identifier == id)
+                    })
+                    .map(|(i, m)| {
+                        aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .receipt_handle(m.receipt_handle.clone().unwrap_or_default())
+                            .build()
+                            .expect("entry")
+                    })
+                    .collect();
+                if entries.is_empty() {
+                    continue;
+                }
+                let Ok(deleted) = sqs
+                    .delete_message_batch()
+                    .queue_url(&queue)
+                    .set_entries(Some(entries))
+                    .send()
+                    .await
+                else {
+                    continue;
+                };
+                let now_done = done.fetch_add(deleted.successful.len() as u64, Ordering::SeqCst)
+                    + deleted.successful.len() as u64;
+                if now_done >= messages {
+                    let mut f = finished.lock().expect("not poisoned");
+                    if f.is_none() {
+                        *f = Some(Instant::now());
                     }
                 }
             }
