@@ -6,6 +6,7 @@ VENV      := .venv
 PY        := $(VENV)/bin/python
 VENV_OK   := $(VENV)/.installed
 CARGO     ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 export CARGO_TERM_COLOR ?= never
 
 help:
@@ -39,10 +40,10 @@ rust-test: $(VENV_OK)
 
 sim-client-test: $(VENV_OK)
 	$(CARGO) build --locked -p notify-sim
-	NOTIFY_SIM_BIN="$(CURDIR)/target/debug/notify-sim" $(VENV)/bin/pytest -q tools/notify-sim/tests
+	NOTIFY_SIM_BIN="$(TARGET_DIR)/debug/notify-sim" $(VENV)/bin/pytest -q tools/notify-sim/tests
 
 test: fmt lint cfn-lint rust-test sim-client-test
 	@echo "make test: all checks passed"
 
 demo: $(VENV_OK)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/demo.sh
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" TARGET_DIR="$(TARGET_DIR)" scripts/demo.sh

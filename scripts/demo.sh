@@ -3,7 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --quiet --release -p sais-cli
-if [[ ! -f events/demo/cohort/cohort.csv ]]; then
-  ./target/release/sais generate cohort --rows 300 --seed 7 > events/demo/cohort/cohort.csv
-fi
-exec ./target/release/sais demo --input events/demo "$@"
+sais="${TARGET_DIR:-target}/release/sais"
+exec "$sais" demo --input events/demo "$@"
