@@ -5,13 +5,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use sais_shared::campaign::{Campaign, ChannelTemplates, Templates};
+use sais_shared::campaign::Campaign;
 use sais_shared::dispatch::{DispatchError, Dispatcher, SendJob};
 use sais_shared::ingest::Ingest;
-use sais_shared::local::{LocalNotify, LocalStack, start_notify_sim};
+use sais_shared::local::{LocalNotify, LocalStack, example_campaign, start_notify_sim};
 use sais_shared::policy::Purpose;
 use sais_shared::uploads::{ObjectCreated, TeamCode};
-use uuid::Uuid;
 
 const TEAM: &str = "RYG-sais";
 const HEADER: &str = "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,CHILD_SCHOOL_URN,CHILD_NHS_NUMBER,CHILD_ADDRESS_LINE_1,CHILD_TOWN,PARENT_1_NAME,PARENT_1_EMAIL,PARENT_1_PHONE,PARENT_1_CONTACT_PREFERENCE";
@@ -73,31 +72,11 @@ fn team() -> TeamCode {
 }
 
 fn campaign() -> Campaign {
-    let templates = ChannelTemplates {
-        email: Some(Uuid::from_u128(1)),
-        sms: Some(Uuid::from_u128(2)),
-        letter: Some(Uuid::from_u128(3)),
-    };
-    Campaign {
-        id: "hpv-2026-autumn".into(),
-        programme: "hpv".into(),
-        schools: vec!["123456".into()],
-        year_groups: vec![],
-        sessions: vec![time::macros::date!(2026 - 12 - 03)],
-        consent_deadline: None,
-        send_requests_on: None,
-        reminder_days_before_deadline: vec![7],
-        session_reminder: true,
-        letters: true,
-        urgent: false,
-        override_grounds: None,
-        templates: Templates {
-            consent_request: templates.clone(),
-            consent_reminder: templates.clone(),
-            session_reminder: templates,
-        },
-        personalisation: [("programme_name".to_owned(), "HPV".to_owned())].into(),
-    }
+    example_campaign(
+        "hpv-2026-autumn",
+        "hpv",
+        time::macros::date!(2026 - 12 - 03),
+    )
 }
 
 /// The child id ingest gave the child with this NHS number.

@@ -368,9 +368,7 @@ impl Ingest {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| {
-                IngestError::Ledger(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
-            })?;
+            .map_err(ledger_error)?;
         Ok(out.item.is_some_and(
             |item| matches!(item.get("state"), Some(AttributeValue::S(s)) if s == "done"),
         ))
@@ -404,9 +402,7 @@ impl Ingest {
             )
             .send()
             .await
-            .map_err(|e| {
-                IngestError::Ledger(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
-            })?;
+            .map_err(ledger_error)?;
         self.count_single_write();
         Ok(())
     }
@@ -428,9 +424,7 @@ impl Ingest {
             .item("updated_at", AttributeValue::S(now_rfc3339()))
             .send()
             .await
-            .map_err(|e| {
-                IngestError::Ledger(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
-            })?;
+            .map_err(ledger_error)?;
         self.count_single_write();
         Ok(())
     }
@@ -491,6 +485,12 @@ impl Ingest {
             })?;
         Ok(())
     }
+}
+
+fn ledger_error<E: std::error::Error + 'static>(
+    e: aws_sdk_dynamodb::error::SdkError<E>,
+) -> IngestError {
+    IngestError::Ledger(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
 }
 
 /// Turns valid rows into put requests on the reading thread and hands them to the writer.

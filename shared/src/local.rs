@@ -462,3 +462,72 @@ impl LocalStack {
         crate::dispatch::records::Store::new(self.clients.dynamodb.clone(), self.table())
     }
 }
+
+/// A campaign with a template for every purpose and channel, for tests, benchmarks and demos.
+pub fn example_campaign(
+    id: &str,
+    programme: &str,
+    first_session: time::Date,
+) -> crate::campaign::Campaign {
+    use crate::campaign::{Campaign, ChannelTemplates, Templates};
+    let templates = ChannelTemplates {
+        email: Some(uuid::Uuid::from_u128(1)),
+        sms: Some(uuid::Uuid::from_u128(2)),
+        letter: Some(uuid::Uuid::from_u128(3)),
+    };
+    Campaign {
+        id: id.into(),
+        programme: programme.into(),
+        schools: vec!["123456".into()],
+        year_groups: vec![],
+        sessions: vec![first_session],
+        consent_deadline: None,
+        send_requests_on: None,
+        reminder_days_before_deadline: vec![7],
+        session_reminder: true,
+        letters: true,
+        urgent: false,
+        override_grounds: None,
+        templates: Templates {
+            consent_request: templates.clone(),
+            consent_reminder: templates.clone(),
+            session_reminder: templates,
+        },
+        personalisation: [("programme_name".to_owned(), programme.to_uppercase())].into(),
+    }
+}
+
+impl LocalStack {
+    /// Every item of a kind (`child`, `message`, …) in the table, by scanning it.
+    pub async fn items_of_type(
+        &self,
+        item_type: &str,
+    ) -> Result<
+        Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
+        LocalStackError,
+    > {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .clients
+                .dynamodb
+                .scan()
+                .table_name(self.table())
+                .filter_expression("item_type = :t")
+                .expression_attribute_values(
+                    ":t",
+                    aws_sdk_dynamodb::types::AttributeValue::S(item_type.to_owned()),
+                )
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| create_err("scan", e))?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}

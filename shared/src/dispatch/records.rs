@@ -715,11 +715,7 @@ impl Store {
         template_version: u32,
         status: &str,
     ) -> Result<(), StoreError> {
-        let change = serde_dynamo::to_attribute_value(StatusChange {
-            status: status.to_owned(),
-            at: now_rfc3339(),
-        })
-        .map_err(err)?;
+        let change = status_change(status)?;
         self.client
             .update_item()
             .table_name(&self.table)
@@ -736,7 +732,7 @@ impl Store {
             .expression_attribute_values(":nid", s(notify_id.to_string()))
             .expression_attribute_values(":v", AttributeValue::N(template_version.to_string()))
             .expression_attribute_values(":st", s(status))
-            .expression_attribute_values(":change", AttributeValue::L(vec![change]))
+            .expression_attribute_values(":change", change)
             .expression_attribute_values(":g2", s(format!("T#{team}#N#{notify_id}")))
             .expression_attribute_values(":msg", s("MSG"))
             .send()
@@ -752,11 +748,7 @@ impl Store {
         message_id: &str,
         status: &str,
     ) -> Result<(), StoreError> {
-        let change = serde_dynamo::to_attribute_value(StatusChange {
-            status: status.to_owned(),
-            at: now_rfc3339(),
-        })
-        .map_err(err)?;
+        let change = status_change(status)?;
         self.client
             .update_item()
             .table_name(&self.table)
@@ -767,7 +759,7 @@ impl Store {
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":failed", s("failed"))
             .expression_attribute_values(":st", s(status))
-            .expression_attribute_values(":change", AttributeValue::L(vec![change]))
+            .expression_attribute_values(":change", change)
             .send()
             .await
             .map_err(sdk_err)?;
@@ -863,6 +855,16 @@ pub struct Loaded {
     pub campaign: Option<Campaign>,
     /// The child and everything about them; `None` when the child is not (or no longer) known.
     pub facts: Option<Facts>,
+}
+
+/// One entry for a record's `status_history`, as a one-element list to append.
+fn status_change(status: &str) -> Result<AttributeValue, StoreError> {
+    let change = serde_dynamo::to_attribute_value(StatusChange {
+        status: status.to_owned(),
+        at: now_rfc3339(),
+    })
+    .map_err(err)?;
+    Ok(AttributeValue::L(vec![change]))
 }
 
 fn campaign_from_item(item: &Item) -> Result<Campaign, StoreError> {

@@ -10,45 +10,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use sais_shared::campaign::{Campaign, ChannelTemplates, Templates};
 use sais_shared::dispatch::SendJob;
 use sais_shared::generate::TestNhsNumbers;
 use sais_shared::ingest::Ingest;
-use sais_shared::local::{LocalStack, start_notify_sim};
+use sais_shared::local::{LocalStack, example_campaign, start_notify_sim};
 use sais_shared::policy::Purpose;
 use sais_shared::uploads::{ObjectCreated, TeamCode};
 use serde_json::json;
 
 const TEAM: &str = "BENCH-sais";
 const CAMPAIGN: &str = "bench";
-
-fn campaign() -> Campaign {
-    let templates = ChannelTemplates {
-        email: Some(uuid::Uuid::from_u128(1)),
-        sms: Some(uuid::Uuid::from_u128(2)),
-        letter: Some(uuid::Uuid::from_u128(3)),
-    };
-    Campaign {
-        id: CAMPAIGN.into(),
-        programme: "flu".into(),
-        schools: vec!["123456".into()],
-        year_groups: vec![],
-        sessions: vec![time::OffsetDateTime::now_utc().date() + time::Duration::days(21)],
-        consent_deadline: None,
-        send_requests_on: None,
-        reminder_days_before_deadline: vec![7],
-        session_reminder: true,
-        letters: true,
-        urgent: false,
-        override_grounds: None,
-        templates: Templates {
-            consent_request: templates.clone(),
-            consent_reminder: templates.clone(),
-            session_reminder: templates,
-        },
-        personalisation: [("programme_name".to_owned(), "Flu".to_owned())].into(),
-    }
-}
 
 /// A cohort of `n` children, each with one parent who prefers email.
 fn cohort(n: u64) -> Vec<u8> {
@@ -113,35 +84,19 @@ async fn bench(
         })
         .await
         .context("ingesting the bench cohort")?;
-    stack.store().put_campaign(&team, &campaign()).await?;
+    let first_session = time::OffsetDateTime::now_utc().date() + time::Duration::days(21);
+    stack
+        .store()
+        .put_campaign(&team, &example_campaign(CAMPAIGN, "flu", first_session))
+        .await?;
 
     // One job per child on the send queue.
-    let mut child_ids = Vec::with_capacity(messages as usize);
-    let mut start = None;
-    loop {
-        let page = stack
-            .clients
-            .dynamodb
-            .scan()
-            .table_name(stack.table())
-            .filter_expression("item_type = :c")
-            .expression_attribute_values(
-                ":c",
-                aws_sdk_dynamodb::types::AttributeValue::S("child".into()),
-            )
-            .set_exclusive_start_key(start)
-            .send()
-            .await?;
-        for item in page.items.unwrap_or_default() {
-            if let Some(id) = item.get("child_id").and_then(|v| v.as_s().ok()) {
-                child_ids.push(id.clone());
-            }
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
-    }
+    let child_ids: Vec<String> = stack
+        .items_of_type("child")
+        .await?
+        .into_iter()
+        .filter_map(|item| item.get("child_id").and_then(|v| v.as_s().ok()).cloned())
+        .collect();
     if child_ids.len() as u64 != messages {
         bail!("expected {messages} children, found {}", child_ids.len());
     }

@@ -188,29 +188,7 @@ async fn demo(args: &Args) -> Result<()> {
             serde_json::json!({"report": key, "status": report["status"], "rows": report["rows"]}),
         );
     }
-    let mut children = 0;
-    let mut start = None;
-    loop {
-        let page = stack
-            .clients
-            .dynamodb
-            .scan()
-            .table_name(stack.table())
-            .filter_expression("item_type = :child")
-            .expression_attribute_values(
-                ":child",
-                aws_sdk_dynamodb::types::AttributeValue::S("child".into()),
-            )
-            .select(aws_sdk_dynamodb::types::Select::Count)
-            .set_exclusive_start_key(start)
-            .send()
-            .await?;
-        children += page.count;
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
-    }
+    let children = stack.items_of_type("child").await?.len();
     println!(
         "Children in the table: {children} ({} DynamoDB write requests).",
         ingest.write_stats().requests
