@@ -427,6 +427,10 @@ async fn two_attempts_at_the_same_job_at_once_send_one_email() {
             matches!(r, Err(DispatchError::InFlight)) || matches!(r, Ok(o) if o.already_sent == 1)
         })
         .count();
-    assert_eq!((sent, stood_back), (1, 1), "one sends, the other does not: {a:?} {b:?}");
+    assert_eq!(
+        (sent, stood_back),
+        (1, 1),
+        "one sends, the other does not: {a:?} {b:?}"
+    );
     assert_eq!(received(&w.notify).len(), 1);
 }
