@@ -104,6 +104,8 @@ fn job(child_id: &str) -> SendJob {
         purpose: Purpose::ConsentRequest,
         kind: "campaign".into(),
         failed_channels: vec![],
+        retry_of: None,
+        attempt: 0,
     }
 }
 

@@ -14,10 +14,12 @@ pub mod generate;
 pub mod ingest;
 pub mod notify;
 pub mod policy;
+pub mod receipts;
 pub mod sqs_batch;
 pub mod store;
 pub mod telemetry;
 pub mod uploads;
+pub mod webhook;
 
 #[cfg(feature = "local-stack")]
 pub mod local;

@@ -47,6 +47,41 @@ pub struct SendJob {
     /// Channels that already failed permanently for this child and purpose (fallback jobs).
     #[serde(default)]
     pub failed_channels: Vec<Channel>,
+    /// For `retry` jobs: the message being tried again. Only its channel and recipient are
+    /// sent to, and only if the policy still allows it at send time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_of: Option<String>,
+    /// For `retry` jobs: which attempt this is (1, 2, …). Part of the new message's id, so a
+    /// retry is a new Notify message and still sent exactly once.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub attempt: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl SendJob {
+    /// The first-attempt job for a child and purpose.
+    pub fn new(
+        team: &TeamCode,
+        campaign_id: &str,
+        child_id: &str,
+        purpose: Purpose,
+        kind: &str,
+    ) -> Self {
+        Self {
+            version: 1,
+            team: team.to_string(),
+            campaign_id: campaign_id.to_owned(),
+            child_id: child_id.to_owned(),
+            purpose,
+            kind: kind.to_owned(),
+            failed_channels: Vec::new(),
+            retry_of: None,
+            attempt: 0,
+        }
+    }
 }
 
 fn campaign_kind() -> String {
@@ -213,12 +248,28 @@ impl Dispatcher {
             return Ok(outcome);
         };
 
+        // A retry sends to the retried message's channel and recipient only.
+        let mut retry_target = match &job.retry_of {
+            None => None,
+            Some(id) => match self.store.message(&team, id).await? {
+                Some(m) => Some((m.channel, m.recipient)),
+                None => {
+                    tracing::warn!(message_id = id.as_str(), "retried message not found");
+                    return Ok(outcome);
+                }
+            },
+        };
         let mut failed = job.failed_channels.clone();
         // A permanent failure found while sending makes the policy plan the fallback at once;
         // the message ids keep sends that already happened from happening again.
         for _round in 0..4 {
             let input = facts.policy_input(job.purpose, &campaign, &failed);
-            let planned = plan(&input);
+            let mut planned = plan(&input);
+            if let Some((channel, recipient)) = &retry_target {
+                planned
+                    .sends
+                    .retain(|s| s.channel.as_str() == channel && &s.recipient == recipient);
+            }
             let mut new_failure = false;
             for send in &planned.sends {
                 match self.deliver(&team, job, &campaign, &facts, send).await {
@@ -247,6 +298,8 @@ impl Dispatcher {
             if !new_failure {
                 break;
             }
+            // The retried channel failed for good: the fallback is the whole plan again.
+            retry_target = None;
         }
         // Sends are recorded by their message records; a decision item is only needed when
         // something was skipped or the family must be followed up by hand.
@@ -326,6 +379,10 @@ impl Dispatcher {
                 self.store
                     .mark_sent(team, &message_id, sent.id, sent.template_version, "created")
                     .await?;
+                if send.channel == Channel::Letter {
+                    // Notify sends no callbacks for letters: poll them until final.
+                    self.store.open_letter(team, &message_id, sent.id).await?;
+                }
                 Ok(Delivery::Sent)
             }
             Err(e) if e.action() == SenderAction::PermanentForRecipient => {

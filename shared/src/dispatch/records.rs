@@ -33,6 +33,9 @@ pub const LEASE_SECONDS: i64 = 120;
 const MESSAGE_NAMESPACE: Uuid = Uuid::from_u128(0x2f6b_8e1a_5c3d_4e9f_a0b1_c2d3_e4f5_0617);
 
 /// The table could not be read or written.
+mod later;
+pub use later::{DueJob, FollowUp, OpenLetter};
+
 #[derive(Debug, thiserror::Error)]
 #[error("table: {0}")]
 pub struct StoreError(String);
@@ -63,7 +66,7 @@ pub fn detail_key(channel: Channel, recipient: &str) -> String {
 
 /// The deterministic id of one message: (campaign, child, recipient, purpose, channel).
 pub fn message_id(job: &SendJob, send: &PlannedSend) -> String {
-    let name = format!(
+    let mut name = format!(
         "{}\n{}\n{}\n{}\n{}\n{}",
         job.team,
         job.campaign_id,
@@ -72,6 +75,10 @@ pub fn message_id(job: &SendJob, send: &PlannedSend) -> String {
         job.purpose.as_str(),
         send.channel.as_str()
     );
+    if job.attempt > 0 {
+        // A retry is a new message; first attempts keep the ids they always had.
+        name.push_str(&format!("\nretry {}", job.attempt));
+    }
     Uuid::new_v5(&MESSAGE_NAMESPACE, name.as_bytes()).to_string()
 }
 
@@ -136,6 +143,9 @@ pub struct MessageRecord {
     pub status_history: Vec<StatusChange>,
     /// The job kind that sent it (`campaign`, `fallback`, `retry`).
     pub job_kind: String,
+    /// 0 for a first attempt, n for the n-th retry.
+    #[serde(default)]
+    pub attempt: u32,
     /// Until when (epoch seconds) the attempt that wrote or took over the intent owns it: no
     /// other attempt may reconcile or send before then. Longer than a dispatcher can live.
     #[serde(default)]
@@ -183,6 +193,7 @@ impl MessageRecord {
                 at: now.clone(),
             }],
             job_kind: job.kind.clone(),
+            attempt: job.attempt,
             lease_until: now_epoch() + LEASE_SECONDS,
             created_at: now,
             expires_at: now_epoch() + MESSAGE_RECORDS_DAYS * 86_400,
@@ -706,7 +717,8 @@ impl Store {
         }
     }
 
-    /// Completes a record after Notify accepted the message.
+    /// Completes a record after Notify accepted the message. A receipt that raced ahead of
+    /// this update keeps its (later) status.
     pub async fn mark_sent(
         &self,
         team: &TeamCode,
@@ -716,28 +728,112 @@ impl Store {
         status: &str,
     ) -> Result<(), StoreError> {
         let change = status_change(status)?;
-        self.client
+        let update = |with_status: bool| {
+            let mut u = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(message_pk(team, message_id)))
+                .key("sk", s("MSG"))
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":sent", s("sent"))
+                .expression_attribute_values(":nid", s(notify_id.to_string()))
+                .expression_attribute_values(":v", AttributeValue::N(template_version.to_string()))
+                .expression_attribute_values(":g2", s(format!("T#{team}#N#{notify_id}")))
+                .expression_attribute_values(":msg", s("MSG"));
+            let base = "SET #state = :sent, notify_id = :nid, template_version = :v, gsi2pk = :g2, gsi2sk = :msg";
+            if with_status {
+                u = u
+                    .update_expression(format!(
+                        "{base}, #status = :st, status_history = list_append(status_history, :change)"
+                    ))
+                    .condition_expression("#status = :intent")
+                    .expression_attribute_names("#status", "status")
+                    .expression_attribute_values(":st", s(status))
+                    .expression_attribute_values(":intent", s("intent"))
+                    .expression_attribute_values(":change", change.clone());
+            } else {
+                u = u
+                    .update_expression(base)
+                    .condition_expression("attribute_exists(pk)");
+            }
+            u
+        };
+        match update(true).send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                update(false).send().await.map_err(sdk_err)?;
+                Ok(())
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    /// Moves a message's status from `expected` to `new`, appending to its history; false when
+    /// the status was no longer `expected` (another callback got there first).
+    pub async fn apply_status(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+        expected: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        match self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(message_pk(team, message_id)))
             .key("sk", s("MSG"))
             .update_expression(
-                "SET #state = :sent, notify_id = :nid, template_version = :v, #status = :st, \
-                 status_history = list_append(status_history, :change), gsi2pk = :g2, gsi2sk = :msg",
+                "SET #status = :new, status_history = list_append(status_history, :change)",
             )
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#state", "state")
+            .condition_expression("#status = :expected")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":sent", s("sent"))
-            .expression_attribute_values(":nid", s(notify_id.to_string()))
-            .expression_attribute_values(":v", AttributeValue::N(template_version.to_string()))
-            .expression_attribute_values(":st", s(status))
-            .expression_attribute_values(":change", change)
-            .expression_attribute_values(":g2", s(format!("T#{team}#N#{notify_id}")))
-            .expression_attribute_values(":msg", s("MSG"))
+            .expression_attribute_values(":new", s(new))
+            .expression_attribute_values(":expected", s(expected))
+            .expression_attribute_values(":change", status_change(new)?)
             .send()
             .await
-            .map_err(sdk_err)?;
+        {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    /// Keeps an inbound text (not a STOP) for the team to read: content stored, never logged.
+    pub async fn record_inbound(
+        &self,
+        team: &TeamCode,
+        inbound_id: &str,
+        from: Option<&str>,
+        message: &str,
+        received_at: &str,
+    ) -> Result<(), StoreError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("T#{team}#INBOUND")))
+            .item("sk", s(format!("{received_at}#{inbound_id}")))
+            .item("item_type", s("inbound_text"))
+            .item("message", s(message))
+            .item(
+                TTL_ATTRIBUTE,
+                AttributeValue::N((now_epoch() + MESSAGE_RECORDS_DAYS * 86_400).to_string()),
+            );
+        if let Some(from) = from {
+            put = put.item("from", s(from));
+        }
+        put.send().await.map_err(sdk_err)?;
         Ok(())
     }
 
@@ -804,6 +900,22 @@ impl Store {
             .send()
             .await
             .map_err(sdk_err)?;
+        if plan.manual_follow_up {
+            // Why no letter could stand in: the child-level letter skip says it.
+            let reason = plan
+                .skipped
+                .iter()
+                .find(|s| s.channel == Some(Channel::Letter))
+                .map_or("no_reachable_channel", |s| s.reason);
+            self.add_follow_up(
+                team,
+                &job.campaign_id,
+                &job.child_id,
+                job.purpose.as_str(),
+                reason,
+            )
+            .await?;
+        }
         Ok(())
     }
 

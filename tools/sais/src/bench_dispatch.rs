@@ -113,6 +113,8 @@ async fn bench(
                     purpose: Purpose::ConsentRequest,
                     kind: "campaign".into(),
                     failed_channels: vec![],
+                    retry_of: None,
+                    attempt: 0,
                 };
                 SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())

@@ -1,0 +1,285 @@
+//! What the service does when Notify says what happened to a message: the status moves only
+//! forward, and failures turn into action (product.md, channel policy rule 7).
+//!
+//! | status                         | email / text                                  | letter                         |
+//! |--------------------------------|-----------------------------------------------|--------------------------------|
+//! | `permanent-failure`            | detail marked failed; fallback job            | follow-up list                 |
+//! | `temporary-failure`            | first time: retry due in 24 h; then as failed | —                              |
+//! | `technical-failure`            | retry job (backoff), 3 times; then follow-up  | the same                       |
+//! | `validation-failed`/`cancelled`| —                                             | follow-up list                 |
+//! | `received`                     | —                                             | stop polling                   |
+//!
+//! Actions run before the status is stored, and each is idempotent (jobs have deterministic
+//! message ids, items fixed keys): if recording fails half way, Notify's retry of the callback
+//! (or the next poll) finishes the work, and a repeated callback changes nothing.
+
+use time::OffsetDateTime;
+
+use crate::dispatch::SendJob;
+use crate::dispatch::records::{MessageRecord, Store, StoreError, detail_key};
+use crate::notify::{NotifyClient, Status};
+use crate::policy::{Channel, Purpose};
+use crate::uploads::TeamCode;
+
+/// How long after a temporary failure the channel is tried once more.
+pub const TEMPORARY_RETRY_AFTER_SECONDS: i64 = 24 * 3600;
+
+/// How many times a technical failure is retried before the family is followed up by hand.
+pub const TECHNICAL_RETRIES: u32 = 3;
+
+/// The delay before the n-th technical retry (SQS allows at most 15 minutes).
+pub fn technical_backoff_seconds(attempt: u32) -> i32 {
+    (300 * attempt as i32).min(900)
+}
+
+/// What a status did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Recorded (and acted on).
+    Recorded,
+    /// Older than, or the same as, what is stored: nothing changed.
+    Stale,
+    /// No message with that id.
+    Unknown,
+}
+
+/// Applies delivery statuses and releases due work.
+#[derive(Debug, Clone)]
+pub struct Receipts {
+    store: Store,
+    sqs: aws_sdk_sqs::Client,
+    send_queue_url: String,
+}
+
+/// Recording or acting on a status failed; the caller retries (webhook: 500, so Notify retries).
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiptError {
+    /// The table.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The send queue.
+    #[error("send queue: {0}")]
+    Queue(String),
+}
+
+fn channel_of(record: &MessageRecord) -> Channel {
+    match record.channel.as_str() {
+        "email" => Channel::Email,
+        "sms" => Channel::Sms,
+        _ => Channel::Letter,
+    }
+}
+
+fn purpose_of(record: &MessageRecord) -> Purpose {
+    match record.purpose.as_str() {
+        "consent_reminder" => Purpose::ConsentReminder,
+        "session_reminder" => Purpose::SessionReminder,
+        _ => Purpose::ConsentRequest,
+    }
+}
+
+impl Receipts {
+    /// Over `store`, queueing follow-on jobs on `send_queue_url`.
+    pub fn new(store: Store, sqs: aws_sdk_sqs::Client, send_queue_url: impl Into<String>) -> Self {
+        Self {
+            store,
+            sqs,
+            send_queue_url: send_queue_url.into(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Records `status` for a message and acts on it; `now` is when (injectable for tests).
+    pub async fn apply(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+        status: &Status,
+        now: OffsetDateTime,
+    ) -> Result<Applied, ReceiptError> {
+        let Some(record) = self.store.message(team, message_id).await? else {
+            return Ok(Applied::Unknown);
+        };
+        let current = Status::parse(&record.status);
+        // A receipt can beat the dispatcher's own "created" update: the intent is then current.
+        if !(status.supersedes(&current) || (record.state == "intent" && status != &current)) {
+            tracing::info!(
+                message_id,
+                status = status.as_str(),
+                "older or repeated status ignored"
+            );
+            return Ok(Applied::Stale);
+        }
+        self.act(team, &record, status, now).await?;
+        if !self
+            .store
+            .apply_status(team, message_id, &record.status, status.as_str())
+            .await?
+        {
+            // Another callback moved it on first; its status stands and its actions ran.
+            return Ok(Applied::Stale);
+        }
+        tracing::info!(message_id, status = status.as_str(), "status recorded");
+        Ok(Applied::Recorded)
+    }
+
+    async fn act(
+        &self,
+        team: &TeamCode,
+        record: &MessageRecord,
+        status: &Status,
+        now: OffsetDateTime,
+    ) -> Result<(), ReceiptError> {
+        let channel = channel_of(record);
+        let purpose = purpose_of(record);
+        let follow_up = |reason: String| async move {
+            self.store
+                .add_follow_up(
+                    team,
+                    &record.campaign_id,
+                    &record.child_id,
+                    purpose.as_str(),
+                    &reason,
+                )
+                .await
+        };
+        match (channel, status) {
+            (Channel::Letter, Status::Received) => {
+                self.store.close_letter(team, &record.message_id).await?;
+            }
+            (
+                Channel::Letter,
+                Status::PermanentFailure | Status::ValidationFailed | Status::Cancelled,
+            ) => {
+                follow_up(format!("letter_{}", status.as_str())).await?;
+                self.store.close_letter(team, &record.message_id).await?;
+            }
+            (_, Status::TechnicalFailure) => {
+                if record.attempt < TECHNICAL_RETRIES {
+                    let job = self.retry_job(team, record, purpose);
+                    self.enqueue(&job, technical_backoff_seconds(job.attempt))
+                        .await?;
+                } else {
+                    follow_up("technical_failure".into()).await?;
+                    if channel == Channel::Letter {
+                        self.store.close_letter(team, &record.message_id).await?;
+                    }
+                }
+            }
+            (Channel::Email | Channel::Sms, Status::TemporaryFailure) if record.attempt == 0 => {
+                let job = self.retry_job(team, record, purpose);
+                let due = now.unix_timestamp() + TEMPORARY_RETRY_AFTER_SECONDS;
+                self.store
+                    .schedule_job(due, &record.message_id, &job)
+                    .await?;
+                tracing::info!(
+                    message_id = record.message_id.as_str(),
+                    due,
+                    "temporary failure: retry scheduled"
+                );
+            }
+            // A permanent failure, or a temporary one that came back on the retry.
+            (
+                Channel::Email | Channel::Sms,
+                Status::PermanentFailure | Status::TemporaryFailure,
+            ) => {
+                let detail = detail_key(channel, &record.recipient);
+                self.store
+                    .set_detail_status(team, &detail, "failed")
+                    .await?;
+                let job = SendJob::new(
+                    team,
+                    &record.campaign_id,
+                    &record.child_id,
+                    purpose,
+                    "fallback",
+                );
+                self.enqueue(&job, 0).await?;
+                tracing::info!(
+                    message_id = record.message_id.as_str(),
+                    channel = channel.as_str(),
+                    "detail failed: fallback queued"
+                );
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn retry_job(&self, team: &TeamCode, record: &MessageRecord, purpose: Purpose) -> SendJob {
+        // Retries of retries keep pointing at the message first tried, for its recipient.
+        let mut job = SendJob::new(
+            team,
+            &record.campaign_id,
+            &record.child_id,
+            purpose,
+            "retry",
+        );
+        job.retry_of = Some(record.message_id.clone());
+        job.attempt = record.attempt + 1;
+        job
+    }
+
+    async fn enqueue(&self, job: &SendJob, delay_seconds: i32) -> Result<(), ReceiptError> {
+        let body = serde_json::to_string(job).map_err(|e| ReceiptError::Queue(e.to_string()))?;
+        self.sqs
+            .send_message()
+            .queue_url(&self.send_queue_url)
+            .message_body(body)
+            .delay_seconds(delay_seconds)
+            .send()
+            .await
+            .map_err(|e| {
+                ReceiptError::Queue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
+            })?;
+        Ok(())
+    }
+
+    /// Queues every job due by `now` (retries after temporary failures); returns how many.
+    /// Run by the reminders function; a job is deleted only once it is on the queue.
+    pub async fn release_due(&self, now: OffsetDateTime) -> Result<usize, ReceiptError> {
+        let due = self.store.due_jobs(now.unix_timestamp()).await?;
+        for job in &due {
+            self.enqueue(&job.job, 0).await?;
+            self.store.delete_due(&job.key).await?;
+        }
+        if !due.is_empty() {
+            tracing::info!(count = due.len(), "due retries queued");
+        }
+        Ok(due.len())
+    }
+
+    /// Reads every open letter's status from Notify and applies it; returns how many changed.
+    /// A letter Notify cannot find or answer for stays open for the next poll.
+    pub async fn poll_letters(
+        &self,
+        notify: &NotifyClient,
+        now: OffsetDateTime,
+    ) -> Result<usize, ReceiptError> {
+        let mut changed = 0;
+        for letter in self.store.open_letters().await? {
+            match notify.get_notification(letter.notify_id).await {
+                Ok(found) => {
+                    let applied = self
+                        .apply(&letter.team, &letter.message_id, &found.status, now)
+                        .await?;
+                    if applied == Applied::Recorded {
+                        changed += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        message_id = letter.message_id.as_str(),
+                        error = %e,
+                        "letter status not read; polled again next time"
+                    );
+                }
+            }
+        }
+        Ok(changed)
+    }
+}
