@@ -221,7 +221,7 @@ fn notify_callback(name: &str) -> Value {
     let event: LambdaFunctionUrlRequest =
         serde_json::from_str(&raw).unwrap_or_else(|e| panic!("{name} as Function URL: {e}"));
     assert_eq!(event.version.as_deref(), Some("2.0"));
-    assert_eq!(event.raw_path.as_deref(), Some("/"));
+    assert_eq!(event.raw_path.as_deref(), Some("/notify/RYG-sais"));
     let context = &event.request_context;
     assert_eq!(context.http.method.as_deref(), Some("POST"));
     assert!(
@@ -244,7 +244,7 @@ fn notify_callback(name: &str) -> Value {
     let request = lambda_http::request::from_str(&raw)
         .unwrap_or_else(|e| panic!("{name} through lambda_http: {e}"));
     assert_eq!(request.method(), Method::POST);
-    assert_eq!(request.uri().path(), "/");
+    assert_eq!(request.uri().path(), "/notify/RYG-sais");
     assert_eq!(
         request
             .headers()

@@ -680,3 +680,49 @@ async fn bad_callbacks_change_nothing_and_get_the_right_status() {
         vec![("email".into(), "delivered".into())]
     );
 }
+
+/// The Lambda entry point itself, fed the sample Function URL events in `events/`.
+#[tokio::test]
+async fn the_function_url_events_run_through_the_lambda_adapter() {
+    let stack = LocalStack::isolated().await.expect("local stack");
+    let receipts = Receipts::new(
+        stack.store(),
+        stack.clients.sqs.clone(),
+        stack.send_queue_url.clone(),
+    );
+    let webhook = Webhook::new(receipts, "local-demo-callback-token");
+    let event = |name: &str| {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../events")
+            .join(name);
+        let raw = std::fs::read_to_string(path).expect("event");
+        lambda_http::request::from_str(&raw).expect("Function URL event")
+    };
+
+    // A receipt for a message this stack never sent: answered 200, nothing stored.
+    let response =
+        sais_shared::webhook::handle_http(&webhook, &event("webhook-sms-delivered.json")).await;
+    assert_eq!(response.status(), 200);
+    assert!(stack.items_of_type("message").await.unwrap().is_empty());
+
+    // The STOP text opts the number out.
+    let response =
+        sais_shared::webhook::handle_http(&webhook, &event("webhook-inbound-sms.json")).await;
+    assert_eq!(response.status(), 200);
+    let statuses = stack.items_of_type("contact_status").await.unwrap();
+    assert_eq!(statuses.len(), 1);
+    assert_eq!(
+        statuses[0]["detail"],
+        AttributeValue::S("phone:+447700900123".into())
+    );
+    assert_eq!(statuses[0]["status"], AttributeValue::S("opted_out".into()));
+
+    // The same event with another token is refused.
+    let mut forged = event("webhook-inbound-sms.json");
+    forged.headers_mut().insert(
+        "authorization",
+        "Bearer local-demo-callback-tokeN".parse().unwrap(),
+    );
+    let response = sais_shared::webhook::handle_http(&webhook, &forged).await;
+    assert_eq!(response.status(), 403);
+}

@@ -202,6 +202,32 @@ impl Webhook {
     }
 }
 
+/// The Function URL adapter: a `lambda_http` request in, the handler's reply out.
+pub async fn handle_http(
+    webhook: &Webhook,
+    request: &lambda_http::Request,
+) -> lambda_http::Response<lambda_http::Body> {
+    let reply = if request.method() != lambda_http::http::Method::POST {
+        reply(405, "callbacks are POSTed")
+    } else {
+        let authorization = request
+            .headers()
+            .get(lambda_http::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        webhook
+            .handle(request.uri().path(), authorization, request.body().as_ref())
+            .await
+    };
+    let mut response = lambda_http::Response::new(lambda_http::Body::from(reply.body));
+    *response.status_mut() = lambda_http::http::StatusCode::from_u16(reply.status)
+        .unwrap_or(lambda_http::http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        lambda_http::http::header::CONTENT_TYPE,
+        lambda_http::http::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

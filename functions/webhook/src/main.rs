@@ -1,1 +1,30 @@
-fn main() {}
+//! The webhook function behind a Lambda Function URL: Notify's delivery receipts and inbound
+//! texts. All the work is in `sais_shared::webhook`; this file wires it to Lambda.
+
+use lambda_http::{Body, Error, Request, Response, service_fn};
+use sais_shared::aws::{AwsClients, secret_string};
+use sais_shared::config::required_env;
+use sais_shared::dispatch::records::Store;
+use sais_shared::receipts::Receipts;
+use sais_shared::webhook::Webhook;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sais_shared::telemetry::init_json_logs();
+    // Clients, configuration and the callback token once per process.
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let clients = AwsClients::from_config(&config);
+    let token = secret_string(&config, &required_env("CALLBACK_TOKEN_SECRET_ARN")?).await?;
+    let receipts = Receipts::new(
+        Store::new(clients.dynamodb.clone(), required_env("TABLE_NAME")?),
+        clients.sqs.clone(),
+        required_env("SEND_QUEUE_URL")?,
+    );
+    let webhook = Webhook::new(receipts, token);
+    let webhook = &webhook;
+    lambda_http::run(service_fn(move |request: Request| async move {
+        let reply = sais_shared::webhook::handle_http(webhook, &request).await;
+        Ok::<Response<Body>, Error>(reply)
+    }))
+    .await
+}
