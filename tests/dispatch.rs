@@ -1,7 +1,6 @@
 //! The dispatcher on the local stack with the Notify simulator: every send happens exactly once,
 //! whatever SQS, Notify or the function itself does, and no personal data reaches the logs.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -303,20 +302,6 @@ async fn after_notifys_daily_limit_the_job_is_held_and_requeued_not_lost() {
     );
 }
 
-/// Collects every log line the dispatcher writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn the_dispatchers_logs_carry_no_personal_data() {
     let rows = [
@@ -328,14 +313,8 @@ async fn the_dispatchers_logs_carry_no_personal_data() {
         child_id(&w.stack, "9990000018").await,
         child_id(&w.stack, "9990000026").await,
     ];
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = e2e::Captured::default();
+    let _guard = captured.install();
     for id in &ids {
         let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
         message.message_id = Some(format!("m-{id}"));
@@ -343,7 +322,7 @@ async fn the_dispatchers_logs_carry_no_personal_data() {
         w.dispatcher.handle_message(message).await.expect("job");
     }
     assert_eq!(received(&w.notify).len(), 2);
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("send job done"), "the run was logged");
     for secret in [
         "sarah.smith@example.com",

@@ -38,11 +38,13 @@ fn team() -> TeamCode {
 
 async fn world(rows: &[&str]) -> World {
     let stack = LocalStack::isolated().await.expect("local stack");
+    // Technical-failure retries without the 5-minute backoff, so the tests need not wait.
     let receipts = Receipts::new(
         stack.store(),
         stack.clients.sqs.clone(),
         stack.send_queue_url.clone(),
-    );
+    )
+    .with_technical_backoff(0);
     let base = serve_webhook(Webhook::new(receipts.clone(), TOKEN)).await;
     let callback_url = format!("{base}/notify/{TEAM}");
     let notify = start_notify_sim(|c| {
@@ -679,6 +681,141 @@ async fn bad_callbacks_change_nothing_and_get_the_right_status() {
         statuses(&w.messages().await),
         vec![("email".into(), "delivered".into())]
     );
+}
+
+#[tokio::test]
+async fn technical_failures_are_retried_three_times_then_followed_up() {
+    let w = world(&[
+        "Ava,Smith,2013-05-01,SW1A 1AA,123456,9990000018,10 Downing Street,London,,Sarah Smith,sarah.smith@example.com,,email",
+    ])
+    .await;
+    // Notify's own failures are reported here by hand: no simulated recipient produces them.
+    w.notify.sim.set_callback(None, None);
+    let ava = w.child("9990000018").await;
+    w.send(&ava, Purpose::ConsentRequest).await;
+    for attempt in 1..=3 {
+        let last = w.notify.sim.received().pop().expect("a send");
+        assert_eq!(w.receipt(&last, "technical-failure").await, 200);
+        w.settle().await;
+        assert_eq!(w.sent().len(), attempt + 1, "retry {attempt} sent");
+    }
+    assert!(
+        w.receipts
+            .store()
+            .follow_ups(&team())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let last = w.notify.sim.received().pop().expect("a send");
+    assert_eq!(w.receipt(&last, "technical-failure").await, 200);
+    w.settle().await;
+    let sent = w.sent();
+    assert_eq!(sent.len(), 4, "no fourth retry");
+    assert!(
+        sent.iter()
+            .all(|s| s == &pair("email", "sarah.smith@example.com"))
+    );
+    let list = w.receipts.store().follow_ups(&team()).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].reason, "technical_failure");
+    // The address did nothing wrong: it is not marked failed.
+    assert!(
+        w.detail_status("email:sarah.smith@example.com")
+            .await
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_letter_notify_could_not_print_puts_the_child_on_the_follow_up_list() {
+    let w =
+        world(&["Zoë,Jones,2013-05-02,LS1 4AP,123456,9990000026,4 Park Avenue,Leeds,,,,,"]).await;
+    let zoe = w.child("9990000026").await;
+    w.send(&zoe, Purpose::ConsentRequest).await;
+    assert_eq!(
+        w.sent(),
+        vec![pair("letter", "The parent or carer of Zoë Jones")]
+    );
+    let letter = w.messages().await.pop().expect("letter");
+    assert_eq!(w.stack.items_of_type("open_letter").await.unwrap().len(), 1);
+    // What the hourly poll would apply when Notify's checks refuse the letter.
+    let now = OffsetDateTime::now_utc();
+    for status in ["accepted", "validation-failed", "accepted"] {
+        w.receipts
+            .apply(&team(), &letter.message_id, &Status::parse(status), now)
+            .await
+            .expect("apply");
+    }
+    let letter = w.messages().await.pop().expect("letter");
+    assert_eq!(letter.status, "validation-failed");
+    assert!(
+        w.stack
+            .items_of_type("open_letter")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let list = w.receipts.store().follow_ups(&team()).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (list[0].child_id.as_str(), list[0].reason.as_str()),
+        (zoe.as_str(), "letter_validation-failed")
+    );
+}
+
+#[tokio::test]
+async fn the_webhooks_logs_carry_no_personal_data() {
+    let w = world(&[
+        "Ava,Smith,2013-05-01,SW1A 1AA,123456,9990000018,10 Downing Street,London,,Sarah Smith,perm-fail@simulator.notify,07700900002,email",
+    ])
+    .await;
+    let ava = w.child("9990000018").await;
+    let captured = e2e::Captured::default();
+    let _guard = captured.install();
+    w.send(&ava, Purpose::ConsentRequest).await;
+    for message in [
+        "STOP",
+        "My daughter Ava has a needle phobia, call 07700900777",
+    ] {
+        reqwest::Client::new()
+            .post(format!("{}/_sim/inbound", w.notify.sim.base_url()))
+            .json(&serde_json::json!({"source_number": "07700900002", "message": message}))
+            .send()
+            .await
+            .expect("inbound");
+    }
+    assert!(
+        w.notify
+            .sim
+            .wait_callbacks_idle(Duration::from_secs(10))
+            .await
+    );
+    assert_eq!(w.sent().len(), 3, "email, text, letter");
+    let logs = captured.text();
+    assert!(
+        logs.contains("detail failed: fallback queued"),
+        "the webhook's work was logged"
+    );
+    assert!(logs.contains("inbound text recorded"));
+    for secret in [
+        "perm-fail@simulator.notify",
+        "7700900002",
+        "7700900777",
+        "phobia",
+        "Sarah",
+        "Smith",
+        "Ava",
+        "9990000018",
+        "SW1A 1AA",
+        "Downing",
+        "2013-05-01",
+    ] {
+        assert!(
+            !logs.contains(secret),
+            "a log line contains personal data ({secret:?})"
+        );
+    }
 }
 
 /// The Lambda entry point itself, fed the sample Function URL events in `events/`.

@@ -27,10 +27,9 @@ pub const TEMPORARY_RETRY_AFTER_SECONDS: i64 = 24 * 3600;
 /// How many times a technical failure is retried before the family is followed up by hand.
 pub const TECHNICAL_RETRIES: u32 = 3;
 
-/// The delay before the n-th technical retry (SQS allows at most 15 minutes).
-pub fn technical_backoff_seconds(attempt: u32) -> i32 {
-    (300 * attempt as i32).min(900)
-}
+/// The delay before the first technical retry; it grows with each attempt, up to SQS's 15
+/// minutes.
+pub const TECHNICAL_BACKOFF_SECONDS: i32 = 300;
 
 /// What a status did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +48,7 @@ pub struct Receipts {
     store: Store,
     sqs: aws_sdk_sqs::Client,
     send_queue_url: String,
+    backoff_seconds: i32,
 }
 
 /// Recording or acting on a status failed; the caller retries (webhook: 500, so Notify retries).
@@ -85,7 +85,14 @@ impl Receipts {
             store,
             sqs,
             send_queue_url: send_queue_url.into(),
+            backoff_seconds: TECHNICAL_BACKOFF_SECONDS,
         }
+    }
+
+    /// Changes the first technical-failure backoff (tests and the demo's simulated clock).
+    pub fn with_technical_backoff(mut self, seconds: i32) -> Self {
+        self.backoff_seconds = seconds;
+        self
     }
 
     /// The store.
@@ -161,8 +168,8 @@ impl Receipts {
             (_, Status::TechnicalFailure) => {
                 if record.attempt < TECHNICAL_RETRIES {
                     let job = self.retry_job(team, record, purpose);
-                    self.enqueue(&job, technical_backoff_seconds(job.attempt))
-                        .await?;
+                    let delay = (self.backoff_seconds * job.attempt as i32).min(900);
+                    self.enqueue(&job, delay).await?;
                 } else {
                     follow_up("technical_failure".into()).await?;
                     if channel == Channel::Letter {
