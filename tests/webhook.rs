@@ -669,12 +669,24 @@ async fn bad_callbacks_change_nothing_and_get_the_right_status() {
         ),
         ("an unknown notification", Some(&bearer), unknown, 200),
     ];
+    let captured = e2e::Captured::default();
+    let guard = captured.install();
     for (name, authorization, body, want) in cases {
         let got = w.post(authorization, body).await;
         assert_eq!(got.as_u16(), want, "{name}");
         assert_eq!(w.snapshot().await, before, "{name} changed stored data");
         assert_eq!(w.queued().await, 0, "{name} queued a job");
     }
+    drop(guard);
+    // The unknown receipt is counted by the template's metric filter
+    // `{ $.fields.metric = "unknown_notification" }` on these JSON lines.
+    let counted = captured
+        .text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["metric"] == "unknown_notification")
+        .count();
+    assert_eq!(counted, 1);
     // The real callback still works afterwards.
     assert_eq!(w.receipt(&email, "delivered").await, 200);
     assert_eq!(
