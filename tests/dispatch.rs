@@ -313,8 +313,7 @@ async fn the_dispatchers_logs_carry_no_personal_data() {
         child_id(&w.stack, "9990000018").await,
         child_id(&w.stack, "9990000026").await,
     ];
-    let captured = e2e::Captured::default();
-    let _guard = captured.install();
+    let captured = e2e::Captured::global();
     for id in &ids {
         let mut message = aws_lambda_events::event::sqs::SqsMessage::default();
         message.message_id = Some(format!("m-{id}"));

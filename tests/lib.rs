@@ -200,15 +200,23 @@ impl std::io::Write for Captured {
 }
 
 impl Captured {
-    /// Captures JSON logs at DEBUG and above until the guard is dropped.
-    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
-        let writer = self.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .json()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_default(subscriber)
+    /// The process-wide capture: every log line any test in this test binary writes, as JSON at
+    /// DEBUG and above. A global subscriber, because per-thread ones race with tracing's
+    /// callsite-interest cache when tests run in parallel (lines go missing).
+    pub fn global() -> &'static Captured {
+        static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+        CAPTURED.get_or_init(|| {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            let subscriber = tracing_subscriber::fmt()
+                .json()
+                .with_max_level(tracing::Level::DEBUG)
+                .with_writer(move || writer.clone())
+                .finish();
+            tracing::subscriber::set_global_default(subscriber)
+                .expect("no other global subscriber in the test binaries");
+            captured
+        })
     }
 
     /// Everything captured so far.

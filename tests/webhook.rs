@@ -627,8 +627,9 @@ async fn bad_callbacks_change_nothing_and_get_the_right_status() {
     let mut oversized = receipt("permanent-failure");
     oversized.truncate(oversized.len() - 1);
     oversized.extend(format!(r#","padding":"{}"}}"#, "x".repeat(20_000)).bytes());
+    let unknown_id = uuid::Uuid::new_v4();
     let unknown = serde_json::to_vec(&serde_json::json!({
-        "id": uuid::Uuid::new_v4(),
+        "id": unknown_id,
         "reference": "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d",
         "to": "someone@example.com",
         "status": "permanent-failure",
@@ -669,22 +670,23 @@ async fn bad_callbacks_change_nothing_and_get_the_right_status() {
         ),
         ("an unknown notification", Some(&bearer), unknown, 200),
     ];
-    let captured = e2e::Captured::default();
-    let guard = captured.install();
+    let captured = e2e::Captured::global();
     for (name, authorization, body, want) in cases {
         let got = w.post(authorization, body).await;
         assert_eq!(got.as_u16(), want, "{name}");
         assert_eq!(w.snapshot().await, before, "{name} changed stored data");
         assert_eq!(w.queued().await, 0, "{name} queued a job");
     }
-    drop(guard);
     // The unknown receipt is counted by the template's metric filter
     // `{ $.fields.metric = "unknown_notification" }` on these JSON lines.
     let counted = captured
         .text()
         .lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|v| v["fields"]["metric"] == "unknown_notification")
+        .filter(|v| {
+            v["fields"]["metric"] == "unknown_notification"
+                && v["fields"]["notify_id"] == unknown_id.to_string()
+        })
         .count();
     assert_eq!(counted, 1);
     // The real callback still works afterwards.
@@ -783,8 +785,7 @@ async fn the_webhooks_logs_carry_no_personal_data() {
     ])
     .await;
     let ava = w.child("9990000018").await;
-    let captured = e2e::Captured::default();
-    let _guard = captured.install();
+    let captured = e2e::Captured::global();
     w.send(&ava, Purpose::ConsentRequest).await;
     for message in [
         "STOP",
