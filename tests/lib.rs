@@ -153,38 +153,6 @@ pub mod dynamo_faults {
     }
 }
 
-/// Serves the real webhook handler over local HTTP, as the Function URL does; returns its base URL.
-pub async fn serve_webhook(webhook: sais_shared::webhook::Webhook) -> String {
-    use axum::body::Bytes;
-    use axum::extract::State;
-    use axum::http::{HeaderMap, StatusCode, Uri};
-    use axum::response::IntoResponse;
-    use std::sync::Arc;
-
-    async fn handle(
-        State(webhook): State<Arc<sais_shared::webhook::Webhook>>,
-        uri: Uri,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> axum::response::Response {
-        let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
-        let reply = webhook.handle(uri.path(), authorization, &body).await;
-        let status =
-            StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, [("content-type", "application/json")], reply.body).into_response()
-    }
-
-    let app = axum::Router::new()
-        .fallback(axum::routing::post(handle))
-        .with_state(Arc::new(webhook));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
-}
-
 /// Collects every log line written on this thread (as the JSON a function's logs would be).
 #[derive(Clone, Default)]
 pub struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
-use e2e::serve_webhook;
 use sais_shared::dispatch::records::MessageRecord;
 use sais_shared::dispatch::{Dispatcher, SendJob};
 use sais_shared::ingest::Ingest;
-use sais_shared::local::{LocalNotify, LocalStack, example_campaign, start_notify_sim};
+use sais_shared::local::{
+    LocalNotify, LocalStack, example_campaign, serve_webhook, start_notify_sim,
+};
 use sais_shared::notify::Status;
 use sais_shared::policy::Purpose;
 use sais_shared::receipts::Receipts;
@@ -37,6 +38,10 @@ fn team() -> TeamCode {
 }
 
 async fn world(rows: &[&str]) -> World {
+    world_with(rows, |_| {}).await
+}
+
+async fn world_with(rows: &[&str], configure: impl FnOnce(&mut notify_sim::Config)) -> World {
     let stack = LocalStack::isolated().await.expect("local stack");
     // Technical-failure retries without the 5-minute backoff, so the tests need not wait.
     let receipts = Receipts::new(
@@ -45,12 +50,15 @@ async fn world(rows: &[&str]) -> World {
         stack.send_queue_url.clone(),
     )
     .with_technical_backoff(0);
-    let base = serve_webhook(Webhook::new(receipts.clone(), TOKEN)).await;
+    let base = serve_webhook(Webhook::new(receipts.clone(), TOKEN))
+        .await
+        .expect("webhook");
     let callback_url = format!("{base}/notify/{TEAM}");
     let notify = start_notify_sim(|c| {
         c.callback_url = Some(callback_url.clone());
         c.callback_bearer_token = Some(TOKEN.into());
         c.callback_delay = Duration::from_millis(20);
+        configure(c);
     })
     .await
     .expect("simulator");
@@ -695,6 +703,36 @@ async fn bad_callbacks_change_nothing_and_get_the_right_status() {
         statuses(&w.messages().await),
         vec![("email".into(), "delivered".into())]
     );
+}
+
+#[tokio::test]
+async fn a_receipt_that_overtakes_the_dispatchers_own_update_is_kept() {
+    // Notify answers slowly and calls back at once: the receipt reaches the webhook while the
+    // record still says "intent", before the dispatcher records "created".
+    let w = world_with(
+        &[
+            "Ava,Smith,2013-05-01,SW1A 1AA,123456,9990000018,10 Downing Street,London,,Sarah Smith,perm-fail@simulator.notify,07700900001,email",
+        ],
+        |c| {
+            c.latency = Duration::from_millis(400);
+            c.callback_delay = Duration::ZERO;
+        },
+    )
+    .await;
+    let ava = w.child("9990000018").await;
+    w.send(&ava, Purpose::ConsentRequest).await;
+    let records = w.messages().await;
+    assert_eq!(
+        records
+            .iter()
+            .map(|r| (r.channel.as_str(), r.state.as_str(), r.status.as_str()))
+            .collect::<Vec<_>>(),
+        vec![
+            ("email", "sent", "permanent-failure"),
+            ("sms", "sent", "delivered")
+        ]
+    );
+    assert!(records.iter().all(|r| r.notify_id.is_some()));
 }
 
 #[tokio::test]

@@ -531,3 +531,38 @@ impl LocalStack {
         }
     }
 }
+
+/// Serves the real webhook handler over local HTTP, as the Function URL does; returns its base
+/// URL (Notify's callback URL is `<base>/notify/<team>`).
+pub async fn serve_webhook(webhook: crate::webhook::Webhook) -> Result<String, LocalStackError> {
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, StatusCode, Uri};
+    use axum::response::IntoResponse;
+    use std::sync::Arc;
+
+    async fn handle(
+        State(webhook): State<Arc<crate::webhook::Webhook>>,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> axum::response::Response {
+        let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+        let reply = webhook.handle(uri.path(), authorization, &body).await;
+        let status =
+            StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, [("content-type", "application/json")], reply.body).into_response()
+    }
+
+    let app = axum::Router::new()
+        .fallback(axum::routing::post(handle))
+        .with_state(Arc::new(webhook));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| LocalStackError::Start(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| LocalStackError::Start(e.to_string()))?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(format!("http://{addr}"))
+}

@@ -60,6 +60,9 @@ pub enum ReceiptError {
     /// The send queue.
     #[error("send queue: {0}")]
     Queue(String),
+    /// The record kept changing under the update (Notify retries the callback).
+    #[error("the message record kept changing")]
+    Contended,
 }
 
 fn channel_of(record: &MessageRecord) -> Channel {
@@ -108,30 +111,37 @@ impl Receipts {
         status: &Status,
         now: OffsetDateTime,
     ) -> Result<Applied, ReceiptError> {
-        let Some(record) = self.store.message(team, message_id).await? else {
-            return Ok(Applied::Unknown);
-        };
-        let current = Status::parse(&record.status);
-        // A receipt can beat the dispatcher's own "created" update: the intent is then current.
-        if !(status.supersedes(&current) || (record.state == "intent" && status != &current)) {
-            tracing::info!(
-                message_id,
-                status = status.as_str(),
-                "older or repeated status ignored"
-            );
-            return Ok(Applied::Stale);
+        let mut acted = false;
+        // The dispatcher's own update (intent → created) or another receipt can land between
+        // the read and the conditional write: read again and decide again, a few times.
+        for _ in 0..5 {
+            let Some(record) = self.store.message(team, message_id).await? else {
+                return Ok(Applied::Unknown);
+            };
+            let current = Status::parse(&record.status);
+            // A receipt can beat the dispatcher's "created" update: the intent is then current.
+            if !(status.supersedes(&current) || (record.state == "intent" && status != &current)) {
+                tracing::info!(
+                    message_id,
+                    status = status.as_str(),
+                    "older or repeated status ignored"
+                );
+                return Ok(Applied::Stale);
+            }
+            if !acted {
+                self.act(team, &record, status, now).await?;
+                acted = true;
+            }
+            if self
+                .store
+                .apply_status(team, message_id, &record.status, status.as_str())
+                .await?
+            {
+                tracing::info!(message_id, status = status.as_str(), "status recorded");
+                return Ok(Applied::Recorded);
+            }
         }
-        self.act(team, &record, status, now).await?;
-        if !self
-            .store
-            .apply_status(team, message_id, &record.status, status.as_str())
-            .await?
-        {
-            // Another callback moved it on first; its status stands and its actions ran.
-            return Ok(Applied::Stale);
-        }
-        tracing::info!(message_id, status = status.as_str(), "status recorded");
-        Ok(Applied::Recorded)
+        Err(ReceiptError::Contended)
     }
 
     async fn act(

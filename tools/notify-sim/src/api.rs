@@ -44,11 +44,15 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .with_state(sim)
 }
 
+/// The request is handled at once and the answer held back, as a slow network between Notify
+/// and its client would: a notification (and its callback) can exist before the sender hears
+/// of it.
 async fn add_latency(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
     if !sim.latency.is_zero() {
         tokio::time::sleep(sim.latency).await;
     }
-    next.run(request).await
+    response
 }
 
 /// Flask's `request.url_root` without the trailing slash: the Host the client used.
