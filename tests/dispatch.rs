@@ -3,13 +3,11 @@
 
 use std::time::Duration;
 
-use aws_sdk_s3::primitives::ByteStream;
 use sais_shared::campaign::Campaign;
 use sais_shared::dispatch::{DispatchError, Dispatcher, SendJob};
-use sais_shared::ingest::Ingest;
 use sais_shared::local::{LocalNotify, LocalStack, example_campaign, start_notify_sim};
 use sais_shared::policy::Purpose;
-use sais_shared::uploads::{ObjectCreated, TeamCode};
+use sais_shared::uploads::TeamCode;
 
 const TEAM: &str = "RYG-sais";
 const HEADER: &str = "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,CHILD_SCHOOL_URN,CHILD_NHS_NUMBER,CHILD_ADDRESS_LINE_1,CHILD_TOWN,PARENT_1_NAME,PARENT_1_EMAIL,PARENT_1_PHONE,PARENT_1_CONTACT_PREFERENCE";
@@ -25,27 +23,7 @@ async fn world(rows: &[&str], configure: impl FnOnce(&mut notify_sim::Config)) -
     let notify = start_notify_sim(configure).await.expect("simulator");
     let csv = format!("{HEADER}\n{}\n", rows.join("\n"));
     let key = format!("{TEAM}/cohort/c.csv");
-    let put = stack
-        .clients
-        .s3
-        .put_object()
-        .bucket(stack.bucket())
-        .key(&key)
-        .body(ByteStream::from(csv.into_bytes()))
-        .send()
-        .await
-        .expect("upload");
-    let object = ObjectCreated {
-        bucket: stack.bucket(),
-        key,
-        version_id: put.version_id,
-        etag: put.e_tag,
-        size: 0,
-    };
-    Ingest::new(stack.clients.clone(), stack.table())
-        .ingest_object(&object)
-        .await
-        .expect("ingest");
+    e2e::upload_and_ingest(&stack, &key, csv).await;
     stack
         .store()
         .put_campaign(&team(), &campaign())

@@ -43,6 +43,31 @@ pub async fn receive_event(
     event
 }
 
+/// Uploads `csv` to the stack's bucket under `key` and runs the real ingest on it, as the S3
+/// notification would.
+pub async fn upload_and_ingest(stack: &LocalStack, key: &str, csv: String) {
+    let put = stack
+        .clients
+        .s3
+        .put_object()
+        .bucket(stack.bucket())
+        .key(key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(csv.into_bytes()))
+        .send()
+        .await
+        .expect("upload");
+    sais_shared::ingest::Ingest::new(stack.clients.clone(), stack.table())
+        .ingest_object(&sais_shared::uploads::ObjectCreated {
+            bucket: stack.bucket(),
+            key: key.to_owned(),
+            version_id: put.version_id,
+            etag: put.e_tag,
+            size: 0,
+        })
+        .await
+        .expect("ingest");
+}
+
 /// A fault-injecting proxy in front of moto's DynamoDB: moto never returns `UnprocessedItems`
 /// or throttles, so this stands in for a busy table. Every `BatchWriteItem` with more than one
 /// item has only its first half forwarded and the rest returned as `UnprocessedItems`; every

@@ -5,17 +5,15 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_s3::primitives::ByteStream;
 use sais_shared::dispatch::records::MessageRecord;
 use sais_shared::dispatch::{Dispatcher, SendJob};
-use sais_shared::ingest::Ingest;
 use sais_shared::local::{
     LocalNotify, LocalStack, example_campaign, serve_webhook, start_notify_sim,
 };
 use sais_shared::notify::Status;
 use sais_shared::policy::Purpose;
 use sais_shared::receipts::Receipts;
-use sais_shared::uploads::{ObjectCreated, TeamCode};
+use sais_shared::uploads::TeamCode;
 use sais_shared::webhook::Webhook;
 use time::OffsetDateTime;
 
@@ -65,26 +63,7 @@ async fn world_with(rows: &[&str], configure: impl FnOnce(&mut notify_sim::Confi
 
     let csv = format!("{HEADER}\n{}\n", rows.join("\n"));
     let key = format!("{TEAM}/cohort/c.csv");
-    let put = stack
-        .clients
-        .s3
-        .put_object()
-        .bucket(stack.bucket())
-        .key(&key)
-        .body(ByteStream::from(csv.into_bytes()))
-        .send()
-        .await
-        .expect("upload");
-    Ingest::new(stack.clients.clone(), stack.table())
-        .ingest_object(&ObjectCreated {
-            bucket: stack.bucket(),
-            key,
-            version_id: put.version_id,
-            etag: put.e_tag,
-            size: 0,
-        })
-        .await
-        .expect("ingest");
+    e2e::upload_and_ingest(&stack, &key, csv).await;
     stack
         .store()
         .put_campaign(
@@ -211,6 +190,24 @@ impl World {
                     == Some(detail)
             })
             .and_then(|i| i.get("status").and_then(|v| v.as_s().ok()).cloned())
+    }
+
+    /// A parent texts the service: the simulator passes it to the webhook, and this waits
+    /// until the webhook has answered.
+    async fn text_in(&self, from: &str, message: &str) {
+        let response = reqwest::Client::new()
+            .post(format!("{}/_sim/inbound", self.notify.sim.base_url()))
+            .json(&serde_json::json!({"source_number": from, "message": message}))
+            .send()
+            .await
+            .expect("inbound");
+        assert!(response.status().is_success());
+        assert!(
+            self.notify
+                .sim
+                .wait_callbacks_idle(Duration::from_secs(10))
+                .await
+        );
     }
 
     /// Posts a body to the webhook as Notify would.
@@ -489,19 +486,7 @@ async fn after_a_stop_reply_the_next_reminder_goes_by_email_only() {
     w.send(&ava, Purpose::ConsentRequest).await;
     assert_eq!(w.sent().len(), 2, "email and text for 'any'");
 
-    let response = reqwest::Client::new()
-        .post(format!("{}/_sim/inbound", w.notify.sim.base_url()))
-        .json(&serde_json::json!({"source_number": "447700900001", "message": "  stop \n"}))
-        .send()
-        .await
-        .expect("inbound");
-    assert!(response.status().is_success());
-    assert!(
-        w.notify
-            .sim
-            .wait_callbacks_idle(Duration::from_secs(10))
-            .await
-    );
+    w.text_in("447700900001", "  stop \n").await;
     assert_eq!(
         w.detail_status("phone:+447700900001").await.as_deref(),
         Some("opted_out")
@@ -516,19 +501,8 @@ async fn after_a_stop_reply_the_next_reminder_goes_by_email_only() {
 #[tokio::test]
 async fn other_inbound_texts_are_kept_for_the_team() {
     let w = world(&[]).await;
-    let response = reqwest::Client::new()
-        .post(format!("{}/_sim/inbound", w.notify.sim.base_url()))
-        .json(&serde_json::json!({"source_number": "07700900001", "message": "Is the session still on Friday?"}))
-        .send()
-        .await
-        .expect("inbound");
-    assert!(response.status().is_success());
-    assert!(
-        w.notify
-            .sim
-            .wait_callbacks_idle(Duration::from_secs(10))
-            .await
-    );
+    w.text_in("07700900001", "Is the session still on Friday?")
+        .await;
     let kept = w.stack.items_of_type("inbound_text").await.expect("scan");
     assert_eq!(kept.len(), 1);
     assert_eq!(
@@ -829,19 +803,8 @@ async fn the_webhooks_logs_carry_no_personal_data() {
         "STOP",
         "My daughter Ava has a needle phobia, call 07700900777",
     ] {
-        reqwest::Client::new()
-            .post(format!("{}/_sim/inbound", w.notify.sim.base_url()))
-            .json(&serde_json::json!({"source_number": "07700900002", "message": message}))
-            .send()
-            .await
-            .expect("inbound");
+        w.text_in("07700900002", message).await;
     }
-    assert!(
-        w.notify
-            .sim
-            .wait_callbacks_idle(Duration::from_secs(10))
-            .await
-    );
     assert_eq!(w.sent().len(), 3, "email, text, letter");
     let logs = captured.text();
     assert!(

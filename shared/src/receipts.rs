@@ -15,8 +15,8 @@
 
 use time::OffsetDateTime;
 
-use crate::dispatch::SendJob;
 use crate::dispatch::records::{MessageRecord, Store, StoreError, detail_key};
+use crate::dispatch::{SendJob, enqueue_job};
 use crate::notify::{NotifyClient, Status};
 use crate::policy::{Channel, Purpose};
 use crate::uploads::TeamCode;
@@ -242,18 +242,9 @@ impl Receipts {
     }
 
     async fn enqueue(&self, job: &SendJob, delay_seconds: i32) -> Result<(), ReceiptError> {
-        let body = serde_json::to_string(job).map_err(|e| ReceiptError::Queue(e.to_string()))?;
-        self.sqs
-            .send_message()
-            .queue_url(&self.send_queue_url)
-            .message_body(body)
-            .delay_seconds(delay_seconds)
-            .send()
+        enqueue_job(&self.sqs, &self.send_queue_url, job, delay_seconds)
             .await
-            .map_err(|e| {
-                ReceiptError::Queue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
-            })?;
-        Ok(())
+            .map_err(ReceiptError::Queue)
     }
 
     /// Queues every job due by `now` (retries after temporary failures); returns how many.

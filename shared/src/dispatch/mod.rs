@@ -487,17 +487,28 @@ impl Dispatcher {
     /// Puts the job back on the queue to run after `wait` (at most SQS's 15-minute delay; a
     /// longer hold is re-checked and re-queued each time).
     async fn requeue(&self, job: &SendJob, wait: Duration) -> Result<(), DispatchError> {
-        let body = serde_json::to_string(job).map_err(|e| DispatchError::Requeue(e.to_string()))?;
-        self.sqs
-            .send_message()
-            .queue_url(&self.send_queue_url)
-            .message_body(body)
-            .delay_seconds(wait.as_secs().clamp(1, 900) as i32)
-            .send()
+        let delay = wait.as_secs().clamp(1, 900) as i32;
+        enqueue_job(&self.sqs, &self.send_queue_url, job, delay)
             .await
-            .map_err(|e| {
-                DispatchError::Requeue(aws_sdk_sqs::error::DisplayErrorContext(e).to_string())
-            })?;
-        Ok(())
+            .map_err(DispatchError::Requeue)
     }
+}
+
+/// Puts a send job on the send queue, visible after `delay_seconds` (0–900); the error is
+/// SQS's, as text.
+pub async fn enqueue_job(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    job: &SendJob,
+    delay_seconds: i32,
+) -> Result<(), String> {
+    let body = serde_json::to_string(job).map_err(|e| e.to_string())?;
+    sqs.send_message()
+        .queue_url(queue_url)
+        .message_body(body)
+        .delay_seconds(delay_seconds)
+        .send()
+        .await
+        .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+    Ok(())
 }

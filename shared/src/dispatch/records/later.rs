@@ -57,12 +57,6 @@ pub struct FollowUp {
     pub listed_at: String,
 }
 
-fn page_items(
-    items: Option<Vec<HashMap<String, AttributeValue>>>,
-) -> Vec<HashMap<String, AttributeValue>> {
-    items.unwrap_or_default()
-}
-
 fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Result<String, StoreError> {
     item.get(name)
         .and_then(|v| v.as_s().ok())
@@ -71,6 +65,37 @@ fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Result<String, St
 }
 
 impl Store {
+    /// Every item of partition `pk` (with a sort key at most `upto`, when given), in key order.
+    async fn partition(
+        &self,
+        pk: &str,
+        upto: Option<String>,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start);
+            query = match &upto {
+                Some(upto) => query
+                    .key_condition_expression("pk = :pk AND sk <= :upto")
+                    .expression_attribute_values(":upto", s(upto)),
+                None => query.key_condition_expression("pk = :pk"),
+            };
+            let page = query.send().await.map_err(sdk_err)?;
+            items.extend(page.items.unwrap_or_default());
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// Keeps `job` until `due` (epoch seconds). Idempotent: the same message's retry is one item.
     pub async fn schedule_job(
         &self,
@@ -98,37 +123,21 @@ impl Store {
 
     /// Every job due at or before `now` (epoch seconds), oldest first.
     pub async fn due_jobs(&self, now: i64) -> Result<Vec<DueJob>, StoreError> {
-        let mut jobs = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk <= :upto")
-                .expression_attribute_values(":pk", s(DUE_PK))
-                // '~' sorts after every character of a team code or message id.
-                .expression_attribute_values(":upto", s(format!("{now:010}#~")))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            for item in page_items(page.items) {
-                let key = text(&item, "sk")?;
+        // '~' sorts after every character of a team code or message id.
+        let items = self.partition(DUE_PK, Some(format!("{now:010}#~"))).await?;
+        items
+            .iter()
+            .map(|item| {
+                let key = text(item, "sk")?;
                 let due = key
                     .split('#')
                     .next()
                     .and_then(|d| d.parse().ok())
                     .ok_or_else(|| err("due item with a bad key"))?;
-                let job = serde_json::from_str(&text(&item, "job")?).map_err(err)?;
-                jobs.push(DueJob { key, due, job });
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(jobs);
-            }
-        }
+                let job = serde_json::from_str(&text(item, "job")?).map_err(err)?;
+                Ok(DueJob { key, due, job })
+            })
+            .collect()
     }
 
     /// Removes a due job once it is on the send queue.
@@ -170,35 +179,21 @@ impl Store {
 
     /// Letters still in progress.
     pub async fn open_letters(&self) -> Result<Vec<OpenLetter>, StoreError> {
-        let mut letters = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(LETTERS_PK))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            for item in page_items(page.items) {
-                let sk = text(&item, "sk")?;
+        let items = self.partition(LETTERS_PK, None).await?;
+        items
+            .iter()
+            .map(|item| {
+                let sk = text(item, "sk")?;
                 let (team, message_id) = sk
                     .split_once('#')
                     .ok_or_else(|| err("open letter with a bad key"))?;
-                letters.push(OpenLetter {
+                Ok(OpenLetter {
                     team: TeamCode::parse(team).ok_or_else(|| err("open letter's team"))?,
                     message_id: message_id.to_owned(),
-                    notify_id: text(&item, "notify_id")?.parse().map_err(err)?,
-                });
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(letters);
-            }
-        }
+                    notify_id: text(item, "notify_id")?.parse().map_err(err)?,
+                })
+            })
+            .collect()
     }
 
     /// Stops polling a letter (it reached a final status).
@@ -247,27 +242,10 @@ impl Store {
 
     /// The team's manual follow-up list, by campaign and child.
     pub async fn follow_ups(&self, team: &TeamCode) -> Result<Vec<FollowUp>, StoreError> {
-        let mut list = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(format!("T#{team}#FOLLOWUP")))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            for item in page_items(page.items) {
-                list.push(serde_dynamo::from_item(item).map_err(err)?);
-            }
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                return Ok(list);
-            }
-        }
+        let items = self.partition(&format!("T#{team}#FOLLOWUP"), None).await?;
+        items
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(err))
+            .collect()
     }
 }
