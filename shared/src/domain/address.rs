@@ -1,5 +1,7 @@
 //! Address lines, and the postal address GOV.UK Notify will print on a letter.
 
+use compact_str::CompactString;
+
 use super::serde_str::string_serde;
 use super::{Invalid, Postcode};
 
@@ -16,7 +18,7 @@ const INVALID_LINE: Invalid = Invalid {
 
 /// One line of an address, or a town: a single line that Notify would print.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AddressLine(String);
+pub struct AddressLine(CompactString);
 
 impl AddressLine {
     /// Parses a line that is not empty, has no control characters and starts acceptably.
@@ -26,7 +28,7 @@ impl AddressLine {
         if FORBIDDEN_FIRST.contains(&first) || s.chars().any(char::is_control) {
             return Err(INVALID_LINE);
         }
-        Ok(Self(s.to_owned()))
+        Ok(Self(CompactString::from(s)))
     }
 
     /// The line as written.

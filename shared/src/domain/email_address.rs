@@ -1,5 +1,7 @@
 //! Email addresses, by GOV.UK Notify's rules (notifications-utils `validate_email_address`).
 
+use compact_str::CompactString;
+
 use super::Invalid;
 use super::serde_str::string_serde;
 
@@ -10,7 +12,7 @@ const INVALID: Invalid = Invalid {
 
 /// An email address Notify will accept, stored lower-case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EmailAddress(String);
+pub struct EmailAddress(CompactString);
 
 /// Characters Notify zero-width-strips from an address before checking it.
 const OBSCURE_WHITESPACE: [char; 10] = [
@@ -25,7 +27,7 @@ impl EmailAddress {
     /// labels included), so an address with a Unicode domain is rejected here.
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         if s.is_ascii() {
-            return check(s).map(|()| Self(s.to_ascii_lowercase()));
+            return check(s).map(|()| Self(lower(s)));
         }
         // Notify removes invisible spaces pasted along with an address, then trims.
         let cleaned: String = s
@@ -36,7 +38,7 @@ impl EmailAddress {
         if !cleaned.is_ascii() {
             return Err(INVALID);
         }
-        check(cleaned).map(|()| Self(cleaned.to_ascii_lowercase()))
+        check(cleaned).map(|()| Self(lower(cleaned)))
     }
 
     /// The address, lower-case.
@@ -46,6 +48,13 @@ impl EmailAddress {
 }
 
 string_serde!(EmailAddress, EmailAddress::parse);
+
+/// An ASCII address in lower case, inline when short enough.
+fn lower(s: &str) -> CompactString {
+    let mut out = CompactString::from(s);
+    out.as_mut_str().make_ascii_lowercase();
+    out
+}
 
 /// Notify's checks, on an ASCII address.
 fn check(address: &str) -> Result<(), Invalid> {

@@ -1,6 +1,8 @@
 //! People's names.
 
 use super::Invalid;
+use compact_str::CompactString;
+
 use super::serde_str::string_serde;
 
 const INVALID: Invalid = Invalid {
@@ -10,16 +12,16 @@ const INVALID: Invalid = Invalid {
 
 /// A child's first, last or preferred name: letters (accented Latin ones too), spaces, apostrophes, hyphens, full stops.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PersonName(String);
+pub struct PersonName(CompactString);
 
 /// A parent's full name (`John Smith`), held to the same character rule as a child's name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ParentName(String);
+pub struct ParentName(CompactString);
 
 impl PersonName {
     /// Parses a name: allowed characters only, and at least one letter.
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        check(s).map(|()| Self(s.to_owned()))
+        check(s).map(|()| Self(CompactString::from(s)))
     }
 
     /// The name as written.
@@ -31,7 +33,7 @@ impl PersonName {
 impl ParentName {
     /// Parses a parent's name: allowed characters only, and at least one letter.
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        check(s).map(|()| Self(s.to_owned()))
+        check(s).map(|()| Self(CompactString::from(s)))
     }
 
     /// The name as written.

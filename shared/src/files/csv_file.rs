@@ -81,7 +81,7 @@ pub struct Row<'a> {
     /// Spreadsheet numbering: the header is row 1.
     pub number: u64,
     /// The trimmed cells (exactly as many as header columns).
-    pub cells: &'a [Cow<'a, str>],
+    pub cells: &'a [&'a str],
 }
 
 impl Row<'_> {
@@ -89,7 +89,7 @@ impl Row<'_> {
     pub fn get(&self, position: Option<usize>) -> &str {
         position
             .and_then(|p| self.cells.get(p))
-            .map(|c| c.as_ref())
+            .copied()
             .unwrap_or("")
     }
 }
@@ -173,12 +173,21 @@ fn trim_cell(s: &str) -> &str {
     }
 }
 
-fn trim_cow(cell: Cow<'_, str>) -> Cow<'_, str> {
-    match cell {
-        Cow::Borrowed(s) => Cow::Borrowed(trim_cell(s)),
-        Cow::Owned(s) if s.trim().len() == s.len() => Cow::Owned(s),
-        Cow::Owned(s) => Cow::Owned(s.trim().to_owned()),
+/// Whether a record's bytes are UTF-8 with every field on character boundaries, so each field
+/// can be read as `str` without checking it again.
+fn is_utf8_record(record: &csv::ByteRecord) -> bool {
+    let bytes = record.as_slice();
+    if bytes.is_ascii() {
+        return true;
     }
+    std::str::from_utf8(bytes).is_ok_and(|whole| {
+        let mut at = 0;
+        record.iter().all(|field| {
+            let start = at;
+            at += field.len();
+            whole.is_char_boundary(start)
+        })
+    })
 }
 
 /// Reads one CSV stream with the given encoding, feeding the header and rows to `visitor`.
@@ -190,25 +199,19 @@ pub fn read_pass<R: Read, V: RowVisitor>(
     encoding: TextEncoding,
     visitor: &mut V,
 ) -> Result<PassSummary, ReadError> {
-    // The csv crate drops a UTF-8 byte-order mark silently; look first so the report can say so.
-    let mut input = std::io::BufReader::with_capacity(64 * 1024, input);
-    let mut encoding = encoding;
-    if encoding != TextEncoding::Windows1252
-        && std::io::BufRead::fill_buf(&mut input)
-            .map_err(|e| ReadError::Io(e.to_string()))?
-            .starts_with(b"\xEF\xBB\xBF")
-    {
-        encoding = TextEncoding::Utf8Bom;
-    }
+    // The csv crate drops a UTF-8 byte-order mark silently; the line counter sees the first bytes
+    // go past, so the report can say so. The csv reader's own buffer is the only copy made.
     let lines = LineIndex::default();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
+        .buffer_capacity(64 * 1024)
         .from_reader(LineCounter {
             inner: input,
             offset: 0,
             lines: lines.clone(),
         });
+    let mut encoding = encoding;
     let mut record = csv::ByteRecord::new();
     let mut summary = PassSummary {
         encoding,
@@ -221,7 +224,10 @@ pub fn read_pass<R: Read, V: RowVisitor>(
     // Newlines inside quoted cells, which move the physical line but not the spreadsheet row.
     let mut embedded_newlines: u64 = 0;
     let mut first_data_row = true;
-    let mut spare_cells: Vec<Cow<'static, str>> = Vec::new();
+    let mut spare_cells: Vec<&'static str> = Vec::new();
+    // Rows that are not plain UTF-8: their decoded cells, back to back, and where each is.
+    let mut decoded = String::new();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
 
     loop {
         match reader.read_byte_record(&mut record) {
@@ -243,6 +249,9 @@ pub fn read_pass<R: Read, V: RowVisitor>(
         let line = last_line - newlines_here;
 
         let Some((ref hdr, header_line)) = header else {
+            if encoding != TextEncoding::Windows1252 && lines.starts_with_bom() {
+                encoding = TextEncoding::Utf8Bom;
+            }
             if record.iter().all(|f| f.trim_ascii().is_empty()) {
                 continue;
             }
@@ -299,32 +308,26 @@ pub fn read_pass<R: Read, V: RowVisitor>(
         embedded_newlines += newlines_here;
 
         let mut cells = recycle(std::mem::take(&mut spare_cells));
-        let mut blank = true;
-        // One UTF-8 check for the whole record instead of one per cell. The fields are the
-        // record's bytes back to back, so they are valid UTF-8 when the whole is and no field
-        // starts inside a character (which a lone lead byte before a comma would cause).
-        let utf8 = encoding != TextEncoding::Windows1252
-            && std::str::from_utf8(record.as_slice()).is_ok_and(|whole| {
-                record
-                    .iter()
-                    .scan(0, |at, f| {
-                        let start = *at;
-                        *at += f.len();
-                        Some(start)
-                    })
-                    .all(|start| whole.is_char_boundary(start))
-            });
-        for field in record.iter() {
-            let cell = if utf8 {
-                // SAFETY: checked just above — the record is valid UTF-8 and this field starts
-                // and ends on character boundaries.
-                Cow::Borrowed(trim_cell(unsafe { std::str::from_utf8_unchecked(field) }))
-            } else {
-                trim_cow(decode(field, encoding)?)
-            };
-            blank &= cell.is_empty();
-            cells.push(cell);
+        // The usual row is plain ASCII, or UTF-8 whose fields start and end on character
+        // boundaries (a lone lead byte before a comma would break that): its cells are slices of
+        // the record. Anything else is decoded cell by cell into one buffer.
+        if encoding != TextEncoding::Windows1252 && is_utf8_record(&record) {
+            for field in record.iter() {
+                // SAFETY: `is_utf8_record` checked the record is UTF-8 and every field starts
+                // and ends on a character boundary.
+                cells.push(trim_cell(unsafe { std::str::from_utf8_unchecked(field) }));
+            }
+        } else {
+            decoded.clear();
+            spans.clear();
+            for field in record.iter() {
+                let start = decoded.len();
+                decoded.push_str(&decode(field, encoding)?);
+                spans.push((start, decoded.len()));
+            }
+            cells.extend(spans.iter().map(|&(a, b)| trim_cell(&decoded[a..b])));
         }
+        let blank = cells.iter().all(|c| c.is_empty());
         if blank {
             spare_cells = recycle(cells);
             continue;
@@ -402,6 +405,8 @@ struct LineState {
     pending: std::collections::VecDeque<u64>,
     /// Newlines before the last record asked about.
     passed: u64,
+    /// The stream's first three bytes (fewer while fewer have been read).
+    head: Vec<u8>,
 }
 
 impl LineIndex {
@@ -414,6 +419,11 @@ impl LineIndex {
             state.passed += 1;
         }
         state.passed + 1
+    }
+
+    /// Whether the stream began with a UTF-8 byte-order mark.
+    fn starts_with_bom(&self) -> bool {
+        self.0.borrow().head == b"\xEF\xBB\xBF"
     }
 }
 
@@ -428,6 +438,10 @@ impl<R: Read> Read for LineCounter<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         let mut state = self.lines.0.borrow_mut();
+        if state.head.len() < 3 {
+            let want = (3 - state.head.len()).min(n);
+            state.head.extend_from_slice(&buf[..want]);
+        }
         for i in memchr::memchr_iter(b'\n', &buf[..n]) {
             state.pending.push_back(self.offset + i as u64);
         }
@@ -438,7 +452,7 @@ impl<R: Read> Read for LineCounter<R> {
 
 /// Empties a vector of borrowed cells and hands back its allocation with a new lifetime, so one
 /// buffer serves every row (the in-place `collect` reuses the allocation).
-fn recycle<'b>(mut cells: Vec<Cow<'_, str>>) -> Vec<Cow<'b, str>> {
+fn recycle<'b>(mut cells: Vec<&'_ str>) -> Vec<&'b str> {
     cells.clear();
     cells.into_iter().map(|_| unreachable!()).collect()
 }
@@ -561,6 +575,36 @@ mod tests {
         let (s, c) = read(b"\xEF\xBB\xBFA,B\n1,2\n");
         assert_eq!(s.encoding, TextEncoding::Utf8Bom);
         assert_eq!(c.rows.len(), 1);
+    }
+
+    /// A stream that hands over one byte per read, as a slow network might.
+    struct OneByteAtATime<'a>(&'a [u8]);
+
+    impl Read for OneByteAtATime<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((&first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn a_bom_split_across_reads_is_still_reported() {
+        let bytes = b"\xEF\xBB\xBFA,B\nJos\xC3\xA9,2\n";
+        let (s, c) = read_csv(|| Ok(OneByteAtATime(bytes)), Collect::default).unwrap();
+        assert_eq!(s.encoding, TextEncoding::Utf8Bom);
+        assert_eq!(c.rows[0].1, ["José", "2"]);
+    }
+
+    #[test]
+    fn a_cell_split_inside_a_character_is_not_utf8() {
+        // A lone lead byte before the comma: the record is not UTF-8 cell by cell.
+        let (s, c) = read(b"A,B\n\xC3,\xA9\n");
+        assert_eq!(s.encoding, TextEncoding::Windows1252);
+        assert_eq!(c.rows[0].1, ["Ã", "©"]);
     }
 
     #[test]
