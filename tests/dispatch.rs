@@ -392,3 +392,104 @@ async fn two_attempts_at_the_same_job_at_once_send_one_email() {
     );
     assert_eq!(received(&w.notify).len(), 1);
 }
+
+#[tokio::test]
+async fn one_batch_of_different_families_reads_each_familys_own_records() {
+    // Three children in one SQS batch: email only; an objection to texts; and a family whose
+    // email has failed before. The batch's records are read together; each family must still
+    // get exactly what its own records allow.
+    let objecting = "Ben,Jones,2013-06-02,SW1A 1AA,123456,9990000026,1 High Street,London,Tom Jones,tom.jones@example.com,07700 900124,";
+    let failed = "Cara,Khan,2013-07-03,SW1A 1AA,123456,9990000034,2 High Street,London,Ali Khan,ali.khan@example.com,07700 900125,email";
+    let w = world(&[EMAIL_ONLY, objecting, failed], |_| {}).await;
+    let ava = child_id(&w.stack, "9990000018").await;
+    let ben = child_id(&w.stack, "9990000026").await;
+    let cara = child_id(&w.stack, "9990000034").await;
+    w.stack
+        .store()
+        .record_objection(&team(), &ben, "obj-1", "text", None, false)
+        .await
+        .expect("objection");
+    w.stack
+        .store()
+        .set_detail_status(&team(), "email:ali.khan@example.com", "failed")
+        .await
+        .expect("status");
+
+    let mut event = aws_lambda_events::event::sqs::SqsEvent::default();
+    event.records = [&ava, &ben, &cara]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut m = aws_lambda_events::event::sqs::SqsMessage::default();
+            m.message_id = Some(format!("m{i}"));
+            m.body = Some(serde_json::to_string(&job(id)).unwrap());
+            m
+        })
+        .collect();
+    let response = w.dispatcher.handle_batch(event).await.expect("batch");
+    assert!(response.batch_item_failures.is_empty());
+
+    let mut got: Vec<(String, String)> = received(&w.notify)
+        .into_iter()
+        .map(|n| (n.to.clone(), format!("{:?}", n.notification_type)))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("+447700900125".to_owned(), "Sms".to_owned()),
+            ("sarah.smith@example.com".to_owned(), "Email".to_owned()),
+            ("tom.jones@example.com".to_owned(), "Email".to_owned()),
+        ],
+        "Ava gets her email; Ben gets no text; Cara's failed email falls back to her text"
+    );
+}
+
+#[tokio::test]
+async fn every_token_two_dispatchers_take_comes_out_of_the_one_shared_bucket() {
+    use sais_shared::dispatch::pacer::Pacer;
+    // 60 a minute: Notify's burst is 21, ours 90 % of 20 = 18 tokens, refilled at ~1 a second.
+    let stack = LocalStack::isolated().await.expect("local stack");
+    let a = Pacer::new(
+        stack.clients.dynamodb.clone(),
+        stack.table(),
+        "NOTIFY#test",
+        60,
+    );
+    let b = Pacer::new(
+        stack.clients.dynamodb.clone(),
+        stack.table(),
+        "NOTIFY#test",
+        60,
+    );
+    for i in 0..12 {
+        let pacer = if i % 2 == 0 { &a } else { &b };
+        pacer.acquire().await.expect("token");
+    }
+    let item = stack
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(stack.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("NOTIFY#test".into()),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("PACER".into()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("pacer item")
+        .item
+        .expect("the bucket exists");
+    let left: i64 = item["tokens_milli"].as_n().unwrap().parse().unwrap();
+    // Each instance takes tokens in blocks (at most 5), so the bucket has paid for at least the
+    // 12 used; a few seconds of refill at most adds a few more.
+    assert!(
+        left <= 18_000 - 12_000 + 3_000,
+        "the shared bucket still holds {left} milli-tokens after 12 sends"
+    );
+}

@@ -10,6 +10,7 @@
 pub mod pacer;
 pub mod records;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -26,7 +27,7 @@ use crate::policy::{Channel, Plan, PlannedSend, Purpose, plan};
 use crate::sqs_batch::{BatchError, process_batch};
 use crate::uploads::TeamCode;
 use pacer::Pacer;
-use records::{Facts, MessageRecord, Store, StoreError};
+use records::{Facts, Loaded, MessageRecord, Store, StoreError};
 
 /// A send job: one child, one purpose, one campaign. The SQS message body, as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,27 +205,55 @@ impl Dispatcher {
     }
 
     /// Handles one SQS batch; failed jobs are reported for retry.
+    ///
+    /// Every job's records are read together first (two `BatchGetItem` calls for the batch, not
+    /// two per job); a job whose read could not be shared reads its own.
     pub async fn handle_batch(&self, event: SqsEvent) -> Result<SqsBatchResponse, BatchError> {
-        process_batch(event, self.concurrency, |m| self.handle_message(m)).await
+        let mut jobs: Vec<(String, TeamCode, SendJob)> = Vec::new();
+        for record in &event.records {
+            let (Some(id), Ok(job)) = (&record.message_id, parse_job(record)) else {
+                continue;
+            };
+            if let Some(team) = TeamCode::parse(&job.team) {
+                jobs.push((id.clone(), team, job));
+            }
+        }
+        let prepared: std::sync::Mutex<HashMap<String, (SendJob, Loaded)>> =
+            std::sync::Mutex::default();
+        let keys: Vec<(TeamCode, &SendJob)> = jobs.iter().map(|(_, t, j)| (t.clone(), j)).collect();
+        match self.store.load_many(&keys).await {
+            Ok(loaded) => {
+                let mut map = prepared.lock().expect("not poisoned");
+                for ((id, _, job), loaded) in jobs.iter().zip(loaded) {
+                    map.insert(id.clone(), (job.clone(), loaded));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "batch read failed; each job reads its own"),
+        }
+        process_batch(event, self.concurrency, |m| {
+            let ready = m
+                .message_id
+                .as_ref()
+                .and_then(|id| prepared.lock().expect("not poisoned").remove(id));
+            async move {
+                match ready {
+                    Some((job, loaded)) => {
+                        let outcome = self.run_job(&job, loaded).await?;
+                        log_outcome(&job, &outcome);
+                        Ok(())
+                    }
+                    None => self.handle_message(m).await,
+                }
+            }
+        })
+        .await
     }
 
     /// Handles one SQS message.
     pub async fn handle_message(&self, message: SqsMessage) -> Result<(), DispatchError> {
-        let job: SendJob = serde_json::from_str(message.body.as_deref().unwrap_or(""))
-            .map_err(|e| DispatchError::BadJob(e.to_string()))?;
+        let job = parse_job(&message)?;
         let outcome = self.handle_job(&job).await?;
-        tracing::info!(
-            child_id = job.child_id.as_str(),
-            campaign_id = job.campaign_id.as_str(),
-            purpose = job.purpose.as_str(),
-            sent = outcome.sent,
-            already_sent = outcome.already_sent,
-            permanent_failures = outcome.permanent_failures,
-            skipped = outcome.plan.skipped.len(),
-            manual_follow_up = outcome.plan.manual_follow_up,
-            held = outcome.held,
-            "send job done"
-        );
+        log_outcome(&job, &outcome);
         Ok(())
     }
 
@@ -232,8 +261,15 @@ impl Dispatcher {
     pub async fn handle_job(&self, job: &SendJob) -> Result<JobOutcome, DispatchError> {
         let team = TeamCode::parse(&job.team)
             .ok_or_else(|| DispatchError::BadJob("invalid team code".into()))?;
-        let mut outcome = JobOutcome::default();
         let loaded = self.store.load(&team, job).await?;
+        self.run_job(job, loaded).await
+    }
+
+    /// Runs one job on the records read for it.
+    async fn run_job(&self, job: &SendJob, loaded: Loaded) -> Result<JobOutcome, DispatchError> {
+        let team = TeamCode::parse(&job.team)
+            .ok_or_else(|| DispatchError::BadJob("invalid team code".into()))?;
+        let mut outcome = JobOutcome::default();
         if let Some(wait) = loaded.hold {
             self.requeue(job, wait).await?;
             outcome.held = true;
@@ -492,6 +528,27 @@ impl Dispatcher {
             .await
             .map_err(DispatchError::Requeue)
     }
+}
+
+fn parse_job(message: &SqsMessage) -> Result<SendJob, DispatchError> {
+    serde_json::from_str(message.body.as_deref().unwrap_or(""))
+        .map_err(|e| DispatchError::BadJob(e.to_string()))
+}
+
+/// One log line per job: ids and counts only.
+fn log_outcome(job: &SendJob, outcome: &JobOutcome) {
+    tracing::info!(
+        child_id = job.child_id.as_str(),
+        campaign_id = job.campaign_id.as_str(),
+        purpose = job.purpose.as_str(),
+        sent = outcome.sent,
+        already_sent = outcome.already_sent,
+        permanent_failures = outcome.permanent_failures,
+        skipped = outcome.plan.skipped.len(),
+        manual_follow_up = outcome.plan.manual_follow_up,
+        held = outcome.held,
+        "send job done"
+    );
 }
 
 /// Puts a send job on the send queue, visible after `delay_seconds` (0–900); the error is

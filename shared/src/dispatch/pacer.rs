@@ -125,7 +125,7 @@ impl Pacer {
                 .item("sk", AttributeValue::S("PACER".into()))
                 .item(
                     "tokens_milli",
-                    AttributeValue::N((available - 1000).to_string()),
+                    AttributeValue::N((available - take * 1000).to_string()),
                 )
                 .item("at_ms", AttributeValue::N(now.max(at).to_string()));
             put = if current.is_some() {
