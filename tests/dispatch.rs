@@ -83,6 +83,7 @@ fn job(child_id: &str) -> SendJob {
         failed_channels: vec![],
         retry_of: None,
         attempt: 0,
+        occasion: None,
     }
 }
 

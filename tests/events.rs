@@ -17,6 +17,7 @@ const PARSED_EVENTS: &[&str] = &[
     "dispatcher-sqs-send-jobs.json",
     "ingest-sqs-class-list.json",
     "ingest-sqs-s3-notification.json",
+    "reminders-hourly.json",
     "reminders-manual.json",
     "reminders-scheduled.json",
     "webhook-delivery-receipt.json",
@@ -386,6 +387,29 @@ fn a_manual_reminders_run_names_team_campaign_and_date() {
         run,
         json!({"team": "RYG-sais", "campaign_id": "hpv-2026-autumn", "date": "2026-11-12"})
     );
+}
+
+#[test]
+fn each_reminders_sample_asks_the_function_for_its_own_run() {
+    use sais_shared::schedule::RemindersTask;
+    let task = |name: &str| {
+        RemindersTask::from_event(&serde_json::from_str(&read_event(name)).unwrap()).unwrap()
+    };
+    let hourly: EventBridgeEvent =
+        serde_json::from_str(&read_event("reminders-hourly.json")).expect("an EventBridge event");
+    assert_eq!(hourly.detail["task"], "due-work");
+    assert_eq!(task("reminders-hourly.json"), RemindersTask::DueWork);
+    assert!(matches!(
+        task("reminders-scheduled.json"),
+        RemindersTask::Daily { .. }
+    ));
+    assert!(matches!(
+        task("reminders-manual.json"),
+        RemindersTask::Campaign { .. }
+    ));
+    // The hourly schedule in the template sends the same detail as the sample.
+    let template = std::fs::read_to_string(repo_path("infra/template.yaml")).expect("template");
+    assert!(template.contains(r#""detail":{"task":"due-work"}"#));
 }
 
 #[test]

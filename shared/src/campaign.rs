@@ -69,6 +69,29 @@ impl Templates {
     }
 }
 
+// Dates as the campaign file writes them: `2026-12-03`.
+time::serde::format_description!(iso_date, Date, "[year]-[month]-[day]");
+
+/// A list of `YYYY-MM-DD` dates.
+mod iso_dates {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use time::Date;
+
+    #[derive(Serialize, Deserialize)]
+    struct IsoDate(#[serde(with = "super::iso_date")] Date);
+
+    pub fn serialize<S: Serializer>(dates: &[Date], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(dates.iter().map(|&d| IsoDate(d)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Date>, D::Error> {
+        Ok(Vec::<IsoDate>::deserialize(deserializer)?
+            .into_iter()
+            .map(|d| d.0)
+            .collect())
+    }
+}
+
 fn default_reminders() -> Vec<u32> {
     vec![7]
 }
@@ -91,12 +114,13 @@ pub struct Campaign {
     #[serde(default)]
     pub year_groups: Vec<u8>,
     /// Session dates.
+    #[serde(with = "iso_dates")]
     pub sessions: Vec<Date>,
     /// Consent deadline; default the day before the first session.
-    #[serde(default)]
+    #[serde(default, with = "iso_date::option")]
     pub consent_deadline: Option<Date>,
     /// When to send the consent requests; default 21 days before the first session.
-    #[serde(default)]
+    #[serde(default, with = "iso_date::option")]
     pub send_requests_on: Option<Date>,
     /// Reminder days before the deadline; default `[7]`.
     #[serde(default = "default_reminders")]

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod notify;
 pub mod policy;
 pub mod receipts;
+pub mod schedule;
 pub mod sqs_batch;
 pub mod store;
 pub mod telemetry;

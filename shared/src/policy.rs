@@ -221,4 +221,11 @@ pub fn plan(input: &PolicyInput) -> Plan {
 }
 
 mod decide;
+
+/// Rule 1 alone: why nothing at all is sent for this child and purpose (`deceased`,
+/// `left_cohort`, `answered`, `vaccinated`, `no_consent`, `objection_all`), if anything. The
+/// daily schedule uses it not to queue jobs the dispatcher would skip.
+pub fn stop_reason(input: &PolicyInput) -> Option<&'static str> {
+    decide::stop_reason(input)
+}
 use decide::decide;

@@ -214,7 +214,8 @@ impl Receipts {
                     &record.child_id,
                     purpose,
                     "fallback",
-                );
+                )
+                .on(record.occasion.clone());
                 self.enqueue(&job, 0).await?;
                 tracing::info!(
                     message_id = record.message_id.as_str(),
@@ -235,7 +236,8 @@ impl Receipts {
             &record.child_id,
             purpose,
             "retry",
-        );
+        )
+        .on(record.occasion.clone());
         job.retry_of = Some(record.message_id.clone());
         job.attempt = record.attempt + 1;
         job

@@ -56,6 +56,11 @@ pub struct SendJob {
     /// retry is a new Notify message and still sent exactly once.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub attempt: u32,
+    /// Which time this purpose is being sent when a campaign sends it more than once: the
+    /// reminder's date, or the session's date for a session reminder. Part of the message id,
+    /// so each reminder goes once — and only once. None for the consent request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occasion: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -81,7 +86,14 @@ impl SendJob {
             failed_channels: Vec::new(),
             retry_of: None,
             attempt: 0,
+            occasion: None,
         }
+    }
+
+    /// The same job for a later or repeated occasion (see [`SendJob::occasion`]).
+    pub fn on(mut self, occasion: Option<String>) -> Self {
+        self.occasion = occasion;
+        self
     }
 }
 

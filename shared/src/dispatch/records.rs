@@ -33,7 +33,9 @@ pub const LEASE_SECONDS: i64 = 120;
 const MESSAGE_NAMESPACE: Uuid = Uuid::from_u128(0x2f6b_8e1a_5c3d_4e9f_a0b1_c2d3_e4f5_0617);
 
 /// The table could not be read or written.
+mod campaigns;
 mod later;
+pub use campaigns::{CampaignRef, RunRecord, run_record_expiry};
 pub use later::{DueJob, FollowUp, OpenLetter};
 
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +77,10 @@ pub fn message_id(job: &SendJob, send: &PlannedSend) -> String {
         job.purpose.as_str(),
         send.channel.as_str()
     );
+    if let Some(occasion) = &job.occasion {
+        // A second reminder is a new message; a consent request keeps the id it always had.
+        name.push_str(&format!("\non {occasion}"));
+    }
     if job.attempt > 0 {
         // A retry is a new message; first attempts keep the ids they always had.
         name.push_str(&format!("\nretry {}", job.attempt));
@@ -146,6 +152,9 @@ pub struct MessageRecord {
     /// 0 for a first attempt, n for the n-th retry.
     #[serde(default)]
     pub attempt: u32,
+    /// The job's occasion (a reminder's date, a session's date), carried to fallbacks and retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occasion: Option<String>,
     /// Until when (epoch seconds) the attempt that wrote or took over the intent owns it: no
     /// other attempt may reconcile or send before then. Longer than a dispatcher can live.
     #[serde(default)]
@@ -194,6 +203,7 @@ impl MessageRecord {
             }],
             job_kind: job.kind.clone(),
             attempt: job.attempt,
+            occasion: job.occasion.clone(),
             lease_until: now_epoch() + LEASE_SECONDS,
             created_at: now,
             expires_at: now_epoch() + MESSAGE_RECORDS_DAYS * 86_400,
@@ -403,7 +413,7 @@ impl Store {
             .send()
             .await
             .map_err(sdk_err)?;
-        Ok(())
+        self.index_campaign(team, campaign).await
     }
 
     /// A campaign by id.
@@ -927,11 +937,15 @@ impl Store {
             .item("pk", s(keys::child_pk(team, &job.child_id)))
             .item(
                 "sk",
-                s(format!("DEC#{}#{}", job.campaign_id, job.purpose.as_str())),
+                s(match &job.occasion {
+                    Some(on) => format!("DEC#{}#{}#{on}", job.campaign_id, job.purpose.as_str()),
+                    None => format!("DEC#{}#{}", job.campaign_id, job.purpose.as_str()),
+                }),
             )
             .item("item_type", s("decision"))
             .item("campaign_id", s(&job.campaign_id))
             .item("purpose", s(job.purpose.as_str()))
+            .item("occasion", s(job.occasion.as_deref().unwrap_or("")))
             .item(
                 "skipped",
                 AttributeValue::L(skipped.into_iter().map(s).collect()),

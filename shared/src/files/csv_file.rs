@@ -334,7 +334,7 @@ pub fn read_pass<R: Read, V: RowVisitor>(
         }
         if first_data_row {
             first_data_row = false;
-            if is_instruction_cell(&cells[0]) {
+            if is_instruction_cell(cells[0]) {
                 spare_cells = recycle(cells);
                 continue;
             }

@@ -34,7 +34,7 @@ pub(super) fn decide(input: &PolicyInput) -> Plan {
 }
 
 /// Rule 1: reasons to send nothing at all for this child, first match wins.
-fn stop_reason(input: &PolicyInput) -> Option<&'static str> {
+pub(super) fn stop_reason(input: &PolicyInput) -> Option<&'static str> {
     let child = &input.child;
     let asks_for_consent = matches!(
         input.purpose,

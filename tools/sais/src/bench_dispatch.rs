@@ -115,6 +115,7 @@ async fn bench(
                     failed_channels: vec![],
                     retry_of: None,
                     attempt: 0,
+                    occasion: None,
                 };
                 SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())

@@ -66,7 +66,7 @@ fn text(item: &HashMap<String, AttributeValue>, name: &str) -> Result<String, St
 
 impl Store {
     /// Every item of partition `pk` (with a sort key at most `upto`, when given), in key order.
-    async fn partition(
+    pub(super) async fn partition(
         &self,
         pk: &str,
         upto: Option<String>,

@@ -1,0 +1,242 @@
+//! What the daily schedule reads and writes: the index of campaigns, the children of a
+//! campaign with their state, and one run record per (campaign, occasion).
+//!
+//! Items (see docs/data-model.md):
+//! - `CAMPAIGNS` / `<team>#<campaign id>`: every campaign, with its last sending day, so the
+//!   daily run finds the active ones in one query. No personal data.
+//! - `T#<team>#RUNS` / `<campaign id>#<purpose>[#<occasion>]`: the uploads whose children an
+//!   occasion has been queued for, so a re-run on the same day queues nothing new and a later
+//!   day's catch-up queues only children from newer files.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use time::Date;
+
+use super::{
+    Facts, STATE_SK, Store, StoreError, err, expired, now_epoch, read_state, s, sdk_err, str_attr,
+};
+use crate::campaign::Campaign;
+use crate::files::now_rfc3339;
+use crate::schedule::CampaignDates;
+use crate::store::{ChildItem, TTL_ATTRIBUTE, keys};
+use crate::uploads::TeamCode;
+
+const CAMPAIGNS_PK: &str = "CAMPAIGNS";
+
+/// Year groups a campaign without `year_groups` covers: reception to year 13, and children
+/// whose file gave no year group.
+const ALL_YEARS: std::ops::RangeInclusive<u8> = 0..=13;
+
+/// A campaign in the index of every team's campaigns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignRef {
+    /// The team.
+    pub team: TeamCode,
+    /// The campaign's id.
+    pub campaign_id: String,
+    /// The last day it has anything to send.
+    pub last_send_day: Date,
+}
+
+/// What an occasion's earlier runs covered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunRecord {
+    /// Uploads whose children have been queued (or judged not to be chased).
+    pub covered_uploads: BTreeSet<String>,
+    /// Jobs queued by every run of this occasion.
+    pub queued: u64,
+}
+
+impl Store {
+    /// Adds a campaign to the index the daily run reads (done with every campaign saved).
+    pub(super) async fn index_campaign(
+        &self,
+        team: &TeamCode,
+        campaign: &Campaign,
+    ) -> Result<(), StoreError> {
+        let Some(dates) = CampaignDates::of(campaign) else {
+            return Ok(());
+        };
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(CAMPAIGNS_PK))
+            .item("sk", s(format!("{team}#{}", campaign.id)))
+            .item("item_type", s("campaign_index"))
+            .item("team", s(team.to_string()))
+            .item("campaign_id", s(&campaign.id))
+            .item("last_send_day", s(dates.last_send_day().to_string()))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    /// Every team's campaigns that still have something to send on or after `date`.
+    pub async fn active_campaigns(&self, date: Date) -> Result<Vec<CampaignRef>, StoreError> {
+        let format = time::format_description::well_known::Iso8601::DATE;
+        let mut active = Vec::new();
+        for item in self.partition(CAMPAIGNS_PK, None).await? {
+            let (Some(team), Some(campaign_id), Some(last)) = (
+                str_attr(&item, "team").and_then(|t| TeamCode::parse(&t)),
+                str_attr(&item, "campaign_id"),
+                str_attr(&item, "last_send_day").and_then(|d| Date::parse(&d, &format).ok()),
+            ) else {
+                continue;
+            };
+            if last >= date {
+                active.push(CampaignRef {
+                    team,
+                    campaign_id,
+                    last_send_day: last,
+                });
+            }
+        }
+        Ok(active)
+    }
+
+    /// The children in a campaign's schools and year groups, each with their responses,
+    /// objections and whether they left the cohort; contact-detail statuses are not read
+    /// (the dispatcher reads those at send time).
+    pub async fn campaign_children(
+        &self,
+        team: &TeamCode,
+        campaign: &Campaign,
+    ) -> Result<Vec<Facts>, StoreError> {
+        let mut years: Vec<Option<u8>> = if campaign.year_groups.is_empty() {
+            ALL_YEARS.map(Some).chain([None]).collect()
+        } else {
+            campaign.year_groups.iter().copied().map(Some).collect()
+        };
+        years.dedup();
+        let mut children: Vec<ChildItem> = Vec::new();
+        for school in &campaign.schools {
+            for &year in &years {
+                let gsi1pk = keys::school_year(team, school, year);
+                let mut start = None;
+                loop {
+                    let page = self
+                        .client
+                        .query()
+                        .table_name(&self.table)
+                        .index_name("gsi1")
+                        .key_condition_expression("gsi1pk = :pk")
+                        .expression_attribute_values(":pk", s(&gsi1pk))
+                        .set_exclusive_start_key(start)
+                        .send()
+                        .await
+                        .map_err(sdk_err)?;
+                    for item in page.items.unwrap_or_default() {
+                        if expired(&item)
+                            || str_attr(&item, "item_type").as_deref() != Some("child")
+                        {
+                            continue;
+                        }
+                        children.push(serde_dynamo::from_item(item).map_err(err)?);
+                    }
+                    start = page.last_evaluated_key;
+                    if start.is_none() {
+                        break;
+                    }
+                }
+            }
+        }
+
+        let latest: HashMap<String, String> = self
+            .partition(&keys::latest_pk(team), None)
+            .await?
+            .into_iter()
+            .filter_map(|item| Some((str_attr(&item, "sk")?, str_attr(&item, "upload_id")?)))
+            .collect();
+        let state_keys: Vec<(String, String)> = children
+            .iter()
+            .map(|c| (keys::child_pk(team, &c.child_id), STATE_SK.to_owned()))
+            .collect();
+        let mut states = self.batch_get(&state_keys).await?;
+        Ok(children
+            .into_iter()
+            .map(|child| {
+                let (responses, objections) = states
+                    .remove(&(keys::child_pk(team, &child.child_id), STATE_SK.to_owned()))
+                    .map(|state| read_state(&state))
+                    .unwrap_or_default();
+                let left_cohort = latest
+                    .get(&child.source)
+                    .is_some_and(|latest| *latest != child.upload_id);
+                Facts {
+                    child,
+                    statuses: HashMap::new(),
+                    objections,
+                    responses,
+                    left_cohort,
+                }
+            })
+            .collect())
+    }
+
+    /// What earlier runs of an occasion covered (nothing, before the first run).
+    pub async fn run_record(
+        &self,
+        team: &TeamCode,
+        campaign_id: &str,
+        run_key: &str,
+    ) -> Result<RunRecord, StoreError> {
+        let Some(item) = self
+            .get(runs_pk(team), &format!("{campaign_id}#{run_key}"))
+            .await?
+        else {
+            return Ok(RunRecord::default());
+        };
+        Ok(RunRecord {
+            covered_uploads: item
+                .get("covered_uploads")
+                .and_then(|v| v.as_ss().ok())
+                .map(|ss| ss.iter().cloned().collect())
+                .unwrap_or_default(),
+            queued: item
+                .get("queued")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+        })
+    }
+
+    /// Records an occasion's run, once every job it queued is on the queue.
+    pub async fn put_run_record(
+        &self,
+        team: &TeamCode,
+        campaign_id: &str,
+        run_key: &str,
+        record: &RunRecord,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(runs_pk(team)))
+            .item("sk", s(format!("{campaign_id}#{run_key}")))
+            .item("item_type", s("schedule_run"))
+            .item("queued", AttributeValue::N(record.queued.to_string()))
+            .item("ran_at", s(now_rfc3339()))
+            .item(TTL_ATTRIBUTE, AttributeValue::N(expires_at.to_string()));
+        if !record.covered_uploads.is_empty() {
+            put = put.item(
+                "covered_uploads",
+                AttributeValue::Ss(record.covered_uploads.iter().cloned().collect()),
+            );
+        }
+        put.send().await.map_err(sdk_err)?;
+        Ok(())
+    }
+}
+
+fn runs_pk(team: &TeamCode) -> String {
+    format!("T#{team}#RUNS")
+}
+
+/// Seconds since the epoch a year from now: run records outlive their campaign comfortably.
+pub fn run_record_expiry() -> i64 {
+    now_epoch() + 400 * 24 * 3600
+}

@@ -1,0 +1,327 @@
+//! The daily schedule on the local stack: real ingest, real campaign, the scheduler's jobs read
+//! back off the send queue, and the real dispatcher sending them to the Notify simulator.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use sais_shared::campaign::Campaign;
+use sais_shared::dispatch::SendJob;
+use sais_shared::local::{LocalStack, example_campaign, start_notify_sim};
+use sais_shared::policy::Purpose;
+use sais_shared::schedule::runner::Scheduler;
+use sais_shared::uploads::TeamCode;
+use time::macros::date;
+
+const TEAM: &str = "RYG-sais";
+const HEADER: &str = "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,CHILD_SCHOOL_URN,CHILD_NHS_NUMBER,CHILD_YEAR_GROUP,CHILD_DECEASED,PARENT_1_NAME,PARENT_1_EMAIL,PARENT_1_CONTACT_PREFERENCE";
+
+// Ava, Ben and Cara are in year 8 at school 123456; Dan died; Eve is in year 9; Finn is at
+// another school.
+const COHORT: &[&str] = &[
+    "Ava,Smith,2013-05-01,SW1A 1AA,123456,9990000018,8,,Sarah Smith,sarah@example.com,email",
+    "Ben,Jones,2013-06-02,SW1A 1AA,123456,9990000026,8,,Tom Jones,tom@example.com,email",
+    "Cara,Khan,2013-07-03,SW1A 1AA,123456,9990000034,8,,Ali Khan,ali@example.com,email",
+    "Dan,Reed,2013-08-04,SW1A 1AA,123456,9990000042,8,Y,Jo Reed,jo@example.com,email",
+    "Eve,Moss,2012-08-04,SW1A 1AA,123456,9990000050,9,,Kim Moss,kim@example.com,email",
+    "Finn,Hart,2013-02-04,SW1A 1AA,654321,9990000069,8,,Lee Hart,lee@example.com,email",
+];
+
+struct World {
+    stack: LocalStack,
+    scheduler: Scheduler,
+}
+
+fn team() -> TeamCode {
+    TeamCode::parse(TEAM).unwrap()
+}
+
+/// HPV for year 8 at 123456: session 3 December, so the request goes on 12 November, the
+/// reminder on 25 November and the session reminder on 2 December.
+fn campaign() -> Campaign {
+    let mut c = example_campaign("hpv-y8", "hpv", date!(2026 - 12 - 03));
+    c.year_groups = vec![8];
+    c
+}
+
+async fn world() -> World {
+    let stack = LocalStack::isolated().await.expect("local stack");
+    let csv = format!("{HEADER}\n{}\n", COHORT.join("\n"));
+    e2e::upload_and_ingest(&stack, &format!("{TEAM}/cohort/cohort.csv"), csv).await;
+    stack
+        .store()
+        .put_campaign(&team(), &campaign())
+        .await
+        .expect("campaign");
+    let scheduler = Scheduler::new(
+        stack.store(),
+        stack.clients.sqs.clone(),
+        stack.send_queue_url.clone(),
+    );
+    World { stack, scheduler }
+}
+
+/// Every job now on the send queue (received and deleted), by child first name.
+async fn drain_jobs(w: &World) -> Vec<(String, SendJob)> {
+    let names = child_names(&w.stack).await;
+    let mut jobs = Vec::new();
+    loop {
+        let out = w
+            .stack
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(&w.stack.send_queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(0)
+            .send()
+            .await
+            .expect("receive");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            let job: SendJob = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+            jobs.push((names[&job.child_id].clone(), job));
+            w.stack
+                .clients
+                .sqs
+                .delete_message()
+                .queue_url(&w.stack.send_queue_url)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .expect("delete");
+        }
+    }
+    jobs.sort_by(|a, b| a.0.cmp(&b.0));
+    jobs
+}
+
+async fn child_names(stack: &LocalStack) -> BTreeMap<String, String> {
+    stack
+        .items_of_type("child")
+        .await
+        .expect("children")
+        .into_iter()
+        .map(|item| {
+            (
+                item["child_id"].as_s().unwrap().clone(),
+                item["first_name"].as_s().unwrap().clone(),
+            )
+        })
+        .collect()
+}
+
+async fn child_id(stack: &LocalStack, first_name: &str) -> String {
+    child_names(stack)
+        .await
+        .into_iter()
+        .find(|(_, name)| name == first_name)
+        .expect("child")
+        .0
+}
+
+fn who(jobs: &[(String, SendJob)]) -> Vec<&str> {
+    jobs.iter().map(|(n, _)| n.as_str()).collect()
+}
+
+#[tokio::test]
+async fn the_request_day_queues_one_request_per_living_child_in_the_year_group_and_a_rerun_queues_nothing()
+ {
+    let w = world().await;
+    let run = w
+        .scheduler
+        .run_campaign(&team(), "hpv-y8", date!(2026 - 11 - 12))
+        .await
+        .expect("run");
+    assert_eq!(
+        run.children, 4,
+        "Ava, Ben, Cara and Dan are in year 8 at 123456"
+    );
+    assert_eq!(run.occasions.len(), 1);
+    assert_eq!(run.occasions[0].queued, 3);
+    assert_eq!(run.occasions[0].not_chased["deceased"], 1);
+    let jobs = drain_jobs(&w).await;
+    assert_eq!(who(&jobs), ["Ava", "Ben", "Cara"]);
+    assert!(
+        jobs.iter()
+            .all(|(_, j)| j.purpose == Purpose::ConsentRequest
+                && j.occasion.is_none()
+                && j.campaign_id == "hpv-y8")
+    );
+
+    let again = w
+        .scheduler
+        .run_campaign(&team(), "hpv-y8", date!(2026 - 11 - 12))
+        .await
+        .expect("re-run");
+    assert_eq!(again.occasions[0].queued, 0);
+    assert_eq!(again.occasions[0].already_covered, 4);
+    assert!(drain_jobs(&w).await.is_empty(), "nothing new on the queue");
+
+    let before = w
+        .scheduler
+        .run_campaign(&team(), "hpv-y8", date!(2026 - 11 - 11))
+        .await
+        .expect("the day before");
+    assert!(
+        before.occasions.is_empty(),
+        "nothing is due before the request day"
+    );
+}
+
+#[tokio::test]
+async fn families_who_answered_are_not_reminded_and_only_consenting_families_hear_about_the_session()
+ {
+    let w = world().await;
+    let store = w.stack.store();
+    let (ava, ben) = (
+        child_id(&w.stack, "Ava").await,
+        child_id(&w.stack, "Ben").await,
+    );
+    store
+        .record_response(&team(), &ava, "hpv", "consent_given")
+        .await
+        .unwrap();
+    store
+        .record_response(&team(), &ben, "hpv", "consent_refused")
+        .await
+        .unwrap();
+
+    let reminder = w
+        .scheduler
+        .run_campaign(&team(), "hpv-y8", date!(2026 - 11 - 25))
+        .await
+        .expect("reminder day");
+    let purposes: Vec<&str> = reminder
+        .occasions
+        .iter()
+        .map(|o| o.purpose.as_str())
+        .collect();
+    assert_eq!(purposes, ["consent_request", "consent_reminder"]);
+    let reminders: Vec<_> = drain_jobs(&w)
+        .await
+        .into_iter()
+        .filter(|(_, j)| j.purpose == Purpose::ConsentReminder)
+        .collect();
+    assert_eq!(who(&reminders), ["Cara"], "Ava and Ben answered; Dan died");
+    assert_eq!(reminders[0].1.occasion.as_deref(), Some("2026-11-25"));
+    assert_eq!(reminder.occasions[1].not_chased["answered"], 2);
+
+    w.scheduler
+        .run_campaign(&team(), "hpv-y8", date!(2026 - 12 - 02))
+        .await
+        .expect("the day before the session");
+    let session: Vec<_> = drain_jobs(&w)
+        .await
+        .into_iter()
+        .filter(|(_, j)| j.purpose == Purpose::SessionReminder)
+        .collect();
+    assert_eq!(who(&session), ["Ava"], "only Ava's family gave consent");
+    assert_eq!(session[0].1.occasion.as_deref(), Some("2026-12-03"));
+}
+
+#[tokio::test]
+async fn a_class_list_arriving_after_the_request_day_gets_its_new_children_asked_the_next_day() {
+    let w = world().await;
+    w.scheduler
+        .run_campaign(&team(), "hpv-y8", date!(2026 - 11 - 12))
+        .await
+        .expect("request day");
+    drain_jobs(&w).await;
+
+    // A class list adds Gus (new) and lists Ava again without her NHS number: the same child,
+    // matched by name, date of birth and postcode, must not be asked twice.
+    let class_list = format!(
+        "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,CHILD_YEAR_GROUP,PARENT_1_NAME,PARENT_1_EMAIL\n{}\n{}\n",
+        "Gus,Low,2013-03-03,SW1A 1AA,8,Pat Low,pat@example.com",
+        "Ava,Smith,2013-05-01,SW1A 1AA,8,Sarah Smith,sarah@example.com",
+    );
+    e2e::upload_and_ingest(
+        &w.stack,
+        &format!("{TEAM}/class-list/123456/8A.csv"),
+        class_list,
+    )
+    .await;
+    let run = w
+        .scheduler
+        .run_campaign(&team(), "hpv-y8", date!(2026 - 11 - 13))
+        .await
+        .expect("next day");
+    assert_eq!(run.occasions[0].queued, 1);
+    assert_eq!(
+        (run.children, run.duplicate_records),
+        (5, 1),
+        "Ava's two records are one child"
+    );
+    assert_eq!(run.occasions[0].already_covered, 4);
+    assert_eq!(who(&drain_jobs(&w).await), ["Gus"]);
+}
+
+#[tokio::test]
+async fn two_reminders_are_two_messages_and_a_repeated_reminder_job_is_still_one() {
+    let w = world().await;
+    let notify = start_notify_sim(|_| {}).await.expect("simulator");
+    let dispatcher = w
+        .stack
+        .dispatcher(
+            &notify.sim.base_url(),
+            &notify.api_key,
+            3000,
+            Duration::from_millis(500),
+        )
+        .expect("dispatcher");
+    let mut c = campaign();
+    c.reminder_days_before_deadline = vec![3, 7];
+    w.stack.store().put_campaign(&team(), &c).await.unwrap();
+
+    for day in [date!(2026 - 11 - 25), date!(2026 - 11 - 29)] {
+        w.scheduler
+            .run_campaign(&team(), "hpv-y8", day)
+            .await
+            .expect("run");
+    }
+    let jobs = drain_jobs(&w).await;
+    let cara: Vec<SendJob> = jobs
+        .into_iter()
+        .filter(|(n, j)| n == "Cara" && j.purpose == Purpose::ConsentReminder)
+        .map(|(_, j)| j)
+        .collect();
+    assert_eq!(cara.len(), 2);
+    for job in cara.iter().chain(cara.iter()) {
+        dispatcher.handle_job(job).await.expect("send");
+    }
+    let to_cara: Vec<_> = notify
+        .sim
+        .received()
+        .into_iter()
+        .filter(|n| n.to == "ali@example.com")
+        .collect();
+    assert_eq!(
+        to_cara.len(),
+        2,
+        "one email per reminder day, each job delivered twice"
+    );
+    assert_ne!(to_cara[0].reference, to_cara[1].reference);
+}
+
+#[tokio::test]
+async fn the_daily_run_finds_every_active_campaign_and_skips_finished_ones() {
+    let w = world().await;
+    let mut old = example_campaign("flu-2025", "flu", date!(2025 - 10 - 01));
+    old.year_groups = vec![8];
+    w.stack.store().put_campaign(&team(), &old).await.unwrap();
+    let runs = w
+        .scheduler
+        .run_all(date!(2026 - 11 - 12))
+        .await
+        .expect("daily run");
+    let ours: Vec<_> = runs
+        .iter()
+        .filter(|r| r.team == TEAM)
+        .map(|r| r.campaign_id.as_str())
+        .collect();
+    assert_eq!(ours, ["hpv-y8"], "last year's flu campaign has finished");
+    assert_eq!(drain_jobs(&w).await.len(), 3);
+}
