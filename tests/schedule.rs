@@ -325,3 +325,110 @@ async fn the_daily_run_finds_every_active_campaign_and_skips_finished_ones() {
     assert_eq!(ours, ["hpv-y8"], "last year's flu campaign has finished");
     assert_eq!(drain_jobs(&w).await.len(), 3);
 }
+
+/// Uploads a campaign file and runs the real ingest on it; returns the report it wrote.
+async fn upload_campaign(stack: &LocalStack, name: &str, body: &str) -> serde_json::Value {
+    let key = format!("{TEAM}/campaigns/{name}");
+    let put = stack
+        .clients
+        .s3
+        .put_object()
+        .bucket(stack.bucket())
+        .key(&key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(
+            body.as_bytes().to_vec(),
+        ))
+        .send()
+        .await
+        .expect("upload");
+    sais_shared::ingest::Ingest::new(stack.clients.clone(), stack.table())
+        .ingest_object(&sais_shared::uploads::ObjectCreated {
+            bucket: stack.bucket(),
+            key,
+            version_id: put.version_id,
+            etag: put.e_tag,
+            size: body.len() as u64,
+        })
+        .await
+        .expect("ingest");
+    let report = stack
+        .clients
+        .s3
+        .get_object()
+        .bucket(stack.bucket())
+        .key(format!("{TEAM}/reports/{name}.report.json"))
+        .send()
+        .await
+        .expect("the report is written back");
+    let bytes = report.body.collect().await.unwrap().into_bytes();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+const CAMPAIGN_FILE: &str = r#"{
+  "id": "hpv-y9",
+  "programme": "hpv",
+  "schools": ["123456"],
+  "year_groups": [9],
+  "sessions": ["2026-12-03"],
+  "templates": {
+    "consent_request": {"email": "f33517ff-2a88-4f6e-b855-c550268ce08a"}
+  },
+  "personalisation": {"programme_name": "HPV", "consent_url": "https://example.nhs.uk/c"}
+}"#;
+
+#[tokio::test]
+async fn an_uploaded_campaign_file_is_checked_saved_and_run_on_its_request_day() {
+    let w = world().await;
+    let report = upload_campaign(&w.stack, "hpv-y9.json", CAMPAIGN_FILE).await;
+    assert_eq!(report["status"], "imported", "{report}");
+    assert_eq!(report["kind"], "campaign");
+    let run = w
+        .scheduler
+        .run_campaign(&team(), "hpv-y9", date!(2026 - 11 - 12))
+        .await
+        .expect("the campaign was saved");
+    assert_eq!(run.occasions[0].queued, 1);
+    assert_eq!(who(&drain_jobs(&w).await), ["Eve"], "the year 9 child");
+}
+
+#[tokio::test]
+async fn a_rejected_campaign_file_saves_nothing_and_names_each_bad_field() {
+    let w = world().await;
+    let bad = CAMPAIGN_FILE
+        .replace("\"hpv\"", "\"covid\"")
+        .replace("2026-12-03", "2026-13-03")
+        .replace(
+            "\"year_groups\": [9]",
+            "\"year_groups\": [9], \"urgent\": true",
+        );
+    let report = upload_campaign(&w.stack, "hpv-y9.json", &bad).await;
+    assert_eq!(report["status"], "rejected");
+    let fields: Vec<&str> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["column"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["programme", "sessions[0]", "override_grounds"]);
+    assert!(
+        w.stack
+            .store()
+            .campaign(&team(), "hpv-y9")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let errors_csv = w
+        .stack
+        .clients
+        .s3
+        .get_object()
+        .bucket(w.stack.bucket())
+        .key(format!("{TEAM}/reports/hpv-y9.json.errors.csv"))
+        .send()
+        .await;
+    assert!(
+        errors_csv.is_ok(),
+        "a rejected campaign gets its errors.csv too"
+    );
+}

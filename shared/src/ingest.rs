@@ -19,7 +19,9 @@ use tokio_util::io::SyncIoBridge;
 use uuid::Uuid;
 
 use crate::aws::AwsClients;
+use crate::dispatch::records::Store;
 use crate::domain::SchoolUrn;
+use crate::files::campaign_file::{MAX_CAMPAIGN_BYTES, validate_campaign};
 use crate::files::children::ChildFileKind;
 use crate::files::csv_file::TextEncoding;
 use crate::files::report::{Report, Status, codes};
@@ -213,6 +215,10 @@ impl Ingest {
                         "A class list must be in a folder named after the school's 6-digit URN (class-list/<URN>/)".into(),
                     ),
                 },
+                UploadKind::Campaign => match self.campaign_file(&upload, object).await? {
+                    Some(report) => report,
+                    None => return Ok(IngestOutcome::Superseded),
+                },
                 other => file_error_report(
                     &upload.file_name,
                     other.name(),
@@ -302,6 +308,57 @@ impl Ingest {
         );
         self.set_latest(upload, &source, upload_id).await?;
         Ok(Some(report))
+    }
+
+    /// Checks a campaign file and, only if it is valid, saves the campaign (the daily run picks
+    /// it up from then on). `None` when the object changed or vanished before it could be read.
+    async fn campaign_file(
+        &self,
+        upload: &Upload,
+        object: &ObjectCreated,
+    ) -> Result<Option<Report>, IngestError> {
+        let Some(bytes) = self.read_small(object, MAX_CAMPAIGN_BYTES + 1).await? else {
+            return Ok(None);
+        };
+        let today = OffsetDateTime::now_utc().date();
+        let (report, campaign) = validate_campaign(&upload.file_name, &bytes, today);
+        if let Some(campaign) = campaign {
+            Store::new(self.clients.dynamodb.clone(), &self.table)
+                .put_campaign(&upload.team, &campaign)
+                .await
+                .map_err(|e| IngestError::Ledger(e.to_string()))?;
+            self.count_single_write();
+        }
+        Ok(Some(report))
+    }
+
+    /// Reads at most `limit` bytes of a small object (campaign and settings files).
+    async fn read_small(
+        &self,
+        object: &ObjectCreated,
+        limit: usize,
+    ) -> Result<Option<Vec<u8>>, IngestError> {
+        let output = match get_announced(&self.clients.s3, object).send().await {
+            Ok(output) => output,
+            Err(e) if is_gone(&e) => return Ok(None),
+            Err(e) => {
+                return Err(IngestError::S3 {
+                    operation: "GetObject",
+                    message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+                });
+            }
+        };
+        let mut bytes = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(
+            &mut tokio::io::AsyncReadExt::take(output.body.into_async_read(), limit as u64),
+            &mut bytes,
+        )
+        .await
+        .map_err(|e| IngestError::S3 {
+            operation: "GetObject",
+            message: e.to_string(),
+        })?;
+        Ok(Some(bytes))
     }
 
     /// One streaming pass over the object in a blocking thread; rows go to `sink` when given.
@@ -525,6 +582,32 @@ impl WriteSink {
 }
 
 /// Opens the exact version that was notified, as a blocking reader (called on a blocking thread).
+/// The request for exactly the object version the event announced (by version id, or by ETag
+/// when the bucket is not versioned).
+fn get_announced(
+    s3: &aws_sdk_s3::Client,
+    object: &ObjectCreated,
+) -> aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder {
+    let request = s3.get_object().bucket(&object.bucket).key(&object.key);
+    match (&object.version_id, &object.etag) {
+        (Some(v), _) if !v.is_empty() && v != "null" => request.version_id(v),
+        (_, Some(etag)) => request.if_match(format!("\"{}\"", etag.trim_matches('"'))),
+        _ => request,
+    }
+}
+
+/// Whether a `GetObject` failed because that version is no longer there (replaced or deleted).
+fn is_gone(
+    e: &aws_sdk_s3::error::SdkError<
+        aws_sdk_s3::operation::get_object::GetObjectError,
+        aws_sdk_s3::config::http::HttpResponse,
+    >,
+) -> bool {
+    e.as_service_error().is_some_and(|s| s.is_no_such_key())
+        || e.raw_response()
+            .is_some_and(|r| matches!(r.status().as_u16(), 404 | 412))
+}
+
 fn open_object(
     handle: &Handle,
     s3: &aws_sdk_s3::Client,
@@ -532,17 +615,9 @@ fn open_object(
     aborted: &Arc<AtomicBool>,
     gone: &Arc<AtomicBool>,
 ) -> std::io::Result<Box<dyn Read + Send>> {
-    let mut request = s3.get_object().bucket(&object.bucket).key(&object.key);
-    request = match (&object.version_id, &object.etag) {
-        (Some(v), _) if !v.is_empty() && v != "null" => request.version_id(v),
-        (_, Some(etag)) => request.if_match(format!("\"{}\"", etag.trim_matches('"'))),
-        _ => request,
-    };
+    let request = get_announced(s3, object);
     let output = handle.block_on(request.send()).map_err(|e| {
-        let gone_now = e.as_service_error().is_some_and(|s| s.is_no_such_key())
-            || e.raw_response()
-                .is_some_and(|r| matches!(r.status().as_u16(), 404 | 412));
-        if gone_now {
+        if is_gone(&e) {
             gone.store(true, Ordering::Relaxed);
         }
         std::io::Error::other(aws_sdk_s3::error::DisplayErrorContext(e).to_string())

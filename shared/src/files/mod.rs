@@ -1,6 +1,7 @@
 //! Uploaded files: reading, validating and reporting. The same code runs in the ingest function
 //! and in `sais validate`, so a team sees before uploading exactly what the service will say.
 
+pub mod campaign_file;
 pub mod children;
 pub mod csv_file;
 pub mod report;

@@ -18,6 +18,8 @@ pub enum Kind {
     Cohort,
     /// A school's class list (needs the school's URN).
     ClassList,
+    /// A campaign definition (`campaigns/<id>.json`).
+    Campaign,
 }
 
 /// Arguments of `sais validate`.
@@ -57,6 +59,7 @@ fn kind_from_path(path: &Path) -> Option<(Kind, Option<String>)> {
     for (i, dir) in dirs.iter().enumerate().rev() {
         match dir.as_str() {
             "cohort" => return Some((Kind::Cohort, None)),
+            "campaigns" => return Some((Kind::Campaign, None)),
             "class-list" => return Some((Kind::ClassList, dirs.get(i + 1).cloned())),
             _ => {}
         }
@@ -74,7 +77,7 @@ pub fn run(args: Args) -> ExitCode {
     let from_path = kind_from_path(&args.file);
     let Some(kind) = args.kind.or(from_path.as_ref().map(|(k, _)| *k)) else {
         return usage(
-            "cannot tell the file's kind from its path; pass --kind cohort or --kind class-list",
+            "cannot tell the file's kind from its path; pass --kind cohort, class-list or campaign",
         );
     };
     let file_name = args
@@ -88,6 +91,25 @@ pub fn run(args: Args) -> ExitCode {
 
     let report = match kind {
         Kind::Cohort => check(&args.file, &file_name, &ChildFileKind::Cohort, today),
+        Kind::Campaign => {
+            let limit = sais_shared::files::campaign_file::MAX_CAMPAIGN_BYTES as u64 + 1;
+            let mut bytes = Vec::new();
+            let read = File::open(&args.file).and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, limit), &mut bytes)
+            });
+            match read {
+                Ok(_) => {
+                    sais_shared::files::campaign_file::validate_campaign(&file_name, &bytes, today)
+                        .0
+                }
+                Err(e) => file_error_report(
+                    &file_name,
+                    "campaign",
+                    codes::UNREADABLE,
+                    format!("The file could not be read ({})", e.kind()),
+                ),
+            }
+        }
         Kind::ClassList => {
             let folder = args
                 .school_urn
