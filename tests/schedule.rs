@@ -432,3 +432,95 @@ async fn a_rejected_campaign_file_saves_nothing_and_names_each_bad_field() {
         "a rejected campaign gets its errors.csv too"
     );
 }
+
+/// Uploads a CSV under `folder` and runs the real ingest; returns the report it wrote.
+async fn upload_csv(stack: &LocalStack, folder: &str, name: &str, csv: &str) -> serde_json::Value {
+    e2e::upload_and_ingest(stack, &format!("{TEAM}/{folder}/{name}"), csv.to_owned()).await;
+    let report = stack
+        .clients
+        .s3
+        .get_object()
+        .bucket(stack.bucket())
+        .key(format!("{TEAM}/reports/{name}.report.json"))
+        .send()
+        .await
+        .expect("the report is written back");
+    serde_json::from_slice(&report.body.collect().await.unwrap().into_bytes()).unwrap()
+}
+
+#[tokio::test]
+async fn a_responses_file_stops_the_reminders_for_families_who_answered() {
+    let w = world().await;
+    let cara = child_id(&w.stack, "Cara").await;
+    w.stack
+        .store()
+        .record_response(&team(), &cara, "hpv", "vaccinated")
+        .await
+        .unwrap();
+    // Ava by NHS number; Ben by name, date of birth and postcode; a child nobody knows; and a
+    // late consent form for Cara, who is already vaccinated.
+    let report = upload_csv(
+        &w.stack,
+        "responses",
+        "answers.csv",
+        "CHILD_NHS_NUMBER,CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,PROGRAMME,OUTCOME,DATE\n\
+         9990000018,,,,,hpv,consent_given,2026-11-14\n\
+         ,ben,JONES,02/06/2013,sw1a 1aa,hpv,consent_refused,\n\
+         9990000077,,,,,hpv,consent_given,\n\
+         9990000034,,,,,hpv,consent_given,\n",
+    )
+    .await;
+    assert_eq!(report["status"], "imported", "{report}");
+    let warnings: Vec<(u64, &str)> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| (w["row"].as_u64().unwrap(), w["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(warnings, [(4, "unknown_child")]);
+
+    let run = w
+        .scheduler
+        .run_campaign(&team(), "hpv-y8", date!(2026 - 11 - 25))
+        .await
+        .expect("reminder day");
+    let reminder = run
+        .occasions
+        .iter()
+        .find(|o| o.purpose == "consent_reminder")
+        .unwrap();
+    assert_eq!(reminder.queued, 0, "{reminder:?}");
+    assert_eq!(reminder.not_chased["answered"], 2, "Ava and Ben answered");
+    assert_eq!(
+        reminder.not_chased["vaccinated"], 1,
+        "Cara's late consent form does not undo her vaccination"
+    );
+}
+
+#[tokio::test]
+async fn a_responses_file_with_a_bad_row_records_nothing() {
+    let w = world().await;
+    let report = upload_csv(
+        &w.stack,
+        "responses",
+        "bad.csv",
+        "CHILD_NHS_NUMBER,PROGRAMME,OUTCOME\n9990000018,hpv,consent_given\n9990000026,hpv,perhaps\n",
+    )
+    .await;
+    assert_eq!(report["status"], "rejected");
+    assert_eq!(report["errors"][0]["code"], "invalid_outcome");
+    let run = w
+        .scheduler
+        .run_campaign(&team(), "hpv-y8", date!(2026 - 11 - 25))
+        .await
+        .unwrap();
+    let reminder = run
+        .occasions
+        .iter()
+        .find(|o| o.purpose == "consent_reminder")
+        .unwrap();
+    assert_eq!(
+        reminder.queued, 3,
+        "Ava's answer was not recorded from a rejected file"
+    );
+}

@@ -25,12 +25,13 @@ use crate::files::campaign_file::{MAX_CAMPAIGN_BYTES, validate_campaign};
 use crate::files::children::ChildFileKind;
 use crate::files::csv_file::TextEncoding;
 use crate::files::report::{Report, Status, codes};
+use crate::files::responses::{ChildMatch, response_codes, validate_responses_file};
 use crate::files::{file_error_report, now_rfc3339, validate_child_file};
 use crate::sqs_batch::{BatchError, process_batch};
 use crate::store::batch::{
     BatchWriteError, MAX_BATCH_ITEMS, RetryPolicy, WriteStats, put_request, write_chunk,
 };
-use crate::store::{ChildItem, Provenance, keys};
+use crate::store::{ChildItem, Provenance, child_id_for_nhs, keys};
 use crate::uploads::{
     KeyClass, ObjectCreated, S3Notification, Upload, UploadKind, classify_key,
     parse_s3_notification,
@@ -215,6 +216,10 @@ impl Ingest {
                         "A class list must be in a folder named after the school's 6-digit URN (class-list/<URN>/)".into(),
                     ),
                 },
+                UploadKind::Responses => match self.responses_file(&upload, object).await? {
+                    Some(report) => report,
+                    None => return Ok(IngestOutcome::Superseded),
+                },
                 UploadKind::Campaign => match self.campaign_file(&upload, object).await? {
                     Some(report) => report,
                     None => return Ok(IngestOutcome::Superseded),
@@ -332,6 +337,116 @@ impl Ingest {
         Ok(Some(report))
     }
 
+    /// Validates a responses file; only if it is valid, reads it again, matches each row to its
+    /// child and records the outcome. A row that matches no child is a warning, not an error.
+    async fn responses_file(
+        &self,
+        upload: &Upload,
+        object: &ObjectCreated,
+    ) -> Result<Option<Report>, IngestError> {
+        let today = OffsetDateTime::now_utc().date();
+        let file_name = upload.file_name.clone();
+        let Some(mut report) = self
+            .blocking_pass(object, move |open, _| {
+                validate_responses_file(&file_name, today, None, open, |_| {})
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        if report.status == Status::Rejected {
+            return Ok(Some(report));
+        }
+        let encoding = report.encoding.as_deref().and_then(TextEncoding::from_name);
+        let rows = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (file_name, collected) = (upload.file_name.clone(), rows.clone());
+        let Some(second) = self
+            .blocking_pass(object, move |open, _| {
+                validate_responses_file(&file_name, today, encoding, open, |row| {
+                    collected
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(row);
+                })
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        if second.rows_valid != report.rows_valid {
+            return Err(IngestError::Inconsistent);
+        }
+        let rows = std::mem::take(&mut *rows.lock().unwrap_or_else(|e| e.into_inner()));
+        let store = Store::new(self.clients.dynamodb.clone(), &self.table);
+        let team = &upload.team;
+        let ledger = |e: crate::dispatch::records::StoreError| IngestError::Ledger(e.to_string());
+
+        // Which child each row names: NHS numbers give ids directly; the four details are
+        // looked up among the team's children (every record with them, so a child listed twice
+        // has the answer on both).
+        let by_nhs: Vec<String> = rows
+            .iter()
+            .filter_map(|r| match &r.child {
+                ChildMatch::Nhs(nhs) => Some(child_id_for_nhs(team, nhs)),
+                ChildMatch::Details { .. } => None,
+            })
+            .collect();
+        let existing = store
+            .existing_children(team, &by_nhs)
+            .await
+            .map_err(ledger)?;
+        let wanted: std::collections::HashSet<String> =
+            rows.iter().filter_map(|r| details_key(&r.child)).collect();
+        let by_details = store
+            .children_by_details(team, &wanted)
+            .await
+            .map_err(ledger)?;
+
+        let mut writes: Vec<(String, &'static str, &'static str)> = Vec::new();
+        let mut unknown = Vec::new();
+        for row in &rows {
+            let ids: Vec<String> = match &row.child {
+                ChildMatch::Nhs(nhs) => Some(child_id_for_nhs(team, nhs))
+                    .filter(|id| existing.contains(id))
+                    .into_iter()
+                    .collect(),
+                details => details_key(details)
+                    .and_then(|k| by_details.get(&k).cloned())
+                    .unwrap_or_default(),
+            };
+            if ids.is_empty() {
+                unknown.push(row.row);
+            }
+            writes.extend(ids.into_iter().map(|id| (id, row.programme, row.outcome)));
+        }
+        // In file order per child and programme: a later row is the newer answer.
+        let recorded = futures::stream::iter(writes)
+            .then(|(id, programme, outcome)| {
+                let store = &store;
+                async move { store.record_response(team, &id, programme, outcome).await }
+            })
+            .try_fold(0u64, |n, done| async move { Ok(n + u64::from(done)) })
+            .await
+            .map_err(ledger)?;
+        let unknown_children = unknown.len();
+        for row in unknown {
+            report.warnings.push(crate::files::report::Issue::new(
+                row,
+                None::<&'static str>,
+                response_codes::UNKNOWN_CHILD,
+                "No child in the service matches this row; check the NHS number (or the name, date of birth and postcode) against the cohort",
+            ));
+        }
+        report.warnings.sort_by_key(|w| w.row);
+        tracing::info!(
+            rows = rows.len(),
+            recorded,
+            unknown_children,
+            "responses recorded"
+        );
+        Ok(Some(report))
+    }
+
     /// Reads at most `limit` bytes of a small object (campaign and settings files).
     async fn read_small(
         &self,
@@ -371,26 +486,44 @@ impl Ingest {
         encoding: Option<TextEncoding>,
         sink: Option<WriteSink>,
     ) -> Result<Option<Report>, IngestError> {
+        let file_name = upload.file_name.clone();
+        let kind = kind.clone();
+        self.blocking_pass(object, move |open, aborted| match sink {
+            None => validate_child_file(&file_name, &kind, today, encoding, open, |_| {}),
+            Some(sink) => validate_child_file(&file_name, &kind, today, encoding, open, |row| {
+                if !sink.send(&row) {
+                    aborted.store(true, Ordering::Relaxed);
+                }
+            }),
+        })
+        .await
+    }
+
+    /// Runs `validate` in a blocking thread over a stream of the object (opened afresh for each
+    /// pass it makes). `None` when the object changed or vanished before it could be read.
+    /// `validate` sets the flag it is given to stop reading when its writer has failed.
+    async fn blocking_pass<F>(
+        &self,
+        object: &ObjectCreated,
+        validate: F,
+    ) -> Result<Option<Report>, IngestError>
+    where
+        F: FnOnce(
+                &mut dyn FnMut() -> std::io::Result<Box<dyn Read + Send>>,
+                &Arc<AtomicBool>,
+            ) -> Report
+            + Send
+            + 'static,
+    {
         let handle = Handle::current();
         let s3 = self.clients.s3.clone();
         let object = object.clone();
-        let file_name = upload.file_name.clone();
-        let kind = kind.clone();
         let aborted = Arc::new(AtomicBool::new(false));
         let gone = Arc::new(AtomicBool::new(false));
         let (aborted2, gone2) = (aborted.clone(), gone.clone());
         let report = tokio::task::spawn_blocking(move || {
-            let open = || open_object(&handle, &s3, &object, &aborted2, &gone2);
-            match sink {
-                None => validate_child_file(&file_name, &kind, today, encoding, open, |_| {}),
-                Some(sink) => {
-                    validate_child_file(&file_name, &kind, today, encoding, open, |row| {
-                        if !sink.send(&row) {
-                            aborted2.store(true, Ordering::Relaxed);
-                        }
-                    })
-                }
-            }
+            let mut open = || open_object(&handle, &s3, &object, &aborted2, &gone2);
+            validate(&mut open, &aborted2)
         })
         .await
         .map_err(|e| IngestError::Task(e.to_string()))?;
@@ -641,5 +774,20 @@ impl<R: Read> Read for AbortableRead<R> {
             return Err(std::io::Error::other("writing failed; reading stopped"));
         }
         self.inner.read(buf)
+    }
+}
+
+/// The key `Store::children_by_details` matches on, for a row without an NHS number.
+fn details_key(child: &ChildMatch) -> Option<String> {
+    match child {
+        ChildMatch::Nhs(_) => None,
+        ChildMatch::Details {
+            first_name,
+            last_name,
+            date_of_birth,
+            postcode,
+        } => Some(format!(
+            "{first_name}\n{last_name}\n{date_of_birth}\n{postcode}"
+        )),
     }
 }

@@ -621,15 +621,18 @@ impl Store {
     }
 
     /// Records a response for a programme on the child's state item (`consent_given`,
-    /// `consent_refused`, `vaccinated`, `already_vaccinated`, `not_eligible`).
+    /// `consent_refused`, `vaccinated`, `already_vaccinated`, `not_eligible`). A consent answer
+    /// never overwrites a final outcome (vaccinated, already vaccinated, not eligible): a late
+    /// consent form must not start the reminders again. Returns whether it was recorded.
     pub async fn record_response(
         &self,
         team: &TeamCode,
         child_id: &str,
         programme: &str,
         outcome: &str,
-    ) -> Result<(), StoreError> {
-        self.client
+    ) -> Result<bool, StoreError> {
+        let mut update = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(keys::child_pk(team, child_id)))
@@ -637,11 +640,93 @@ impl Store {
             .update_expression("SET #r = :o, item_type = :t")
             .expression_attribute_names("#r", format!("{RESPONSE_PREFIX}{programme}"))
             .expression_attribute_values(":o", s(outcome))
-            .expression_attribute_values(":t", s("child_state"))
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        Ok(())
+            .expression_attribute_values(":t", s("child_state"));
+        if matches!(outcome, "consent_given" | "consent_refused") {
+            update = update
+                .condition_expression("attribute_not_exists(#r) OR NOT (#r IN (:v, :a, :n))")
+                .expression_attribute_values(":v", s("vaccinated"))
+                .expression_attribute_values(":a", s("already_vaccinated"))
+                .expression_attribute_values(":n", s("not_eligible"));
+        }
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
+    }
+
+    /// Which of these children exist (and have not expired).
+    pub async fn existing_children(
+        &self,
+        team: &TeamCode,
+        child_ids: &[String],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let wanted: Vec<(String, String)> = child_ids
+            .iter()
+            .map(|id| (keys::child_pk(team, id), keys::CHILD_SK.to_owned()))
+            .collect();
+        Ok(self
+            .batch_get(&wanted)
+            .await?
+            .into_values()
+            .filter_map(|item| str_attr(&item, "child_id"))
+            .collect())
+    }
+
+    /// Every child of the team whose names, date of birth and postcode are one of `wanted`
+    /// (`first\nlast\ndate\npostcode`, names lower-case): one pass over the team's children,
+    /// for response and objection rows that have no NHS number.
+    pub async fn children_by_details(
+        &self,
+        team: &TeamCode,
+        wanted: &std::collections::HashSet<String>,
+    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
+        let mut found: HashMap<String, Vec<String>> = HashMap::new();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        for shard in 0..crate::store::TEAM_SHARDS {
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name("gsi2")
+                    .key_condition_expression("gsi2pk = :pk")
+                    .expression_attribute_values(":pk", s(keys::team_children(team, shard)))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                for item in page.items.unwrap_or_default() {
+                    if expired(&item) {
+                        continue;
+                    }
+                    let field = |name| str_attr(&item, name).unwrap_or_default();
+                    let details = format!(
+                        "{}\n{}\n{}\n{}",
+                        field("first_name").to_lowercase(),
+                        field("last_name").to_lowercase(),
+                        field("date_of_birth"),
+                        field("postcode")
+                    );
+                    if wanted.contains(&details) {
+                        found.entry(details).or_default().push(field("child_id"));
+                    }
+                }
+                start = page.last_evaluated_key;
+                if start.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(found)
     }
 
     /// Records (or withdraws) an objection on the child's state item; `parent_detail` is the

@@ -278,15 +278,7 @@ pub struct ChildFileValidator<S: FnMut(ChildRow)> {
 }
 
 /// What validation found, once the whole file has been read.
-#[derive(Debug)]
-pub struct ChildFileOutcome {
-    /// Row errors in row order.
-    pub errors: Vec<Issue>,
-    /// Warnings in row order.
-    pub warnings: Vec<Issue>,
-    /// Rows with at least one error.
-    pub rows_with_errors: u64,
-}
+pub type ChildFileOutcome = super::RowsOutcome;
 
 impl<S: FnMut(ChildRow)> ChildFileValidator<S> {
     /// A validator for this kind of file, judging ages on `today`.

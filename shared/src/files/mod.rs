@@ -5,13 +5,14 @@ pub mod campaign_file;
 pub mod children;
 pub mod csv_file;
 pub mod report;
+pub mod responses;
 
 use std::io::Read;
 
 use time::{Date, OffsetDateTime, format_description::well_known::Rfc3339};
 
 use children::{ChildFileKind, ChildFileValidator, ChildRow};
-use csv_file::{ReadError, TextEncoding, read_pass};
+use csv_file::{PassSummary, ReadError, TextEncoding, read_pass};
 use report::{FileIssue, Issue, Report, Status, codes};
 
 /// The current time as reports write it.
@@ -68,16 +69,36 @@ where
         Err(ReadError::NotUtf8) => pass(TextEncoding::Windows1252),
         other => other,
     };
+    report_from(file, kind.name(), result)
+}
+
+/// What a schema's validator found once the whole file has been read.
+#[derive(Debug, Default)]
+pub struct RowsOutcome {
+    /// Row errors in row order.
+    pub errors: Vec<Issue>,
+    /// Warnings in row order.
+    pub warnings: Vec<Issue>,
+    /// Rows with at least one error.
+    pub rows_with_errors: u64,
+}
+
+/// The report of a CSV pass: file errors, the schema's row errors and warnings, the encoding.
+pub fn report_from(
+    file: &str,
+    kind: &str,
+    result: Result<(PassSummary, RowsOutcome), ReadError>,
+) -> Report {
     match result {
         Err(ReadError::NotUtf8) => file_error_report(
             file,
-            kind.name(),
+            kind,
             codes::UNREADABLE,
             "The file's text encoding could not be read; save it as \"CSV UTF-8\"".into(),
         ),
         Err(ReadError::Io(e)) => file_error_report(
             file,
-            kind.name(),
+            kind,
             codes::UNREADABLE,
             format!("The file could not be read ({e}); upload it again"),
         ),
@@ -96,7 +117,7 @@ where
             let rejected = !summary.file_errors.is_empty() || !outcome.errors.is_empty();
             Report {
                 file: file.to_owned(),
-                kind: kind.name().to_owned(),
+                kind: kind.to_owned(),
                 status: if rejected {
                     Status::Rejected
                 } else {

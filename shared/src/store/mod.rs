@@ -24,7 +24,7 @@ const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_3c2e_94b7_4d0a_8e55_0c1d_2b3a_
 /// the name, date of birth and postcode. Opaque so ids can be logged and sent as references.
 pub fn child_id(team: &TeamCode, row: &ChildRow) -> String {
     let name = match &row.nhs_number {
-        Some(nhs) => format!("{team}\nnhs\n{}", nhs.as_str()),
+        Some(nhs) => return child_id_for_nhs(team, nhs),
         None => format!(
             "{team}\ndetails\n{}\n{}\n{}\n{}",
             row.first_name.as_str().to_lowercase(),
@@ -180,6 +180,12 @@ pub struct ChildItem {
     pub updated_at: String,
     /// TTL, epoch seconds.
     pub expires_at: i64,
+}
+
+/// The id of the child with this NHS number (see [`child_id`]).
+pub fn child_id_for_nhs(team: &TeamCode, nhs: &crate::domain::NhsNumber) -> String {
+    let name = format!("{team}\nnhs\n{}", nhs.as_str());
+    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).to_string()
 }
 
 /// Where a child came from, for the item's `source`, `upload_id` and timestamps.
