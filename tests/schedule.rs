@@ -524,3 +524,107 @@ async fn a_responses_file_with_a_bad_row_records_nothing() {
         "Ava's answer was not recorded from a rejected file"
     );
 }
+
+#[tokio::test]
+async fn the_campaign_report_lists_every_child_once_with_what_happened_and_the_totals() {
+    let w = world().await;
+    let notify = start_notify_sim(|_| {}).await.expect("simulator");
+    let dispatcher = w
+        .stack
+        .dispatcher(
+            &notify.sim.base_url(),
+            &notify.api_key,
+            3000,
+            Duration::from_millis(500),
+        )
+        .expect("dispatcher");
+    let ben = child_id(&w.stack, "Ben").await;
+    w.stack
+        .store()
+        .record_response(&team(), &ben, "hpv", "consent_given")
+        .await
+        .unwrap();
+    w.scheduler
+        .run_campaign(&team(), "hpv-y8", date!(2026 - 11 - 12))
+        .await
+        .expect("request day");
+    for (_, job) in drain_jobs(&w).await {
+        dispatcher.handle_job(&job).await.expect("sent");
+    }
+
+    let report = sais_shared::campaign_report::build(&w.stack.store(), &team(), &campaign())
+        .await
+        .expect("report");
+    let s = &report.summary;
+    assert_eq!(s.children, 4);
+    assert_eq!(
+        s.children_contacted, 2,
+        "Ava and Cara were sent the request"
+    );
+    assert_eq!(s.messages["email"]["created"], 2);
+    assert_eq!(s.not_contacted["answered"], 1);
+    assert_eq!(s.not_contacted["deceased"], 1);
+    let lines: Vec<(String, String, String, String)> = report
+        .rows
+        .iter()
+        .map(|r| {
+            (
+                r.first_name.clone(),
+                r.channel.clone(),
+                r.status.clone(),
+                r.reason.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (
+                "Ben".into(),
+                "".into(),
+                "not_contacted".into(),
+                "answered".into()
+            ),
+            (
+                "Cara".into(),
+                "email".into(),
+                "created".into(),
+                "preference".into()
+            ),
+            (
+                "Dan".into(),
+                "".into(),
+                "not_contacted".into(),
+                "deceased".into()
+            ),
+            (
+                "Ava".into(),
+                "email".into(),
+                "created".into(),
+                "preference".into()
+            ),
+        ],
+        "sorted by last name: Jones, Khan, Reed, Smith"
+    );
+
+    let keys = report
+        .publish(&w.stack.clients.s3, &w.stack.bucket())
+        .await
+        .expect("published");
+    assert_eq!(
+        keys,
+        [
+            format!("{TEAM}/reports/campaigns/hpv-y8.csv"),
+            format!("{TEAM}/reports/campaigns/hpv-y8.summary.json"),
+            format!("{TEAM}/reports/campaigns/hpv-y8.html"),
+        ]
+    );
+    let html = report.html();
+    assert!(html.contains("<svg"), "the chart is drawn inline");
+    assert!(
+        !html.contains("<script") && !html.contains("src=") && !html.contains("href="),
+        "the page loads nothing and runs nothing, so it reads offline"
+    );
+    let csv = String::from_utf8(report.csv()).unwrap();
+    assert_eq!(csv.lines().count(), 5, "a header and one line per row");
+}

@@ -6,6 +6,7 @@
 
 pub mod aws;
 pub mod campaign;
+pub mod campaign_report;
 pub mod config;
 pub mod dispatch;
 pub mod domain;

@@ -411,6 +411,33 @@ pub struct LocalNotify {
     pub api_key: String,
 }
 
+impl LocalNotify {
+    /// A Notify client for the simulator (as the reminders function builds one).
+    pub fn client(&self) -> Result<crate::notify::NotifyClient, LocalStackError> {
+        let key = crate::notify::ApiKey::parse(&self.api_key)
+            .map_err(|e| LocalStackError::Start(e.to_string()))?;
+        crate::notify::NotifyClient::new(&self.sim.base_url(), key, Duration::from_secs(10))
+            .map_err(|e| LocalStackError::Start(e.to_string()))
+    }
+
+    /// A parent texts the service's number: the simulator sends the inbound-text callback.
+    pub async fn text_in(&self, from: &str, message: &str) -> Result<(), LocalStackError> {
+        let response = reqwest::Client::new()
+            .post(format!("{}/_sim/inbound", self.sim.base_url()))
+            .json(&serde_json::json!({"source_number": from, "message": message}))
+            .send()
+            .await
+            .map_err(|e| LocalStackError::Start(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(LocalStackError::Start(format!(
+                "the simulator refused an inbound text ({})",
+                response.status()
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Starts the Notify simulator on a free loopback port; `configure` adjusts its settings (rate
 /// limit, daily limits, latency, callbacks) before it starts.
 pub async fn start_notify_sim(

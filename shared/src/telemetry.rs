@@ -15,3 +15,18 @@ pub fn init_json_logs() {
         .without_time()
         .try_init();
 }
+
+/// The same JSON log lines, appended to a file (the local demo's `--log-file`: every function's
+/// lines in one place, to check what the service would log).
+pub fn init_json_logs_to_file(file: std::fs::File) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .with_writer(std::sync::Mutex::new(file))
+        .try_init();
+}

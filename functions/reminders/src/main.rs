@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sais_shared::aws::{AwsClients, secret_string};
+use sais_shared::campaign_report;
 use sais_shared::config::required_env;
 use sais_shared::dispatch::records::Store;
 use sais_shared::notify::{ApiKey, NotifyClient};
@@ -35,11 +36,20 @@ async fn main() -> Result<(), Error> {
     let send_queue_url = required_env("SEND_QUEUE_URL")?;
     let receipts = Receipts::new(store.clone(), clients.sqs.clone(), send_queue_url.clone());
     let scheduler = Scheduler::new(store, clients.sqs.clone(), send_queue_url);
-    let (receipts, scheduler, notify) = (&receipts, &scheduler, &notify);
+    let bucket = required_env("UPLOADS_BUCKET")?;
+    let reporter = Reporter {
+        store: Store::new(clients.dynamodb.clone(), required_env("TABLE_NAME")?),
+        s3: clients.s3.clone(),
+        bucket,
+    };
+    let (receipts, scheduler, notify, reporter) = (&receipts, &scheduler, &notify, &reporter);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         match RemindersTask::from_event(&event.payload)? {
             RemindersTask::Daily { date } => {
                 let runs = scheduler.run_all(date).await?;
+                for run in &runs {
+                    reporter.publish(&run.team, &run.campaign_id).await;
+                }
                 Ok::<Value, Error>(json!({ "campaigns": runs }))
             }
             RemindersTask::Campaign {
@@ -49,6 +59,7 @@ async fn main() -> Result<(), Error> {
             } => {
                 let team = TeamCode::parse(&team).ok_or("\"team\" is not a valid team code")?;
                 let run = scheduler.run_campaign(&team, &campaign_id, date).await?;
+                reporter.publish(&run.team, &run.campaign_id).await;
                 Ok(json!({ "campaigns": [run] }))
             }
             RemindersTask::DueWork => {
@@ -60,4 +71,37 @@ async fn main() -> Result<(), Error> {
         }
     }))
     .await
+}
+
+/// Refreshes a campaign's report after its daily run. A report that cannot be made is logged
+/// (and alarmed on through the error count) but does not fail the run: the jobs are queued.
+struct Reporter {
+    store: Store,
+    s3: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl Reporter {
+    async fn publish(&self, team: &str, campaign_id: &str) {
+        let Some(team) = TeamCode::parse(team) else {
+            return;
+        };
+        let result = async {
+            let campaign = self
+                .store
+                .campaign(&team, campaign_id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("campaign not found")?;
+            let report = campaign_report::build(&self.store, &team, &campaign)
+                .await
+                .map_err(|e| e.to_string())?;
+            report.publish(&self.s3, &self.bucket).await
+        }
+        .await;
+        match result {
+            Ok(keys) => tracing::info!(campaign_id, files = keys.len(), "campaign report written"),
+            Err(error) => tracing::error!(campaign_id, %error, "campaign report failed"),
+        }
+    }
 }

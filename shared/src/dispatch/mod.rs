@@ -407,6 +407,8 @@ impl Dispatcher {
                                 n.id,
                                 n.template_version,
                                 n.status.as_str(),
+                                // Notify's list answer has no body to count.
+                                None,
                             )
                             .await?;
                         tracing::info!(message_id = message_id.as_str(), "reconciled by reference");
@@ -425,7 +427,14 @@ impl Dispatcher {
                     return Err(DispatchError::InjectedCrash);
                 }
                 self.store
-                    .mark_sent(team, &message_id, sent.id, sent.template_version, "created")
+                    .mark_sent(
+                        team,
+                        &message_id,
+                        sent.id,
+                        sent.template_version,
+                        "created",
+                        (send.channel == Channel::Sms).then_some(sent.sms_fragments),
+                    )
                     .await?;
                 if send.channel == Channel::Letter {
                     // Notify sends no callbacks for letters: poll them until final.

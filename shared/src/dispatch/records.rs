@@ -35,7 +35,7 @@ const MESSAGE_NAMESPACE: Uuid = Uuid::from_u128(0x2f6b_8e1a_5c3d_4e9f_a0b1_c2d3_
 /// The table could not be read or written.
 mod campaigns;
 mod later;
-pub use campaigns::{CampaignRef, RunRecord, run_record_expiry};
+pub use campaigns::{CampaignRef, Decision, RunRecord, run_record_expiry};
 pub use later::{DueJob, FollowUp, OpenLetter};
 
 #[derive(Debug, thiserror::Error)]
@@ -155,6 +155,9 @@ pub struct MessageRecord {
     /// The job's occasion (a reminder's date, a session's date), carried to fallbacks and retries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub occasion: Option<String>,
+    /// For a text: the fragments Notify bills for it, counted from the body it sent back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_fragments: Option<u32>,
     /// Until when (epoch seconds) the attempt that wrote or took over the intent owns it: no
     /// other attempt may reconcile or send before then. Longer than a dispatcher can live.
     #[serde(default)]
@@ -204,6 +207,7 @@ impl MessageRecord {
             job_kind: job.kind.clone(),
             attempt: job.attempt,
             occasion: job.occasion.clone(),
+            sms_fragments: None,
             lease_until: now_epoch() + LEASE_SECONDS,
             created_at: now,
             expires_at: now_epoch() + MESSAGE_RECORDS_DAYS * 86_400,
@@ -870,6 +874,7 @@ impl Store {
         notify_id: Uuid,
         template_version: u32,
         status: &str,
+        sms_fragments: Option<u32>,
     ) -> Result<(), StoreError> {
         let change = status_change(status)?;
         let update = |with_status: bool| {
@@ -885,7 +890,12 @@ impl Store {
                 .expression_attribute_values(":v", AttributeValue::N(template_version.to_string()))
                 .expression_attribute_values(":g2", s(format!("T#{team}#N#{notify_id}")))
                 .expression_attribute_values(":msg", s("MSG"));
-            let base = "SET #state = :sent, notify_id = :nid, template_version = :v, gsi2pk = :g2, gsi2sk = :msg";
+            let mut base = "SET #state = :sent, notify_id = :nid, template_version = :v, gsi2pk = :g2, gsi2sk = :msg".to_owned();
+            if let Some(n) = sms_fragments {
+                // What the text cost (Notify bills per fragment); the body itself is not kept.
+                base.push_str(", sms_fragments = :frags");
+                u = u.expression_attribute_values(":frags", AttributeValue::N(n.to_string()));
+            }
             if with_status {
                 u = u
                     .update_expression(format!(
@@ -898,7 +908,7 @@ impl Store {
                     .expression_attribute_values(":change", change.clone());
             } else {
                 u = u
-                    .update_expression(base)
+                    .update_expression(base.clone())
                     .condition_expression("attribute_exists(pk)");
             }
             u

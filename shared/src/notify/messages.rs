@@ -169,6 +169,9 @@ pub struct SentNotification {
     pub template_version: u32,
     /// Where `GET` finds the notification.
     pub uri: String,
+    /// Fragments the rendered body takes as a text (meaningful for texts only); the body itself
+    /// is personal and is not kept.
+    pub sms_fragments: u32,
 }
 
 /// A notification as `GET /v2/notifications/{id}` and the list endpoint describe it, without
@@ -202,13 +205,22 @@ pub(crate) struct TemplateRef {
     version: u32,
 }
 
-/// The 201 body of a send (`content` is ignored: it holds the rendered, personal message).
+/// The 201 body of a send. `content` holds the rendered, personal message: only its length is
+/// used (to count a text's fragments), and it is dropped at once.
 #[derive(Deserialize)]
 pub(crate) struct SentBody {
     id: Uuid,
     reference: Option<String>,
     uri: String,
     template: TemplateRef,
+    #[serde(default)]
+    content: Option<SentContent>,
+}
+
+#[derive(Deserialize)]
+pub(crate) struct SentContent {
+    #[serde(default)]
+    body: String,
 }
 
 impl From<SentBody> for SentNotification {
@@ -219,6 +231,9 @@ impl From<SentBody> for SentNotification {
             template_id: b.template.id,
             template_version: b.template.version,
             uri: b.uri,
+            sms_fragments: b
+                .content
+                .map_or(1, |c| super::sms_length::sms_length(&c.body).fragments),
         }
     }
 }

@@ -11,6 +11,7 @@ mod client;
 mod error;
 mod key;
 mod messages;
+pub mod sms_length;
 pub mod vocab;
 
 pub use client::{NOTIFY_BASE_URL, NotifyClient, USER_AGENT};

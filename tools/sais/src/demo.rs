@@ -1,41 +1,63 @@
-//! `sais demo`: the service on the local stack, end to end, on a folder that mirrors a team's
-//! S3 prefix: ingest, then a consent request to every child through the dispatcher, the Notify
-//! simulator and the webhook. It says plainly what is not built yet.
+//! `sais demo`: the whole service on the local stack, day by day, over a folder that mirrors a
+//! team's S3 prefix (`cohort/`, `class-list/<URN>/`, `responses/`, `objections/`,
+//! `campaigns/`, `team.json`). Files under `day-<N>/` are uploaded at the start of simulated
+//! day N (day 0 is the earliest consent-request day), and `day-<N>/inbound-sms.csv`
+//! (`FROM,MESSAGE`) sends texts in through the Notify simulator that day. Each day runs the real
+//! ingest, the daily schedule, the dispatcher against the simulator, the webhook over local HTTP
+//! and the hourly due work; at the end, the campaign reports are written and summarised.
 
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use sais_shared::dispatch::SendJob;
+use sais_shared::campaign_report;
 use sais_shared::ingest::Ingest;
 use sais_shared::local::{
     LocalNotify, LocalStack, example_campaign, serve_webhook, shared_moto_endpoint,
     start_notify_sim,
 };
-use sais_shared::policy::Purpose;
 use sais_shared::receipts::Receipts;
+use sais_shared::schedule::CampaignDates;
+use sais_shared::schedule::runner::Scheduler;
 use sais_shared::uploads::TeamCode;
 use sais_shared::webhook::Webhook;
+use serde_json::json;
+use time::{Date, OffsetDateTime};
 
 /// Arguments of `sais demo`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// A folder laid out like a team's prefix: `cohort/`, `class-list/<URN>/`, ….
+    /// A folder laid out like a team's prefix: `cohort/`, `class-list/<URN>/`, `day-<N>/`, ….
     #[arg(long)]
     input: PathBuf,
     /// The team code the files are uploaded under.
     #[arg(long, default_value = "DEMO-sais")]
     team: String,
-    /// Print the outcome as JSON.
+    /// Simulate this many days (default: from the first request day to the last session).
+    #[arg(long)]
+    days: Option<u32>,
+    /// Print the outcome as JSON: the summary and, per child, every message and skip.
     #[arg(long)]
     json: bool,
+    /// Write every function's JSON log lines to this file.
+    #[arg(long)]
+    log_file: Option<PathBuf>,
 }
 
 /// Runs `sais demo`.
 pub fn run(args: Args) -> ExitCode {
+    if let Some(path) = &args.log_file {
+        match std::fs::File::create(path) {
+            Ok(file) => sais_shared::telemetry::init_json_logs_to_file(file),
+            Err(e) => {
+                eprintln!("sais demo: cannot write the log file: {e}");
+                return ExitCode::from(crate::EX_USAGE);
+            }
+        }
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,109 +94,373 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-async fn demo(args: &Args) -> Result<()> {
-    let endpoint = shared_moto_endpoint().context("starting moto")?;
-    let stack = LocalStack::create(&endpoint, "sais")
-        .await
-        .context("creating the template's resources on moto")?;
-    println!("Local stack: moto at {endpoint}");
-    println!("  bucket {}  table {}", stack.bucket(), stack.table());
+/// Prints (unless quiet) and says something to the person watching.
+macro_rules! say {
+    ($quiet:expr, $($arg:tt)*) => {
+        if !$quiet {
+            println!($($arg)*);
+        }
+    };
+}
 
-    let files = files_under(&args.input)?;
-    for path in &files {
-        let relative = path
-            .strip_prefix(&args.input)
-            .unwrap_or(path)
-            .to_string_lossy()
-            .replace('\\', "/");
-        let key = format!("{}/{relative}", args.team);
-        let body = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        stack
+/// Which simulated day a file belongs to: `day-<N>/…` is day N, anything else day 0.
+fn day_of(relative: &str) -> (u32, String) {
+    if let Some(rest) = relative.strip_prefix("day-")
+        && let Some((n, path)) = rest.split_once('/')
+        && let Ok(n) = n.parse()
+    {
+        return (n, path.to_owned());
+    }
+    (0, relative.to_owned())
+}
+
+struct Demo<'a> {
+    args: &'a Args,
+    stack: LocalStack,
+    ingest: Ingest,
+    quiet: bool,
+}
+
+impl Demo<'_> {
+    async fn upload(&self, relative: &str, body: Vec<u8>) -> Result<()> {
+        let key = format!("{}/{relative}", self.args.team);
+        self.stack
             .clients
             .s3
             .put_object()
-            .bucket(stack.bucket())
+            .bucket(self.stack.bucket())
             .key(&key)
             .body(body.into())
             .send()
             .await
             .with_context(|| format!("uploading {key}"))?;
-        println!("  uploaded {key}");
+        say!(self.quiet, "  uploaded {key}");
+        Ok(())
     }
 
-    let ingest = Ingest::new(stack.clients.clone(), stack.table());
-    let handled = drain(&stack, &stack.ingest_queue_url, None, |event| {
-        let ingest = &ingest;
-        async move { Ok(ingest.handle_batch(event).await?) }
-    })
-    .await?;
-    println!("Ingest handled {handled} notifications.");
-
-    let listed = stack
-        .clients
-        .s3
-        .list_objects_v2()
-        .bucket(stack.bucket())
-        .prefix(format!("{}/reports/", args.team))
-        .send()
+    /// Runs the ingest function on what S3 announced, and prints each new report.
+    async fn ingest_uploads(&self, seen: &mut Vec<String>) -> Result<Vec<serde_json::Value>> {
+        let ingest = &self.ingest;
+        drain(
+            &self.stack,
+            &self.stack.ingest_queue_url,
+            None,
+            |event| async move { Ok(ingest.handle_batch(event).await?) },
+        )
         .await?;
-    let mut summary = Vec::new();
-    for object in listed.contents() {
-        let Some(key) = object.key() else { continue };
-        if !key.ends_with(".report.json") {
-            continue;
-        }
-        let body = stack
+        let listed = self
+            .stack
             .clients
             .s3
-            .get_object()
-            .bucket(stack.bucket())
-            .key(key)
+            .list_objects_v2()
+            .bucket(self.stack.bucket())
+            .prefix(format!("{}/reports/", self.args.team))
             .send()
-            .await?
-            .body
-            .collect()
-            .await?
-            .into_bytes();
-        let report: serde_json::Value = serde_json::from_slice(&body)?;
-        println!(
-            "  {:<45} {:<10} {:>6} rows  {:>4} errors  {:>5} warnings",
-            report["file"].as_str().unwrap_or(""),
-            report["status"].as_str().unwrap_or(""),
-            report["rows"],
-            report["errors"].as_array().map_or(0, Vec::len)
-                + report["file_errors"].as_array().map_or(0, Vec::len),
-            report["warnings"].as_array().map_or(0, Vec::len),
-        );
-        summary.push(
-            serde_json::json!({"report": key, "status": report["status"], "rows": report["rows"]}),
-        );
+            .await?;
+        let mut reports = Vec::new();
+        for object in listed.contents() {
+            let Some(key) = object.key() else { continue };
+            if !key.ends_with(".report.json") || seen.iter().any(|k| k == key) {
+                continue;
+            }
+            seen.push(key.to_owned());
+            let body = self
+                .stack
+                .clients
+                .s3
+                .get_object()
+                .bucket(self.stack.bucket())
+                .key(key)
+                .send()
+                .await?
+                .body
+                .collect()
+                .await?
+                .into_bytes();
+            let report: serde_json::Value = serde_json::from_slice(&body)?;
+            say!(
+                self.quiet,
+                "  {:<45} {:<10} {:>6} rows  {:>4} errors  {:>5} warnings",
+                report["file"].as_str().unwrap_or(""),
+                report["status"].as_str().unwrap_or(""),
+                report["rows"],
+                report["errors"].as_array().map_or(0, Vec::len)
+                    + report["file_errors"].as_array().map_or(0, Vec::len),
+                report["warnings"].as_array().map_or(0, Vec::len),
+            );
+            reports
+                .push(json!({"report": key, "status": report["status"], "rows": report["rows"]}));
+        }
+        Ok(reports)
     }
-    let children = stack.items_of_type("child").await?.len();
-    println!(
-        "Children in the table: {children} ({} DynamoDB write requests).",
-        ingest.write_stats().requests
-    );
-    println!(
-        "Reports are in s3://{}/{}/reports/",
+}
+
+async fn demo(args: &Args) -> Result<()> {
+    let quiet = args.json;
+    let team = TeamCode::parse(&args.team).context("the team code")?;
+    let endpoint = shared_moto_endpoint().context("starting moto")?;
+    let stack = LocalStack::create(&endpoint, "sais")
+        .await
+        .context("creating the template's resources on moto")?;
+    say!(quiet, "Local stack: moto at {endpoint}");
+    say!(
+        quiet,
+        "  bucket {}  table {}",
         stack.bucket(),
-        args.team
+        stack.table()
     );
-    let sending = send_consent_requests(&stack, &args.team).await?;
-    println!();
-    println!("Not built yet: the reminders schedule (above, every child was queued a consent");
-    println!("request at once, as the schedule will on the send date) and campaign reports.");
+
+    // The files, by the day they arrive.
+    let mut by_day: BTreeMap<u32, Vec<(String, PathBuf)>> = BTreeMap::new();
+    for path in files_under(&args.input)? {
+        let relative = path
+            .strip_prefix(&args.input)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let (day, relative) = day_of(&relative);
+        by_day.entry(day).or_default().push((relative, path));
+    }
+
+    let demo = Demo {
+        args,
+        ingest: Ingest::new(stack.clients.clone(), stack.table()),
+        stack,
+        quiet,
+    };
+    let stack = &demo.stack;
+    let mut seen_reports = Vec::new();
+    let mut uploads = Vec::new();
+    say!(quiet, "Day 0 files:");
+    for (relative, path) in by_day.remove(&0).unwrap_or_default() {
+        let body = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        demo.upload(&relative, body).await?;
+    }
+    uploads.extend(demo.ingest_uploads(&mut seen_reports).await?);
+
+    // The campaigns: those uploaded, or an example HPV campaign over every school.
+    let store = stack.store();
+    let mut campaigns = Vec::new();
+    for c in store.active_campaigns(Date::MIN).await? {
+        if c.team == team
+            && let Some(campaign) = store.campaign(&team, &c.campaign_id).await?
+        {
+            campaigns.push(campaign);
+        }
+    }
+    if campaigns.is_empty() {
+        let mut schools: Vec<String> = stack
+            .items_of_type("child")
+            .await?
+            .iter()
+            .filter_map(|c| c.get("school_urn").and_then(|v| v.as_s().ok()).cloned())
+            .collect();
+        schools.sort();
+        schools.dedup();
+        let today = OffsetDateTime::now_utc().date();
+        let mut campaign = example_campaign("demo-hpv", "hpv", today + time::Duration::days(21));
+        campaign.schools = schools;
+        store.put_campaign(&team, &campaign).await?;
+        say!(
+            quiet,
+            "No campaign file: using an example HPV campaign over every school."
+        );
+        campaigns.push(campaign);
+    }
+    let dates: Vec<CampaignDates> = campaigns.iter().filter_map(CampaignDates::of).collect();
+    let Some(first) = dates.iter().map(|d| d.requests_on).min() else {
+        bail!("no campaign has a session date");
+    };
+    let last = dates
+        .iter()
+        .map(CampaignDates::last_send_day)
+        .max()
+        .unwrap_or(first);
+    let days = args
+        .days
+        .unwrap_or(((last - first).whole_days() + 1).max(1) as u32);
+
+    // Notify (the simulator) calls the real webhook, served over local HTTP.
+    let token = "local-demo-callback-token";
+    let receipts = Receipts::new(
+        store.clone(),
+        stack.clients.sqs.clone(),
+        stack.send_queue_url.clone(),
+    );
+    let base = serve_webhook(Webhook::new(receipts.clone(), token)).await?;
+    let notify = start_notify_sim(|c| {
+        c.callback_url = Some(format!("{base}/notify/{team}"));
+        c.callback_bearer_token = Some(token.into());
+        c.callback_delay = Duration::from_millis(50);
+    })
+    .await?;
+    say!(
+        quiet,
+        "Notify simulator at {}; its callbacks go to the webhook at {base}/notify/{team}",
+        notify.sim.base_url()
+    );
+    let notify_client = notify.client()?;
+    let dispatcher = stack.dispatcher(
+        &notify.sim.base_url(),
+        &notify.api_key,
+        3000,
+        Duration::from_secs(10),
+    )?;
+    let scheduler = Scheduler::new(
+        store.clone(),
+        stack.clients.sqs.clone(),
+        stack.send_queue_url.clone(),
+    );
+
+    // Day by day: files, inbound texts, the daily schedule, sending, receipts, due work.
+    let mut message_day: HashMap<String, u32> = HashMap::new();
+    for day in 0..days {
+        let date = first + time::Duration::days(i64::from(day));
+        // The clock the service's own timers run on: retries are due 24 hours on.
+        let now = OffsetDateTime::now_utc() + time::Duration::days(i64::from(day));
+        say!(quiet, "\nDay {day} ({date}):");
+        for (relative, path) in by_day.remove(&day).unwrap_or_default() {
+            let body =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            if relative == "inbound-sms.csv" {
+                let texts = inbound_texts(&body)?;
+                for (from, message) in &texts {
+                    notify.text_in(from, message).await?;
+                }
+                notify
+                    .sim
+                    .wait_callbacks_idle(Duration::from_secs(30))
+                    .await;
+                say!(quiet, "  {} texts came in from parents", texts.len());
+            } else {
+                demo.upload(&relative, body).await?;
+            }
+        }
+        uploads.extend(demo.ingest_uploads(&mut seen_reports).await?);
+        for run in scheduler.run_all(date).await? {
+            for o in &run.occasions {
+                say!(
+                    quiet,
+                    "  {}: {} queued {}, not chased {}",
+                    run.campaign_id,
+                    o.purpose,
+                    o.queued,
+                    o.not_chased.values().sum::<u64>()
+                );
+            }
+        }
+        let retries = receipts.release_due(now).await?;
+        let letters = receipts.poll_letters(&notify_client, now).await?;
+        if retries + letters > 0 {
+            say!(
+                quiet,
+                "  due work: {retries} retries queued, {letters} letters updated"
+            );
+        }
+        let jobs = drain(stack, &stack.send_queue_url, Some(&notify), |event| {
+            let dispatcher = &dispatcher;
+            async move { Ok(dispatcher.handle_batch(event).await?) }
+        })
+        .await?;
+        if jobs > 0 {
+            say!(quiet, "  dispatcher ran {jobs} jobs");
+        }
+        for m in stack.items_of_type("message").await? {
+            if let Some(id) = m.get("message_id").and_then(|v| v.as_s().ok()) {
+                message_day.entry(id.clone()).or_insert(day);
+            }
+        }
+    }
+
+    // The reports a team reads.
+    let mut summaries = Vec::new();
+    let mut children: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    for campaign in &campaigns {
+        let report = campaign_report::build(&store, &team, campaign).await?;
+        let keys = report
+            .publish(&stack.clients.s3, &stack.bucket())
+            .await
+            .map_err(anyhow::Error::msg)?;
+        if !quiet {
+            println!();
+            crate::report::print_summary(&report.summary);
+            for key in keys {
+                println!("  s3://{}/{key}", stack.bucket());
+            }
+        }
+        for row in &report.rows {
+            let child = children.entry(row.child_id.clone()).or_insert_with(|| {
+                json!({
+                    "nhs_number": row.nhs_number,
+                    "first_name": row.first_name,
+                    "last_name": row.last_name,
+                    "messages": [],
+                    "manual_follow_up": false,
+                    "skipped": [],
+                })
+            });
+            if row.manual_follow_up {
+                child["manual_follow_up"] = json!(true);
+            }
+            if row.message_id.is_empty() {
+                child["skipped"]
+                    .as_array_mut()
+                    .expect("a list")
+                    .push(json!({"purpose": row.purpose, "reason": row.reason}));
+            } else {
+                child["messages"]
+                    .as_array_mut()
+                    .expect("a list")
+                    .push(json!({
+                        "day": message_day.get(&row.message_id),
+                        "purpose": row.purpose,
+                        "channel": row.channel,
+                        "recipient": row.recipient,
+                        "status": row.status,
+                        "reason": row.reason,
+                    }));
+            }
+        }
+        summaries.push(report.summary);
+    }
+    say!(
+        quiet,
+        "\nNot built yet: objections files, team settings and subject access (step 6)."
+    );
     if args.json {
+        let summary = if summaries.len() == 1 {
+            serde_json::to_value(&summaries[0])?
+        } else {
+            serde_json::to_value(&summaries)?
+        };
         println!(
             "{}",
-            serde_json::json!({"reports": summary, "messages": sending})
+            json!({
+                "summary": summary,
+                "uploads": uploads,
+                "children": children.into_values().collect::<Vec<_>>(),
+            })
         );
     }
     Ok(())
 }
 
+/// `FROM,MESSAGE` rows (a header first).
+fn inbound_texts(body: &[u8]) -> Result<Vec<(String, String)>> {
+    let mut reader = csv::Reader::from_reader(body);
+    let mut texts = Vec::new();
+    for record in reader.records() {
+        let record = record.context("reading inbound-sms.csv")?;
+        texts.push((
+            record.get(0).unwrap_or_default().trim().to_owned(),
+            record.get(1).unwrap_or_default().to_owned(),
+        ));
+    }
+    Ok(texts)
+}
+
 /// The local poller, as Lambda's SQS event source mapping: receives batches, hands them to
-/// `handle`, deletes what succeeded. Stops after three empty receives in a row (and, with a
+/// `handle`, deletes what succeeded. Stops after two empty receives in a row (and, with a
 /// simulator, once its callbacks are done). Returns how many messages succeeded.
 async fn drain<F, Fut>(
     stack: &LocalStack,
@@ -188,7 +474,10 @@ where
 {
     let mut handled = 0;
     let mut idle = 0;
-    while idle < 3 {
+    // Two empty receives in a row, with no callbacks outstanding, and the queue is done: what
+    // the handlers and the webhook queue is visible at once (the demo does not wait out SQS
+    // delays, such as the backoff of a technical-failure retry).
+    while idle < 2 {
         if let Some(notify) = notify {
             notify
                 .sim
@@ -201,7 +490,7 @@ where
             .receive_message()
             .queue_url(queue_url)
             .max_number_of_messages(10)
-            .wait_time_seconds(1)
+            .wait_time_seconds(0)
             .send()
             .await
             .context("receiving from a queue")?;
@@ -244,126 +533,4 @@ where
         }
     }
     Ok(handled)
-}
-
-/// Sends a consent request to every child through the real dispatcher and the Notify
-/// simulator, whose delivery receipts go to the real webhook (fallbacks included). Prints and
-/// returns the messages by channel and status.
-async fn send_consent_requests(stack: &LocalStack, team_code: &str) -> Result<serde_json::Value> {
-    let team = TeamCode::parse(team_code).context("the team code")?;
-    let token = "local-demo-callback-token";
-    let receipts = Receipts::new(
-        stack.store(),
-        stack.clients.sqs.clone(),
-        stack.send_queue_url.clone(),
-    );
-    let base = serve_webhook(Webhook::new(receipts, token)).await?;
-    let notify = start_notify_sim(|c| {
-        c.callback_url = Some(format!("{base}/notify/{team}"));
-        c.callback_bearer_token = Some(token.into());
-        c.callback_delay = Duration::from_millis(50);
-    })
-    .await?;
-    println!();
-    println!(
-        "Notify simulator at {}; its callbacks go to the webhook at {base}/notify/{team}",
-        notify.sim.base_url()
-    );
-
-    let children = stack.items_of_type("child").await?;
-    let mut schools: Vec<String> = children
-        .iter()
-        .filter_map(|c| c.get("school_urn").and_then(|v| v.as_s().ok()).cloned())
-        .collect();
-    schools.sort();
-    schools.dedup();
-    let today = time::OffsetDateTime::now_utc().date();
-    let mut campaign = example_campaign("demo-hpv", "hpv", today + time::Duration::days(21));
-    campaign.schools = schools;
-    stack.store().put_campaign(&team, &campaign).await?;
-
-    let ids: Vec<String> = children
-        .iter()
-        .filter_map(|c| c.get("child_id").and_then(|v| v.as_s().ok()).cloned())
-        .collect();
-    for chunk in ids.chunks(10) {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, id)| {
-                let job =
-                    SendJob::new(&team, &campaign.id, id, Purpose::ConsentRequest, "campaign");
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(serde_json::to_string(&job).expect("a job serialises"))
-                    .build()
-                    .expect("id and body are set")
-            })
-            .collect();
-        stack
-            .clients
-            .sqs
-            .send_message_batch()
-            .queue_url(&stack.send_queue_url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .context("queueing send jobs")?;
-    }
-    println!(
-        "Queued {} consent requests (campaign {}).",
-        ids.len(),
-        campaign.id
-    );
-
-    let dispatcher = stack.dispatcher(
-        &notify.sim.base_url(),
-        &notify.api_key,
-        3000,
-        Duration::from_secs(10),
-    )?;
-    let jobs = drain(stack, &stack.send_queue_url, Some(&notify), |event| {
-        let dispatcher = &dispatcher;
-        async move { Ok(dispatcher.handle_batch(event).await?) }
-    })
-    .await?;
-
-    let mut by_channel: std::collections::BTreeMap<(String, String), usize> = Default::default();
-    for m in stack.items_of_type("message").await? {
-        let text = |k: &str| {
-            m.get(k)
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default()
-        };
-        *by_channel
-            .entry((text("channel"), text("status")))
-            .or_default() += 1;
-    }
-    let mut callbacks: std::collections::BTreeMap<String, usize> = Default::default();
-    for attempt in notify.sim.callback_log() {
-        let answer = attempt.status_code.map_or_else(
-            || attempt.error.clone().unwrap_or_default(),
-            |c| c.to_string(),
-        );
-        *callbacks.entry(answer).or_default() += 1;
-    }
-    println!("Callbacks from Notify to the webhook, by answer: {callbacks:?}");
-    let follow_ups = stack.store().follow_ups(&team).await?.len();
-    let skipped = stack.items_of_type("decision").await?.len();
-    println!("Dispatcher ran {jobs} jobs (campaign and fallback). Messages by channel and status:");
-    for ((channel, status), n) in &by_channel {
-        println!("  {channel:<7} {status:<20} {n:>5}");
-    }
-    println!("Children with something skipped (reason recorded): {skipped}");
-    println!("Children on the manual follow-up list: {follow_ups}");
-    Ok(serde_json::json!({
-        "jobs": jobs,
-        "messages": by_channel
-            .iter()
-            .map(|((c, s), n)| serde_json::json!({"channel": c, "status": s, "count": n}))
-            .collect::<Vec<_>>(),
-        "follow_ups": follow_ups,
-        "decisions_with_skips": skipped,
-    }))
 }

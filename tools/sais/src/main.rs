@@ -1,5 +1,5 @@
 //! `sais`: the command SAIS staff and operators run — validate a file before uploading it,
-//! generate test data, run the benchmarks.
+//! report on a campaign, generate test data, run the benchmarks.
 
 use std::process::ExitCode;
 
@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod bench_dispatch;
 mod demo;
+mod report;
 mod validate;
 
 /// Exit code for a usage error (BSD's EX_USAGE).
@@ -31,6 +32,9 @@ enum Command {
     Validate(validate::Args),
     /// Run the service on the local stack over a folder laid out like a team's S3 prefix.
     Demo(demo::Args),
+    /// Make a campaign's report now (CSV, summary, HTML in the team's reports folder) and
+    /// print its summary.
+    Report(report::Args),
     /// Generate synthetic test data.
     #[command(subcommand)]
     Generate(bench::Generate),
@@ -51,6 +55,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Report(args) => report::run(args),
         Command::Generate(command) => bench::generate(command),
         Command::Bench(command) => bench::bench(command),
     }

@@ -240,3 +240,91 @@ fn runs_pk(team: &TeamCode) -> String {
 pub fn run_record_expiry() -> i64 {
     now_epoch() + 400 * 24 * 3600
 }
+
+/// A policy decision the dispatcher recorded for a child (skips, manual follow-up).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// `consent_request`, …
+    pub purpose: String,
+    /// The occasion, when the purpose is sent more than once.
+    pub occasion: Option<String>,
+    /// Reason codes of what was skipped.
+    pub skipped: Vec<String>,
+    /// Nobody could be reached automatically.
+    pub manual_follow_up: bool,
+}
+
+impl Store {
+    /// Every message record of a child (any campaign), oldest first.
+    pub async fn messages_of_child(
+        &self,
+        team: &TeamCode,
+        child_id: &str,
+    ) -> Result<Vec<super::MessageRecord>, StoreError> {
+        let mut messages = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi1")
+                .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :msg)")
+                .expression_attribute_values(":pk", s(keys::child_pk(team, child_id)))
+                .expression_attribute_values(":msg", s("MSG#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            for item in page.items.unwrap_or_default() {
+                if !expired(&item) {
+                    messages.push(serde_dynamo::from_item(item).map_err(err)?);
+                }
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(messages);
+            }
+        }
+    }
+
+    /// The dispatcher's decisions for a child in a campaign.
+    pub async fn decisions(
+        &self,
+        team: &TeamCode,
+        child_id: &str,
+        campaign_id: &str,
+    ) -> Result<Vec<Decision>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :dec)")
+            .expression_attribute_values(":pk", s(keys::child_pk(team, child_id)))
+            .expression_attribute_values(":dec", s(format!("DEC#{campaign_id}#")))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|item| !expired(item))
+            .map(|item| Decision {
+                purpose: str_attr(&item, "purpose").unwrap_or_default(),
+                occasion: str_attr(&item, "occasion").filter(|o| !o.is_empty()),
+                skipped: item
+                    .get("skipped")
+                    .and_then(|v| v.as_l().ok())
+                    .map(|l| l.iter().filter_map(|v| v.as_s().ok().cloned()).collect())
+                    .unwrap_or_default(),
+                manual_follow_up: item
+                    .get("manual_follow_up")
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false),
+            })
+            .collect())
+    }
+}
