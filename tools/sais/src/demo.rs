@@ -45,6 +45,10 @@ pub struct Args {
     /// Write every function's JSON log lines to this file.
     #[arg(long)]
     log_file: Option<PathBuf>,
+    /// The prefix of the local resources' names (the SAM template's `Prefix`); tests running
+    /// demos side by side on one moto server give each its own.
+    #[arg(long, default_value = "sais")]
+    stack_prefix: String,
 }
 
 /// Runs `sais demo`.
@@ -199,7 +203,7 @@ async fn demo(args: &Args) -> Result<()> {
     let quiet = args.json;
     let team = TeamCode::parse(&args.team).context("the team code")?;
     let endpoint = shared_moto_endpoint().context("starting moto")?;
-    let stack = LocalStack::create(&endpoint, "sais")
+    let stack = LocalStack::create(&endpoint, &args.stack_prefix)
         .await
         .context("creating the template's resources on moto")?;
     say!(quiet, "Local stack: moto at {endpoint}");
@@ -374,7 +378,9 @@ async fn demo(args: &Args) -> Result<()> {
 
     // The reports a team reads.
     let mut summaries = Vec::new();
-    let mut children: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    // In the report's order (by last name), each child once.
+    let mut children: Vec<serde_json::Value> = Vec::new();
+    let mut child_index: HashMap<String, usize> = HashMap::new();
     for campaign in &campaigns {
         let report = campaign_report::build(&store, &team, campaign).await?;
         let keys = report
@@ -389,16 +395,18 @@ async fn demo(args: &Args) -> Result<()> {
             }
         }
         for row in &report.rows {
-            let child = children.entry(row.child_id.clone()).or_insert_with(|| {
-                json!({
+            let index = *child_index.entry(row.child_id.clone()).or_insert_with(|| {
+                children.push(json!({
                     "nhs_number": row.nhs_number,
                     "first_name": row.first_name,
                     "last_name": row.last_name,
                     "messages": [],
                     "manual_follow_up": false,
                     "skipped": [],
-                })
+                }));
+                children.len() - 1
             });
+            let child = &mut children[index];
             if row.manual_follow_up {
                 child["manual_follow_up"] = json!(true);
             }
@@ -423,6 +431,17 @@ async fn demo(args: &Args) -> Result<()> {
         }
         summaries.push(report.summary);
     }
+    for child in &mut children {
+        if let Some(messages) = child["messages"].as_array_mut() {
+            messages.sort_by_key(|m| {
+                (
+                    m["day"].as_u64(),
+                    m["purpose"].to_string(),
+                    m["channel"].to_string(),
+                )
+            });
+        }
+    }
     say!(
         quiet,
         "\nNot built yet: objections files, team settings and subject access (step 6)."
@@ -438,7 +457,7 @@ async fn demo(args: &Args) -> Result<()> {
             json!({
                 "summary": summary,
                 "uploads": uploads,
-                "children": children.into_values().collect::<Vec<_>>(),
+                "children": children,
             })
         );
     }

@@ -1,0 +1,321 @@
+//! `sais demo --input` on the small scenarios in `tests/scenarios/`: the whole service on the
+//! local stack (real ingest, schedule, dispatcher, webhook, Notify simulator), with each child's
+//! outcome pinned — one child per rule of the channel policy and per failure path.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// What happened to one child: messages as (day, purpose, channel, status, reason), the
+/// reasons anything was skipped, and whether the team must follow the family up by hand.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    messages: Vec<(u64, String, String, String, String)>,
+    skipped: Vec<String>,
+    manual_follow_up: bool,
+}
+
+fn scenario(name: &str) -> (serde_json::Value, BTreeMap<String, Outcome>) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/scenarios")
+        .join(name);
+    let prefix = format!("scn{}", std::process::id());
+    let log = std::env::temp_dir().join(format!("{prefix}-{name}.log"));
+    let output = Command::new(env!("CARGO_BIN_EXE_sais"))
+        .args([
+            "demo",
+            "--json",
+            "--team",
+            "SCN-sais",
+            "--stack-prefix",
+            &prefix,
+        ])
+        .arg("--input")
+        .arg(&dir)
+        .arg("--log-file")
+        .arg(&log)
+        .output()
+        .expect("sais demo runs");
+    assert!(
+        output.status.success(),
+        "sais demo failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON out");
+    let mut outcomes = BTreeMap::new();
+    for child in json["children"].as_array().expect("children") {
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        let mut skipped: Vec<String> = child["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| format!("{}:{}", text(&s["purpose"]), text(&s["reason"])))
+            .collect();
+        skipped.sort();
+        skipped.dedup();
+        outcomes.insert(
+            text(&child["first_name"]),
+            Outcome {
+                messages: child["messages"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| {
+                        (
+                            m["day"].as_u64().unwrap(),
+                            text(&m["purpose"]),
+                            text(&m["channel"]),
+                            text(&m["status"]),
+                            text(&m["reason"]),
+                        )
+                    })
+                    .collect(),
+                skipped,
+                manual_follow_up: child["manual_follow_up"].as_bool().unwrap(),
+            },
+        );
+    }
+    let logs = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    (
+        json.as_object()
+            .unwrap()
+            .clone()
+            .into_iter()
+            .chain([("logs".to_owned(), logs.into())])
+            .collect(),
+        outcomes,
+    )
+}
+
+fn m(
+    day: u64,
+    purpose: &str,
+    channel: &str,
+    status: &str,
+    reason: &str,
+) -> (u64, String, String, String, String) {
+    (
+        day,
+        purpose.into(),
+        channel.into(),
+        status.into(),
+        reason.into(),
+    )
+}
+
+fn outcome(
+    messages: &[(u64, String, String, String, String)],
+    skipped: &[&str],
+    follow_up: bool,
+) -> Outcome {
+    Outcome {
+        messages: messages.to_vec(),
+        skipped: skipped.iter().map(|s| (*s).to_owned()).collect(),
+        manual_follow_up: follow_up,
+    }
+}
+
+const REQ: &str = "consent_request";
+const REM: &str = "consent_reminder";
+const SES: &str = "session_reminder";
+
+#[test]
+fn every_rule_of_the_channel_policy_gives_each_family_what_it_should() {
+    // Day 0 request, day 1 a STOP text, day 3 a consent form and the reminder, day 8 the
+    // session reminder (see tests/scenarios/channel-policy).
+    let (json, got) = scenario("channel-policy");
+    let expected: BTreeMap<&str, Outcome> = [
+        // Preference email: email only, while it works.
+        (
+            "Emma",
+            outcome(
+                &[
+                    m(0, REQ, "email", "delivered", "preference"),
+                    m(3, REM, "email", "delivered", "preference"),
+                ],
+                &[],
+                false,
+            ),
+        ),
+        // Preference text: text only.
+        (
+            "Tom",
+            outcome(
+                &[
+                    m(0, REQ, "sms", "delivered", "preference"),
+                    m(3, REM, "sms", "delivered", "preference"),
+                ],
+                &[],
+                false,
+            ),
+        ),
+        // No preference: both, to reach more parents.
+        (
+            "Anya",
+            outcome(
+                &[
+                    m(0, REQ, "email", "delivered", "any"),
+                    m(0, REQ, "sms", "delivered", "any"),
+                    m(3, REM, "email", "delivered", "any"),
+                    m(3, REM, "sms", "delivered", "any"),
+                ],
+                &[],
+                false,
+            ),
+        ),
+        // The preferred email bounces: the text goes at once, and the reminder skips the email.
+        (
+            "Bea",
+            outcome(
+                &[
+                    m(0, REQ, "email", "permanent-failure", "preference"),
+                    m(0, REQ, "sms", "delivered", "fallback_preference_unusable"),
+                    m(3, REM, "sms", "delivered", "fallback_preference_unusable"),
+                ],
+                &[
+                    "consent_reminder:email_failed",
+                    "consent_request:email_failed",
+                ],
+                false,
+            ),
+        ),
+        // Both fail: one letter to the parent or carer, and only letters after that.
+        (
+            "Lou",
+            outcome(
+                &[
+                    m(0, REQ, "email", "permanent-failure", "any"),
+                    m(0, REQ, "letter", "received", "fallback_no_electronic"),
+                    m(0, REQ, "sms", "permanent-failure", "any"),
+                    m(3, REM, "letter", "received", "fallback_no_electronic"),
+                ],
+                &[
+                    "consent_reminder:email_failed",
+                    "consent_reminder:phone_failed",
+                    "consent_request:email_failed",
+                    "consent_request:phone_failed",
+                ],
+                false,
+            ),
+        ),
+        // Restricted: electronic contact allowed, never a letter; both fail → follow up by hand.
+        (
+            "Rae",
+            outcome(
+                &[
+                    m(0, REQ, "email", "permanent-failure", "any"),
+                    m(0, REQ, "sms", "permanent-failure", "any"),
+                ],
+                &[
+                    "consent_reminder:email_failed",
+                    "consent_reminder:phone_failed",
+                    "consent_reminder:restricted_no_letter",
+                    "consent_request:email_failed",
+                    "consent_request:phone_failed",
+                    "consent_request:restricted_no_letter",
+                ],
+                true,
+            ),
+        ),
+        // A landline is never texted: a letter instead.
+        (
+            "Lee",
+            outcome(
+                &[
+                    m(0, REQ, "letter", "received", "fallback_no_electronic"),
+                    m(3, REM, "letter", "received", "fallback_no_electronic"),
+                ],
+                &["consent_reminder:landline", "consent_request:landline"],
+                false,
+            ),
+        ),
+        // Deceased: nothing, ever.
+        ("Dot", outcome(&[], &[":deceased"], false)),
+        // STOP on day 1: the reminder goes by email only.
+        (
+            "Sam",
+            outcome(
+                &[
+                    m(0, REQ, "email", "delivered", "any"),
+                    m(0, REQ, "sms", "delivered", "any"),
+                    m(3, REM, "email", "delivered", "any"),
+                ],
+                &["consent_reminder:opted_out"],
+                false,
+            ),
+        ),
+        // Consent given on day 3: no reminder; the session reminder the day before.
+        (
+            "Ada",
+            outcome(
+                &[
+                    m(0, REQ, "email", "delivered", "any"),
+                    m(0, REQ, "sms", "delivered", "any"),
+                    m(8, SES, "email", "delivered", "any"),
+                    m(8, SES, "sms", "delivered", "any"),
+                ],
+                &[],
+                false,
+            ),
+        ),
+        // A temporary failure is tried once more 24 hours on; failing again, it counts as
+        // failed, and the letter follows.
+        (
+            "Tim",
+            outcome(
+                &[
+                    m(0, REQ, "sms", "temporary-failure", "preference"),
+                    m(1, REQ, "letter", "received", "fallback_no_electronic"),
+                    m(1, REQ, "sms", "temporary-failure", "preference"),
+                    m(3, REM, "letter", "received", "fallback_no_electronic"),
+                ],
+                &[
+                    "consent_reminder:phone_failed",
+                    "consent_request:phone_failed",
+                ],
+                false,
+            ),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    for (name, want) in &expected {
+        assert_eq!(got.get(*name), Some(want), "{name}");
+    }
+    assert_eq!(got.len(), expected.len(), "no other children");
+
+    let summary = &json["summary"];
+    assert_eq!(summary["children"], 11);
+    assert_eq!(summary["children_unreachable"], 1, "Rae");
+    assert_eq!(summary["not_contacted"]["deceased"], 1);
+    // Every child is reached, given a letter, skipped with a reason, or followed up.
+    assert_eq!(
+        summary["children_reached"].as_u64().unwrap()
+            + summary["children_unreachable"].as_u64().unwrap()
+            + summary["not_contacted"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|v| v.as_u64().unwrap())
+                .sum::<u64>(),
+        11
+    );
+
+    // Nothing personal in any function's log line.
+    let logs = json["logs"].as_str().unwrap();
+    assert!(logs.lines().count() > 50, "the functions logged their work");
+    for personal in [
+        "ann@example.com",
+        "07700 900101",
+        "447700900101",
+        "9990000018",
+        "Emma",
+        "Email",
+        "LS1 1AA",
+        "2013-01-01",
+        "High Street",
+    ] {
+        assert!(!logs.contains(personal), "a log line holds {personal}");
+    }
+}
