@@ -13,7 +13,7 @@
 //!   days queues only children from newer files. Jobs have deterministic message ids, so even a
 //!   run that died half-way and is run again sends nothing twice.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -23,14 +23,24 @@ use time::Date;
 use super::{Occasion, due_on};
 use crate::campaign::Campaign;
 use crate::dispatch::SendJob;
-use crate::dispatch::records::{Facts, Store, StoreError, run_record_expiry};
+use crate::dispatch::records::{Facts, RunRecord, Store, StoreError, run_record_expiry};
 use crate::policy::stop_reason;
 use crate::uploads::TeamCode;
 
 /// SQS's most messages in one `SendMessageBatch`.
 const SQS_BATCH: usize = 10;
-/// `SendMessageBatch` calls in flight at once.
+/// `SendMessageBatch` calls in flight at once (per school).
 const SQS_CONCURRENCY: usize = 8;
+/// Schools worked on at once.
+const SCHOOL_CONCURRENCY: usize = 4;
+
+/// What one school's part of a campaign run did.
+struct SchoolRun {
+    records: u64,
+    children: u64,
+    occasions: Vec<OccasionRun>,
+    uploads: BTreeSet<String>,
+}
 /// Attempts at the entries SQS could not take, before the run fails (and is retried whole).
 const SQS_ATTEMPTS: u32 = 5;
 
@@ -152,43 +162,111 @@ impl Scheduler {
         if occasions.is_empty() {
             return Ok(run);
         }
-        let records = self.store.campaign_children(team, &campaign).await?;
-        let children = same_children(&records);
-        run.children = children.len() as u64;
-        run.duplicate_records = (records.len() - children.len()) as u64;
+        // School by school, a few at a time: memory holds a few schools' children, never the
+        // whole campaign (a national campaign has a million).
+        let mut before = Vec::with_capacity(occasions.len());
         for occasion in &occasions {
-            let result = self
-                .run_occasion(team, &campaign, occasion, &records, &children)
+            before.push(
+                self.store
+                    .run_record(team, &campaign.id, &occasion.run_key())
+                    .await?,
+            );
+        }
+        let latest = self.store.latest_uploads(team).await?;
+        let (campaign_ref, occasions_ref, before_ref, latest_ref) =
+            (&campaign, &occasions, &before, &latest);
+        let schools: Vec<SchoolRun> = stream::iter(campaign.schools.iter())
+            .map(|school| async move {
+                let records = self
+                    .store
+                    .school_children(team, campaign_ref, school, latest_ref)
+                    .await?;
+                let children = same_children(&records);
+                let mut school_run = SchoolRun {
+                    records: records.len() as u64,
+                    children: children.len() as u64,
+                    occasions: Vec::new(),
+                    uploads: records.iter().map(|f| f.child.upload_id.clone()).collect(),
+                };
+                for (occasion, record) in occasions_ref.iter().zip(before_ref) {
+                    school_run.occasions.push(
+                        self.run_occasion(
+                            team,
+                            campaign_ref,
+                            occasion,
+                            record,
+                            &records,
+                            &children,
+                        )
+                        .await?,
+                    );
+                }
+                Ok::<_, ScheduleError>(school_run)
+            })
+            .buffer_unordered(SCHOOL_CONCURRENCY)
+            .try_collect()
+            .await?;
+
+        let mut totals: Vec<OccasionRun> = occasions
+            .iter()
+            .map(|o| OccasionRun {
+                purpose: o.purpose.as_str().to_owned(),
+                occasion: o.occasion.clone(),
+                ..OccasionRun::default()
+            })
+            .collect();
+        let mut covered: BTreeSet<String> = BTreeSet::new();
+        for school in schools {
+            run.children += school.children;
+            run.duplicate_records += school.records - school.children;
+            covered.extend(school.uploads);
+            for (total, part) in totals.iter_mut().zip(school.occasions) {
+                total.queued += part.queued;
+                total.already_covered += part.already_covered;
+                for (reason, n) in part.not_chased {
+                    *total.not_chased.entry(reason).or_default() += n;
+                }
+            }
+        }
+        // Only once every school's jobs are on the queue: a run that failed half-way is run
+        // again whole (its repeated jobs are sent once, by their message ids).
+        for ((occasion, mut record), total) in occasions.iter().zip(before).zip(&totals) {
+            record.queued += total.queued;
+            record.covered_uploads.extend(covered.iter().cloned());
+            self.store
+                .put_run_record(
+                    team,
+                    &campaign.id,
+                    &occasion.run_key(),
+                    &record,
+                    run_record_expiry(),
+                )
                 .await?;
             tracing::info!(
                 team = %team,
                 campaign_id,
-                purpose = result.purpose.as_str(),
-                queued = result.queued,
-                already_covered = result.already_covered,
-                not_chased = result.not_chased.values().sum::<u64>(),
+                purpose = total.purpose.as_str(),
+                queued = total.queued,
+                already_covered = total.already_covered,
+                not_chased = total.not_chased.values().sum::<u64>(),
                 "occasion queued"
             );
-            run.occasions.push(result);
         }
+        run.occasions = totals;
         Ok(run)
     }
 
+    /// One occasion for one school's children: queues the jobs, counts the rest.
     async fn run_occasion(
         &self,
         team: &TeamCode,
         campaign: &Campaign,
         occasion: &Occasion,
+        record: &RunRecord,
         records: &[Facts],
         children: &[Vec<usize>],
     ) -> Result<OccasionRun, ScheduleError> {
-        let run_key = occasion.run_key();
-        let mut record = self.store.run_record(team, &campaign.id, &run_key).await?;
-        let mut result = OccasionRun {
-            purpose: occasion.purpose.as_str().to_owned(),
-            occasion: occasion.occasion.clone(),
-            ..OccasionRun::default()
-        };
+        let mut result = OccasionRun::default();
         let mut jobs = Vec::new();
         for group in children {
             // A child any of whose records an earlier run covered has been dealt with: a
@@ -217,13 +295,6 @@ impl Scheduler {
         }
         self.enqueue(&jobs).await?;
         result.queued = jobs.len() as u64;
-        record.queued += result.queued;
-        record
-            .covered_uploads
-            .extend(records.iter().map(|f| f.child.upload_id.clone()));
-        self.store
-            .put_run_record(team, &campaign.id, &run_key, &record, run_record_expiry())
-            .await?;
         Ok(result)
     }
 

@@ -79,6 +79,19 @@ pub enum Bench {
         #[arg(long)]
         json: bool,
     },
+    /// The daily schedule's request day for one campaign on the local emulator: children over
+    /// several schools, every job queued; time, jobs and peak memory.
+    Schedule {
+        /// Children in the campaign.
+        #[arg(long, default_value_t = 3000)]
+        children: u64,
+        /// Schools they are spread over.
+        #[arg(long, default_value_t = 30)]
+        schools: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Peak memory and speed of `sais validate` on a generated file, measured by the OS.
     Validate {
         /// Rows in the generated file.
@@ -120,6 +133,11 @@ pub fn bench(command: Bench) -> ExitCode {
         Bench::Ingest { rows, runs, json } => bench_ingest(rows, runs.max(1)).map(|v| (v, json)),
         Bench::Store { rows, json } => bench_store(rows).map(|v| (v, json)),
         Bench::Validate { rows, json } => bench_validate(rows).map(|v| (v, json)),
+        Bench::Schedule {
+            children,
+            schools,
+            json,
+        } => bench_schedule(children, schools.max(1)).map(|v| (v, json)),
         Bench::Dispatch {
             messages,
             rate_limit,
@@ -311,4 +329,90 @@ fn bench_validate(rows: u64) -> Result<serde_json::Value> {
         "rows_per_s": (rows as f64 / elapsed.as_secs_f64()).round(),
         "peak_rss_mib": round(peak, 1),
     }))
+}
+
+fn bench_schedule(children: u64, schools: u64) -> Result<serde_json::Value> {
+    use sais_shared::generate::TestNhsNumbers;
+    use sais_shared::schedule::runner::Scheduler;
+    use sais_shared::uploads::TeamCode;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    runtime.block_on(async {
+        let stack = LocalStack::isolated()
+            .await
+            .context("starting the local stack (moto)")?;
+        let team = TeamCode::parse("BENCH-sais").expect("a team code");
+        let mut csv = String::from(
+            "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,CHILD_SCHOOL_URN,CHILD_NHS_NUMBER,CHILD_YEAR_GROUP,PARENT_1_NAME,PARENT_1_EMAIL\n",
+        );
+        for (i, nhs) in TestNhsNumbers::default().take(children as usize).enumerate() {
+            let urn = 200_000 + (i as u64 % schools);
+            csv.push_str(&format!(
+                "Child,Bench,2013-01-01,SW1A 1AA,{urn},{nhs},8,Parent Bench,p{i}@example.com\n"
+            ));
+        }
+        let key = "BENCH-sais/cohort/bench.csv";
+        let put = stack
+            .clients
+            .s3
+            .put_object()
+            .bucket(stack.bucket())
+            .key(key)
+            .body(csv.into_bytes().into())
+            .send()
+            .await?;
+        Ingest::new(stack.clients.clone(), stack.table())
+            .ingest_object(&ObjectCreated {
+                bucket: stack.bucket(),
+                key: key.to_owned(),
+                version_id: put.version_id,
+                etag: put.e_tag,
+                size: 0,
+            })
+            .await
+            .context("ingest")?;
+        let first_session = time::macros::date!(2027 - 02 - 10);
+        let mut campaign =
+            sais_shared::local::example_campaign("bench", "hpv", first_session);
+        campaign.schools = (0..schools).map(|s| (200_000 + s).to_string()).collect();
+        campaign.year_groups = vec![8];
+        stack.store().put_campaign(&team, &campaign).await?;
+        let scheduler = Scheduler::new(
+            stack.store(),
+            stack.clients.sqs.clone(),
+            stack.send_queue_url.clone(),
+        );
+        let rss_before = peak_rss_mib(libc::RUSAGE_SELF);
+        let start = Instant::now();
+        let run = scheduler
+            .run_campaign(&team, "bench", first_session - time::Duration::days(21))
+            .await
+            .context("the run")?;
+        let elapsed = start.elapsed().as_secs_f64();
+        let queued: u64 = run.occasions.iter().map(|o| o.queued).sum();
+        if queued != children {
+            bail!("queued {queued} of {children} children");
+        }
+        let per_school = children.div_ceil(schools);
+        Ok(json!({
+            "children": children,
+            "schools": schools,
+            "queued": queued,
+            "elapsed_s": round(elapsed, 2),
+            "children_per_s": (children as f64 / elapsed).round(),
+            // What the run asks of AWS, from its shape: one Query page per school and year
+            // group (more for big schools), a BatchGetItem per 100 children, a
+            // SendMessageBatch per 10 jobs.
+            "requests": {
+                "query": schools * per_school.div_ceil(1000).max(1),
+                "batch_get_item": schools * per_school.div_ceil(100),
+                "send_message_batch": schools * per_school.div_ceil(10),
+            },
+            "peak_rss_mib_before": round(rss_before, 1),
+            "peak_rss_mib": round(peak_rss_mib(libc::RUSAGE_SELF), 1),
+        }))
+    })
 }

@@ -104,6 +104,40 @@ impl Store {
         team: &TeamCode,
         campaign: &Campaign,
     ) -> Result<Vec<Facts>, StoreError> {
+        let latest = self.latest_uploads(team).await?;
+        let mut children = Vec::new();
+        for school in &campaign.schools {
+            children.extend(
+                self.school_children(team, campaign, school, &latest)
+                    .await?,
+            );
+        }
+        Ok(children)
+    }
+
+    /// The latest complete upload of each source (`cohort`, `class-list#<URN>`): a child whose
+    /// record came from an older upload of its source has left the cohort.
+    pub async fn latest_uploads(
+        &self,
+        team: &TeamCode,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        Ok(self
+            .partition(&keys::latest_pk(team), None)
+            .await?
+            .into_iter()
+            .filter_map(|item| Some((str_attr(&item, "sk")?, str_attr(&item, "upload_id")?)))
+            .collect())
+    }
+
+    /// [`Store::campaign_children`] for one of the campaign's schools: the daily run works
+    /// school by school, so a national campaign never holds every child at once.
+    pub async fn school_children(
+        &self,
+        team: &TeamCode,
+        campaign: &Campaign,
+        school: &str,
+        latest: &HashMap<String, String>,
+    ) -> Result<Vec<Facts>, StoreError> {
         let mut years: Vec<Option<u8>> = if campaign.year_groups.is_empty() {
             ALL_YEARS.map(Some).chain([None]).collect()
         } else {
@@ -111,44 +145,33 @@ impl Store {
         };
         years.dedup();
         let mut children: Vec<ChildItem> = Vec::new();
-        for school in &campaign.schools {
-            for &year in &years {
-                let gsi1pk = keys::school_year(team, school, year);
-                let mut start = None;
-                loop {
-                    let page = self
-                        .client
-                        .query()
-                        .table_name(&self.table)
-                        .index_name("gsi1")
-                        .key_condition_expression("gsi1pk = :pk")
-                        .expression_attribute_values(":pk", s(&gsi1pk))
-                        .set_exclusive_start_key(start)
-                        .send()
-                        .await
-                        .map_err(sdk_err)?;
-                    for item in page.items.unwrap_or_default() {
-                        if expired(&item)
-                            || str_attr(&item, "item_type").as_deref() != Some("child")
-                        {
-                            continue;
-                        }
-                        children.push(serde_dynamo::from_item(item).map_err(err)?);
+        for &year in &years {
+            let gsi1pk = keys::school_year(team, school, year);
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .index_name("gsi1")
+                    .key_condition_expression("gsi1pk = :pk")
+                    .expression_attribute_values(":pk", s(&gsi1pk))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                for item in page.items.unwrap_or_default() {
+                    if expired(&item) || str_attr(&item, "item_type").as_deref() != Some("child") {
+                        continue;
                     }
-                    start = page.last_evaluated_key;
-                    if start.is_none() {
-                        break;
-                    }
+                    children.push(serde_dynamo::from_item(item).map_err(err)?);
+                }
+                start = page.last_evaluated_key;
+                if start.is_none() {
+                    break;
                 }
             }
         }
-
-        let latest: HashMap<String, String> = self
-            .partition(&keys::latest_pk(team), None)
-            .await?
-            .into_iter()
-            .filter_map(|item| Some((str_attr(&item, "sk")?, str_attr(&item, "upload_id")?)))
-            .collect();
         let state_keys: Vec<(String, String)> = children
             .iter()
             .map(|c| (keys::child_pk(team, &c.child_id), STATE_SK.to_owned()))
