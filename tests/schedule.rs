@@ -328,40 +328,7 @@ async fn the_daily_run_finds_every_active_campaign_and_skips_finished_ones() {
 
 /// Uploads a campaign file and runs the real ingest on it; returns the report it wrote.
 async fn upload_campaign(stack: &LocalStack, name: &str, body: &str) -> serde_json::Value {
-    let key = format!("{TEAM}/campaigns/{name}");
-    let put = stack
-        .clients
-        .s3
-        .put_object()
-        .bucket(stack.bucket())
-        .key(&key)
-        .body(aws_sdk_s3::primitives::ByteStream::from(
-            body.as_bytes().to_vec(),
-        ))
-        .send()
-        .await
-        .expect("upload");
-    sais_shared::ingest::Ingest::new(stack.clients.clone(), stack.table())
-        .ingest_object(&sais_shared::uploads::ObjectCreated {
-            bucket: stack.bucket(),
-            key,
-            version_id: put.version_id,
-            etag: put.e_tag,
-            size: body.len() as u64,
-        })
-        .await
-        .expect("ingest");
-    let report = stack
-        .clients
-        .s3
-        .get_object()
-        .bucket(stack.bucket())
-        .key(format!("{TEAM}/reports/{name}.report.json"))
-        .send()
-        .await
-        .expect("the report is written back");
-    let bytes = report.body.collect().await.unwrap().into_bytes();
-    serde_json::from_slice(&bytes).unwrap()
+    upload_json(stack, &format!("campaigns/{name}"), body).await
 }
 
 const CAMPAIGN_FILE: &str = r#"{
@@ -627,4 +594,76 @@ async fn the_campaign_report_lists_every_child_once_with_what_happened_and_the_t
     );
     let csv = String::from_utf8(report.csv()).unwrap();
     assert_eq!(csv.lines().count(), 5, "a header and one line per row");
+}
+
+#[tokio::test]
+async fn team_settings_set_how_long_records_are_kept_and_a_bad_file_changes_nothing() {
+    let stack = LocalStack::isolated().await.expect("local stack");
+    let bad = upload_json(
+        &stack,
+        "team.json",
+        r#"{"name": "Leeds SAIS", "retention": {"records_days": 5}}"#,
+    )
+    .await;
+    assert_eq!(bad["status"], "rejected");
+    assert!(
+        stack
+            .store()
+            .team_settings(&team())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let good = upload_json(
+        &stack,
+        "team.json",
+        r#"{"name": "Leeds SAIS", "notify_api_key_secret": "sais/RYG-sais/notify", "retention": {"records_days": 730}}"#,
+    )
+    .await;
+    assert_eq!(good["status"], "imported", "{good}");
+    let csv = format!("{HEADER}\n{}\n", COHORT[0]);
+    e2e::upload_and_ingest(&stack, &format!("{TEAM}/cohort/c.csv"), csv).await;
+    let child = stack.items_of_type("child").await.unwrap().pop().unwrap();
+    let expires: i64 = child["expires_at"].as_n().unwrap().parse().unwrap();
+    let days = (expires - time::OffsetDateTime::now_utc().unix_timestamp()) / 86_400;
+    assert!((729..=730).contains(&days), "kept {days} days");
+}
+
+/// Uploads a JSON file under the team's folder and runs the real ingest; returns its report.
+async fn upload_json(stack: &LocalStack, path: &str, body: &str) -> serde_json::Value {
+    let key = format!("{TEAM}/{path}");
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let put = stack
+        .clients
+        .s3
+        .put_object()
+        .bucket(stack.bucket())
+        .key(&key)
+        .body(aws_sdk_s3::primitives::ByteStream::from(
+            body.as_bytes().to_vec(),
+        ))
+        .send()
+        .await
+        .expect("upload");
+    sais_shared::ingest::Ingest::new(stack.clients.clone(), stack.table())
+        .ingest_object(&sais_shared::uploads::ObjectCreated {
+            bucket: stack.bucket(),
+            key,
+            version_id: put.version_id,
+            etag: put.e_tag,
+            size: body.len() as u64,
+        })
+        .await
+        .expect("ingest");
+    let report = stack
+        .clients
+        .s3
+        .get_object()
+        .bucket(stack.bucket())
+        .key(format!("{TEAM}/reports/{name}.report.json"))
+        .send()
+        .await
+        .expect("the report is written back");
+    serde_json::from_slice(&report.body.collect().await.unwrap().into_bytes()).unwrap()
 }

@@ -26,6 +26,7 @@ use crate::files::children::ChildFileKind;
 use crate::files::csv_file::TextEncoding;
 use crate::files::report::{Report, Status, codes};
 use crate::files::responses::{ChildMatch, response_codes, validate_responses_file};
+use crate::files::team_file::validate_team_settings;
 use crate::files::{file_error_report, now_rfc3339, validate_child_file};
 use crate::sqs_batch::{BatchError, process_batch};
 use crate::store::batch::{
@@ -220,6 +221,10 @@ impl Ingest {
                     Some(report) => report,
                     None => return Ok(IngestOutcome::Superseded),
                 },
+                UploadKind::TeamSettings => match self.team_file(&upload, object).await? {
+                    Some(report) => report,
+                    None => return Ok(IngestOutcome::Superseded),
+                },
                 UploadKind::Campaign => match self.campaign_file(&upload, object).await? {
                     Some(report) => report,
                     None => return Ok(IngestOutcome::Superseded),
@@ -276,7 +281,14 @@ impl Ingest {
         let encoding = report.encoding.as_deref().and_then(TextEncoding::from_name);
         let (tx, mut rx) = mpsc::channel::<WriteRequest>(MAX_BATCH_ITEMS * 64);
         let updated_at = now_rfc3339();
-        let expires_at = OffsetDateTime::now_utc().unix_timestamp() + self.records_days * 86_400;
+        // The team's own retention, when its team.json sets one.
+        let records_days = Store::new(self.clients.dynamodb.clone(), &self.table)
+            .team_settings(&upload.team)
+            .await
+            .map_err(|e| IngestError::Ledger(e.to_string()))?
+            .and_then(|s| s.retention.records_days)
+            .map_or(self.records_days, i64::from);
+        let expires_at = OffsetDateTime::now_utc().unix_timestamp() + records_days * 86_400;
         let team = upload.team.clone();
         let sink = WriteSink {
             tx,
@@ -444,6 +456,26 @@ impl Ingest {
             unknown_children,
             "responses recorded"
         );
+        Ok(Some(report))
+    }
+
+    /// Checks `team.json` and, only if it is valid, saves the settings.
+    async fn team_file(
+        &self,
+        upload: &Upload,
+        object: &ObjectCreated,
+    ) -> Result<Option<Report>, IngestError> {
+        let Some(bytes) = self.read_small(object, MAX_CAMPAIGN_BYTES + 1).await? else {
+            return Ok(None);
+        };
+        let (report, settings) = validate_team_settings(&upload.file_name, &bytes);
+        if let Some(settings) = settings {
+            Store::new(self.clients.dynamodb.clone(), &self.table)
+                .put_team_settings(&upload.team, &settings)
+                .await
+                .map_err(|e| IngestError::Ledger(e.to_string()))?;
+            self.count_single_write();
+        }
         Ok(Some(report))
     }
 

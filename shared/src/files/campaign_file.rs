@@ -64,13 +64,20 @@ const FIELDS: &[&str] = &[
 const PURPOSES: &[&str] = &["consent_request", "consent_reminder", "session_reminder"];
 const CHANNELS: &[&str] = &["email", "sms", "letter"];
 
-struct Check {
-    errors: Vec<Issue>,
-    warnings: Vec<Issue>,
+/// The issues found in a JSON file, named by field path.
+pub(crate) struct Check {
+    pub(crate) errors: Vec<Issue>,
+    pub(crate) warnings: Vec<Issue>,
 }
 
 impl Check {
-    fn error(&mut self, path: impl Into<String>, code: &'static str, message: impl Into<String>) {
+    /// An error at `path`.
+    pub(crate) fn error(
+        &mut self,
+        path: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) {
         self.errors.push(Issue {
             row: None,
             column: Some(path.into().into()),
@@ -104,7 +111,7 @@ impl Check {
         }
     }
 
-    fn flag(&mut self, object: &Map<String, Value>, name: &str) {
+    pub(crate) fn flag(&mut self, object: &Map<String, Value>, name: &str) {
         if let Some(v) = object.get(name)
             && !v.is_boolean()
         {
@@ -117,6 +124,52 @@ impl Check {
     }
 }
 
+/// Reads a small JSON file that must be one object; the error says what is wrong without
+/// quoting the file (only a position).
+pub(crate) fn read_json_object(bytes: &[u8]) -> Result<Value, String> {
+    if bytes.len() > MAX_CAMPAIGN_BYTES {
+        return Err(format!(
+            "The file is larger than {} KiB; it should be a few hundred bytes",
+            MAX_CAMPAIGN_BYTES / 1024
+        ));
+    }
+    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+        .map_err(|_| "The file is not UTF-8 text; save it as UTF-8".to_owned())?;
+    // Only the position: serde's message can quote the file.
+    let value: Value = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "The file is not valid JSON (line {}, column {}); check for a missing comma, quote or bracket",
+            e.line(),
+            e.column()
+        )
+    })?;
+    if !value.is_object() {
+        return Err("The file should be one JSON object: { \"name\": …, … }".into());
+    }
+    Ok(value)
+}
+
+/// A report for a JSON file: imported when `check` found no errors.
+pub(crate) fn json_report(file_name: &str, kind: &str, check: Check) -> Report {
+    let ok = check.errors.is_empty();
+    Report {
+        file: file_name.to_owned(),
+        kind: kind.to_owned(),
+        status: if ok {
+            Status::Imported
+        } else {
+            Status::Rejected
+        },
+        encoding: Some("utf-8".to_owned()),
+        rows: 1,
+        rows_valid: u64::from(ok),
+        file_errors: Vec::<FileIssue>::new(),
+        errors: check.errors,
+        warnings: check.warnings,
+        processed_at: now_rfc3339(),
+    }
+}
+
 /// Checks a campaign file named `file_name` and, when it is valid, returns the campaign with
 /// its report. `today` decides the "already finished" warning.
 pub fn validate_campaign(file_name: &str, bytes: &[u8], today: Date) -> (Report, Option<Campaign>) {
@@ -126,32 +179,11 @@ pub fn validate_campaign(file_name: &str, bytes: &[u8], today: Date) -> (Report,
             None,
         )
     };
-    if bytes.len() > MAX_CAMPAIGN_BYTES {
-        return reject(format!(
-            "The file is larger than {} KiB; a campaign file is a few hundred bytes",
-            MAX_CAMPAIGN_BYTES / 1024
-        ));
-    }
-    let text = match std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)) {
-        Ok(text) => text,
-        Err(_) => return reject("The file is not UTF-8 text; save it as UTF-8".into()),
+    let value = match read_json_object(bytes) {
+        Ok(value) => value,
+        Err(message) => return reject(message),
     };
-    let value: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
-        // Only the position: serde's message can quote the file.
-        Err(e) => {
-            return reject(format!(
-                "The file is not valid JSON (line {}, column {}); check for a missing comma, quote or bracket",
-                e.line(),
-                e.column()
-            ));
-        }
-    };
-    let Some(object) = value.as_object() else {
-        return reject(
-            "The file should be one JSON object: { \"id\": …, \"programme\": …, … }".into(),
-        );
-    };
+    let object = value.as_object().expect("read_json_object gives an object");
 
     let mut check = Check {
         errors: Vec::new(),
@@ -442,22 +474,7 @@ pub fn validate_campaign(file_name: &str, bytes: &[u8], today: Date) -> (Report,
             ),
         }
     }
-    let report = Report {
-        file: file_name.to_owned(),
-        kind: "campaign".to_owned(),
-        status: if check.errors.is_empty() {
-            Status::Imported
-        } else {
-            Status::Rejected
-        },
-        encoding: Some("utf-8".to_owned()),
-        rows: 1,
-        rows_valid: u64::from(check.errors.is_empty()),
-        file_errors: Vec::<FileIssue>::new(),
-        errors: check.errors,
-        warnings: check.warnings,
-        processed_at: now_rfc3339(),
-    };
+    let report = json_report(file_name, "campaign", check);
     (report, campaign)
 }
 

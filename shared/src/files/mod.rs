@@ -6,6 +6,7 @@ pub mod children;
 pub mod csv_file;
 pub mod report;
 pub mod responses;
+pub mod team_file;
 
 use std::io::Read;
 

@@ -351,3 +351,36 @@ impl Store {
             .collect())
     }
 }
+
+impl Store {
+    /// Saves a team's settings (from `team.json`).
+    pub async fn put_team_settings(
+        &self,
+        team: &TeamCode,
+        settings: &crate::files::team_file::TeamSettings,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("T#{team}#SETTINGS")))
+            .item("sk", s("TEAM"))
+            .item("item_type", s("team_settings"))
+            .item("body", s(serde_json::to_string(settings).map_err(err)?))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    /// A team's settings, if it has uploaded a `team.json`.
+    pub async fn team_settings(
+        &self,
+        team: &TeamCode,
+    ) -> Result<Option<crate::files::team_file::TeamSettings>, StoreError> {
+        let Some(item) = self.get(format!("T#{team}#SETTINGS"), "TEAM").await? else {
+            return Ok(None);
+        };
+        let body = str_attr(&item, "body").ok_or_else(|| err("settings without a body"))?;
+        serde_json::from_str(&body).map(Some).map_err(err)
+    }
+}

@@ -1,0 +1,220 @@
+//! Team settings (`<team>/team.json`, file-formats.md): the team's name, the Notify API key's
+//! secret, optional reply-to and sender ids, retention and whether letters are allowed by
+//! default. Checked field by field like a campaign file.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::campaign_file::{Check, json_report, read_json_object};
+use super::report::{Report, codes};
+
+/// How long raw uploads are kept unless the team says otherwise (days).
+pub const DEFAULT_UPLOADS_DAYS: u32 = 30;
+
+/// Retention settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    /// Days raw uploads are kept.
+    pub uploads_days: u32,
+    /// Days contact records and message records are kept after their last update.
+    pub records_days: Option<u32>,
+}
+
+/// A team's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamSettings {
+    /// The team's name, as people know it.
+    pub name: String,
+    /// The Secrets Manager name of the team's Notify API key.
+    pub notify_api_key_secret: String,
+    /// Notify's id of the email reply-to address to use.
+    pub email_reply_to_id: Option<uuid::Uuid>,
+    /// Notify's id of the text sender to use.
+    pub sms_sender_id: Option<uuid::Uuid>,
+    /// Retention.
+    pub retention: Retention,
+    /// Whether campaigns may send letters unless they say otherwise.
+    pub letters: bool,
+}
+
+const FIELDS: &[&str] = &[
+    "name",
+    "notify_api_key_secret",
+    "email_reply_to_id",
+    "sms_sender_id",
+    "retention",
+    "letters",
+];
+
+/// Checks a `team.json` and, when it is valid, returns the settings with its report.
+pub fn validate_team_settings(file_name: &str, bytes: &[u8]) -> (Report, Option<TeamSettings>) {
+    let value = match read_json_object(bytes) {
+        Ok(v) => v,
+        Err(message) => {
+            return (
+                super::file_error_report(file_name, "team-settings", codes::UNREADABLE, message),
+                None,
+            );
+        }
+    };
+    let object = value.as_object().expect("an object");
+    let mut check = Check {
+        errors: Vec::new(),
+        warnings: Vec::new(),
+    };
+    for name in object.keys() {
+        if !FIELDS.contains(&name.as_str()) {
+            check.error(
+                name.clone(),
+                super::campaign_file::campaign_codes::UNKNOWN_FIELD,
+                format!("{name} is not a team setting; remove it or check its spelling"),
+            );
+        }
+    }
+    let text = |check: &mut Check, name: &str, max: usize| -> Option<String> {
+        match object.get(name).and_then(Value::as_str).map(str::trim) {
+            Some(t) if !t.is_empty() && t.len() <= max => Some(t.to_owned()),
+            _ => {
+                check.error(
+                    name,
+                    codes::MISSING_VALUE,
+                    format!("{name} should be text of 1 to {max} characters"),
+                );
+                None
+            }
+        }
+    };
+    let name = text(&mut check, "name", 100);
+    let secret = text(&mut check, "notify_api_key_secret", 512);
+    let mut id = |field: &str| -> Option<uuid::Uuid> {
+        match object.get(field) {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_str().and_then(|t| uuid::Uuid::parse_str(t).ok()) {
+                Some(id) => Some(id),
+                None => {
+                    check.error(
+                        field,
+                        super::campaign_file::campaign_codes::INVALID_TYPE,
+                        format!("{field} should be the id Notify shows for it (a UUID)"),
+                    );
+                    None
+                }
+            },
+        }
+    };
+    let email_reply_to_id = id("email_reply_to_id");
+    let sms_sender_id = id("sms_sender_id");
+    let mut retention = Retention {
+        uploads_days: DEFAULT_UPLOADS_DAYS,
+        records_days: None,
+    };
+    match object.get("retention") {
+        None | Some(Value::Null) => {}
+        Some(Value::Object(r)) => {
+            for (key, value) in r {
+                let path = format!("retention.{key}");
+                let (low, high) = match key.as_str() {
+                    "uploads_days" => (1, 365),
+                    "records_days" => (30, 3650),
+                    _ => {
+                        check.error(
+                            path,
+                            super::campaign_file::campaign_codes::UNKNOWN_FIELD,
+                            "retention has uploads_days and records_days only",
+                        );
+                        continue;
+                    }
+                };
+                match value.as_u64().filter(|d| (low..=high).contains(d)) {
+                    Some(days) if key == "uploads_days" => retention.uploads_days = days as u32,
+                    Some(days) => retention.records_days = Some(days as u32),
+                    None => check.error(
+                        path.clone(),
+                        super::campaign_file::campaign_codes::INVALID_TYPE,
+                        format!("{path} should be a number of days from {low} to {high}"),
+                    ),
+                }
+            }
+        }
+        Some(_) => check.error(
+            "retention",
+            super::campaign_file::campaign_codes::INVALID_TYPE,
+            "retention should be {\"uploads_days\": …, \"records_days\": …}",
+        ),
+    }
+    check.flag(object, "letters");
+    let letters = object
+        .get("letters")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let settings = match (check.errors.is_empty(), name, secret) {
+        (true, Some(name), Some(notify_api_key_secret)) => Some(TeamSettings {
+            name,
+            notify_api_key_secret,
+            email_reply_to_id,
+            sms_sender_id,
+            retention,
+            letters,
+        }),
+        _ => None,
+    };
+    (json_report(file_name, "team-settings", check), settings)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::files::report::Status;
+    use serde_json::json;
+
+    fn check(v: Value) -> (Report, Option<TeamSettings>) {
+        validate_team_settings("team.json", v.to_string().as_bytes())
+    }
+
+    #[test]
+    fn a_full_settings_file_is_imported_and_defaults_fill_the_gaps() {
+        let (report, settings) = check(json!({
+            "name": "Leeds SAIS",
+            "notify_api_key_secret": "sais/RYG-sais/notify-api-key",
+            "email_reply_to_id": "f33517ff-2a88-4f6e-b855-c550268ce08a",
+            "retention": {"records_days": 730}
+        }));
+        assert_eq!(report.status, Status::Imported, "{:?}", report.errors);
+        let s = settings.unwrap();
+        assert_eq!(s.retention.uploads_days, 30, "the default");
+        assert_eq!(s.retention.records_days, Some(730));
+        assert!(s.letters && s.sms_sender_id.is_none());
+    }
+
+    #[test]
+    fn each_bad_setting_is_named_by_its_path() {
+        let (report, settings) = check(json!({
+            "name": "",
+            "sms_sender_id": "sender-1",
+            "retention": {"uploads_days": 0, "forever": true},
+            "letters": "yes",
+            "colour": "blue"
+        }));
+        assert!(settings.is_none());
+        let mut fields: Vec<String> = report
+            .errors
+            .iter()
+            .map(|e| e.column.clone().unwrap_or_default().into_owned())
+            .collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            [
+                "colour",
+                "letters",
+                "name",
+                "notify_api_key_secret",
+                "retention.forever",
+                "retention.uploads_days",
+                "sms_sender_id"
+            ]
+        );
+        let text = serde_json::to_string(&report).unwrap();
+        assert!(!text.contains("sender-1") && !text.contains("blue"));
+    }
+}
