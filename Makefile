@@ -12,6 +12,7 @@ export CARGO_TERM_COLOR ?= never
 help:
 	@echo "make demo   - run the whole service locally (moto + Notify simulator) on the example in events/demo"
 	@echo "make test   - every check: fmt, clippy, cfn-lint, Rust tests against the local stack, simulator client test"
+	@echo "make up     - keep the local stack running to try the service by hand"
 
 # The project virtualenv with pinned moto, cfn-lint and Notify's Python client; rebuilt when the pins change.
 $(VENV_OK): requirements-dev.txt
@@ -21,7 +22,7 @@ $(VENV_OK): requirements-dev.txt
 
 venv: $(VENV_OK)
 
-.PHONY: help venv test demo fmt lint cfn-lint rust-test sim-client-test build
+.PHONY: help venv test demo up fmt lint cfn-lint rust-test sim-client-test build
 build:
 	$(CARGO) build --workspace --all-targets --locked
 
@@ -47,3 +48,8 @@ test: fmt lint cfn-lint rust-test sim-client-test
 
 demo: $(VENV_OK)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" TARGET_DIR="$(TARGET_DIR)" scripts/demo.sh
+
+# The local stack kept running, for trying the service by hand (Ctrl-C stops it).
+up: $(VENV_OK)
+	$(CARGO) build --quiet --release --locked -p sais-cli
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" "$(TARGET_DIR)/release/sais" up

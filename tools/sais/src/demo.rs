@@ -481,7 +481,7 @@ fn inbound_texts(body: &[u8]) -> Result<Vec<(String, String)>> {
 /// The local poller, as Lambda's SQS event source mapping: receives batches, hands them to
 /// `handle`, deletes what succeeded. Stops after two empty receives in a row (and, with a
 /// simulator, once its callbacks are done). Returns how many messages succeeded.
-async fn drain<F, Fut>(
+pub(crate) async fn drain<F, Fut>(
     stack: &LocalStack,
     queue_url: &str,
     notify: Option<&LocalNotify>,

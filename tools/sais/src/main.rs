@@ -9,6 +9,7 @@ mod bench;
 mod bench_dispatch;
 mod demo;
 mod report;
+mod up;
 mod validate;
 
 /// Exit code for a usage error (BSD's EX_USAGE).
@@ -35,6 +36,8 @@ enum Command {
     /// Make a campaign's report now (CSV, summary, HTML in the team's reports folder) and
     /// print its summary.
     Report(report::Args),
+    /// Keep the local stack running for trying the service by hand (`make up`).
+    Up(up::Args),
     /// Generate synthetic test data.
     #[command(subcommand)]
     Generate(bench::Generate),
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Report(args) => report::run(args),
+        Command::Up(args) => up::run(args),
         Command::Generate(command) => bench::generate(command),
         Command::Bench(command) => bench::bench(command),
     }

@@ -1,0 +1,141 @@
+//! `sais up` (`make up`): the local stack kept running for trying the service by hand. Files
+//! put in the bucket are ingested as they arrive; the daily schedule runs every minute for
+//! today's date, with the hourly due work; send jobs go through the real dispatcher to the
+//! Notify simulator, whose receipts reach the real webhook. Ctrl-C stops everything.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use sais_shared::ingest::Ingest;
+use sais_shared::local::{LocalStack, serve_webhook, shared_moto_endpoint, start_notify_sim};
+use sais_shared::receipts::Receipts;
+use sais_shared::schedule::runner::Scheduler;
+use sais_shared::webhook::Webhook;
+
+use crate::demo::drain;
+
+/// Arguments of `sais up`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The team code to show in the examples.
+    #[arg(long, default_value = "DEMO-sais")]
+    team: String,
+}
+
+/// Runs `sais up` until Ctrl-C.
+pub fn run(args: Args) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("sais up: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(up(&args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sais up: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn up(args: &Args) -> Result<()> {
+    let endpoint = shared_moto_endpoint().context("starting moto")?;
+    let stack = LocalStack::create(&endpoint, "sais")
+        .await
+        .context("creating the template's resources on moto")?;
+    let store = stack.store();
+    let token = "local-demo-callback-token";
+    let receipts = Receipts::new(
+        store.clone(),
+        stack.clients.sqs.clone(),
+        stack.send_queue_url.clone(),
+    );
+    let base = serve_webhook(Webhook::new(receipts.clone(), token)).await?;
+    let team = &args.team;
+    let notify = start_notify_sim(|c| {
+        c.callback_url = Some(format!("{base}/notify/{team}"));
+        c.callback_bearer_token = Some(token.into());
+        c.callback_delay = Duration::from_millis(200);
+    })
+    .await?;
+    let notify_client = notify.client()?;
+    let dispatcher = stack.dispatcher(
+        &notify.sim.base_url(),
+        &notify.api_key,
+        3000,
+        Duration::from_secs(10),
+    )?;
+    let scheduler = Scheduler::new(
+        store.clone(),
+        stack.clients.sqs.clone(),
+        stack.send_queue_url.clone(),
+    );
+    let ingest = Ingest::new(stack.clients.clone(), stack.table());
+    let bucket = stack.bucket();
+
+    println!("The local stack is up (Ctrl-C stops it):");
+    println!("  S3, SQS, DynamoDB (moto)  {endpoint}");
+    println!("  uploads bucket            {bucket}");
+    println!("  contacts table            {}", stack.table());
+    println!("  webhook (Notify calls it) {base}/notify/{team}  (Bearer {token})");
+    println!("  Notify simulator          {}", notify.sim.base_url());
+    println!();
+    println!("Upload a file (moto takes unsigned requests):");
+    println!(
+        "  curl -sS -X PUT --upload-file events/demo/cohort/cohort.csv '{endpoint}/{bucket}/{team}/cohort/cohort.csv'"
+    );
+    println!("Read its report (a signed request: the bucket policy refuses anonymous reads):");
+    println!(
+        "  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing .venv/bin/python -c \"import boto3; print(boto3.client('s3', endpoint_url='{endpoint}', region_name='eu-west-2').get_object(Bucket='{bucket}', Key='{team}/reports/cohort.csv.report.json')['Body'].read().decode())\""
+    );
+    println!("Upload a campaign (campaigns/<id>.json) whose send_requests_on is today, and the");
+    println!("daily schedule, run here every minute, sends its consent requests at once.");
+    println!(
+        "Any AWS SDK works with AWS_ENDPOINT_URL={endpoint} AWS_REGION=eu-west-2 and the keys above."
+    );
+
+    let mut last_schedule: Option<Instant> = None;
+    loop {
+        let ingested = drain(&stack, &stack.ingest_queue_url, None, |event| {
+            let ingest = &ingest;
+            async move { Ok(ingest.handle_batch(event).await?) }
+        })
+        .await?;
+        if ingested > 0 {
+            println!("ingested {ingested} upload(s); reports are under {team}/reports/");
+        }
+        if last_schedule.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+            last_schedule = Some(Instant::now());
+            let now = time::OffsetDateTime::now_utc();
+            for run in scheduler.run_all(now.date()).await? {
+                let queued: u64 = run.occasions.iter().map(|o| o.queued).sum();
+                if queued > 0 {
+                    println!("{}: queued {queued} send jobs", run.campaign_id);
+                }
+            }
+            receipts.release_due(now).await?;
+            receipts.poll_letters(&notify_client, now).await?;
+        }
+        let sent = drain(&stack, &stack.send_queue_url, Some(&notify), |event| {
+            let dispatcher = &dispatcher;
+            async move { Ok(dispatcher.handle_batch(event).await?) }
+        })
+        .await?;
+        if sent > 0 {
+            println!("dispatched {sent} send job(s)");
+        }
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {
+                println!("stopping");
+                return Ok(());
+            }
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+        }
+    }
+}
