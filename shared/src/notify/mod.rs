@@ -10,6 +10,7 @@
 mod client;
 mod error;
 mod key;
+pub mod lint;
 mod messages;
 pub mod sms_length;
 pub mod vocab;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod bench_dispatch;
 mod demo;
+mod lint;
 mod report;
 mod up;
 mod validate;
@@ -36,6 +37,9 @@ enum Command {
     /// Make a campaign's report now (CSV, summary, HTML in the team's reports folder) and
     /// print its summary.
     Report(report::Args),
+    /// Check a text-message template: encoding, characters and fragments at the longest
+    /// personalisation, unknown placeholders, health words, links. Exit 1 on errors.
+    LintTemplate(lint::Args),
     /// Keep the local stack running for trying the service by hand (`make up`).
     Up(up::Args),
     /// Generate synthetic test data.
@@ -60,6 +64,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Report(args) => report::run(args),
         Command::Up(args) => up::run(args),
+        Command::LintTemplate(args) => lint::run(args),
         Command::Generate(command) => bench::generate(command),
         Command::Bench(command) => bench::bench(command),
     }
