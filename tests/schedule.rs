@@ -667,3 +667,188 @@ async fn upload_json(stack: &LocalStack, path: &str, body: &str) -> serde_json::
         .expect("the report is written back");
     serde_json::from_slice(&report.body.collect().await.unwrap().into_bytes()).unwrap()
 }
+
+/// The messages the simulator received for one recipient.
+fn to(notify: &sais_shared::local::LocalNotify, recipient: &str) -> usize {
+    notify
+        .sim
+        .received()
+        .iter()
+        .filter(|n| n.to == recipient)
+        .count()
+}
+
+#[tokio::test]
+async fn objections_from_a_file_are_upheld_at_send_time_and_a_withdrawal_lifts_them() {
+    // Ben's parent has email and mobile and no preference (both would be used).
+    let w = world().await;
+    let rows = "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,CHILD_SCHOOL_URN,CHILD_NHS_NUMBER,CHILD_YEAR_GROUP,PARENT_1_NAME,PARENT_1_EMAIL,PARENT_1_PHONE\n\
+        Ben,Jones,2013-06-02,SW1A 1AA,123456,9990000026,8,Tom Jones,tom@example.com,07700 900124\n\
+        Cara,Khan,2013-07-03,SW1A 1AA,123456,9990000034,8,Ali Khan,ali@example.com,07700 900125\n";
+    e2e::upload_and_ingest(
+        &w.stack,
+        &format!("{TEAM}/cohort/families.csv"),
+        rows.into(),
+    )
+    .await;
+    let notify = start_notify_sim(|_| {}).await.expect("simulator");
+    let dispatcher = w
+        .stack
+        .dispatcher(
+            &notify.sim.base_url(),
+            &notify.api_key,
+            3000,
+            Duration::from_millis(500),
+        )
+        .expect("dispatcher");
+    let report = upload_csv(
+        &w.stack,
+        "objections",
+        "objections.csv",
+        "CHILD_NHS_NUMBER,PARENT_PHONE,SCOPE,REASON,RECORDED_BY\n\
+         9990000026,07700 900124,text,Asked by phone not to be texted,SAIS nurse\n\
+         9990000034,,all,Will arrange with the GP,SAIS nurse\n",
+    )
+    .await;
+    assert_eq!(report["status"], "imported", "{report}");
+
+    let (ben, cara) = (
+        child_id(&w.stack, "Ben").await,
+        child_id(&w.stack, "Cara").await,
+    );
+    let mut request = SendJob::new(&team(), "hpv-y8", &ben, Purpose::ConsentRequest, "campaign");
+    dispatcher.handle_job(&request).await.unwrap();
+    assert_eq!(
+        (to(&notify, "tom@example.com"), to(&notify, "+447700900124")),
+        (1, 0),
+        "an objection to texts leaves email only"
+    );
+    let skipped = dispatcher
+        .handle_job(&SendJob::new(
+            &team(),
+            "hpv-y8",
+            &cara,
+            Purpose::ConsentRequest,
+            "campaign",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(skipped.sent, 0);
+    assert_eq!(skipped.plan.skipped[0].reason, "objection_all");
+
+    // The objection to texts is withdrawn: the next message texts again.
+    upload_csv(
+        &w.stack,
+        "objections",
+        "withdrawn.csv",
+        "CHILD_NHS_NUMBER,PARENT_PHONE,SCOPE,REASON,RECORDED_BY,ACTION\n\
+         9990000026,07700 900124,text,Happy to be texted again,SAIS nurse,withdraw\n",
+    )
+    .await;
+    request.purpose = Purpose::ConsentReminder;
+    request.occasion = Some("2026-11-25".into());
+    dispatcher.handle_job(&request).await.unwrap();
+    assert_eq!(
+        to(&notify, "+447700900124"),
+        1,
+        "texts resume after the withdrawal"
+    );
+}
+
+#[tokio::test]
+async fn an_urgent_campaign_with_grounds_overrides_an_objection_and_records_the_grounds() {
+    let w = world().await;
+    let mut urgent = campaign();
+    urgent.urgent = true;
+    urgent.override_grounds = Some("Measles outbreak: UKHSA advice of 20 November".into());
+    w.stack
+        .store()
+        .put_campaign(&team(), &urgent)
+        .await
+        .unwrap();
+    upload_csv(
+        &w.stack,
+        "objections",
+        "o.csv",
+        "CHILD_NHS_NUMBER,SCOPE,REASON,RECORDED_BY\n9990000018,all,No contact please,SAIS nurse\n",
+    )
+    .await;
+    let notify = start_notify_sim(|_| {}).await.expect("simulator");
+    let dispatcher = w
+        .stack
+        .dispatcher(
+            &notify.sim.base_url(),
+            &notify.api_key,
+            3000,
+            Duration::from_millis(500),
+        )
+        .expect("dispatcher");
+    let ava = child_id(&w.stack, "Ava").await;
+    let outcome = dispatcher
+        .handle_job(&SendJob::new(
+            &team(),
+            "hpv-y8",
+            &ava,
+            Purpose::ConsentRequest,
+            "campaign",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(outcome.sent, 1, "the urgent campaign reaches Ava's family");
+    let messages = w
+        .stack
+        .store()
+        .messages_of_child(&team(), &ava)
+        .await
+        .unwrap();
+    assert_eq!(
+        messages[0].grounds.as_deref(),
+        Some("Measles outbreak: UKHSA advice of 20 November")
+    );
+}
+
+#[tokio::test]
+async fn a_serious_harm_objection_means_the_detail_is_never_used_again() {
+    let w = world().await;
+    let report = upload_csv(
+        &w.stack,
+        "objections",
+        "harm.csv",
+        "CHILD_NHS_NUMBER,PARENT_EMAIL,SCOPE,REASON,RECORDED_BY,SERIOUS_HARM\n\
+         9990000018,sarah@example.com,email,Safeguarding,Safeguarding lead,Y\n",
+    )
+    .await;
+    assert_eq!(report["status"], "imported");
+    assert_eq!(report["warnings"][0]["code"], "erasure_pending");
+    let notify = start_notify_sim(|_| {}).await.expect("simulator");
+    let dispatcher = w
+        .stack
+        .dispatcher(
+            &notify.sim.base_url(),
+            &notify.api_key,
+            3000,
+            Duration::from_millis(500),
+        )
+        .expect("dispatcher");
+    let ava = child_id(&w.stack, "Ava").await;
+    let outcome = dispatcher
+        .handle_job(&SendJob::new(
+            &team(),
+            "hpv-y8",
+            &ava,
+            Purpose::ConsentRequest,
+            "campaign",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(to(&notify, "sarah@example.com"), 0);
+    assert!(
+        outcome
+            .plan
+            .skipped
+            .iter()
+            .any(|s| s.reason == "email_erased"),
+        "{:?}",
+        outcome.plan
+    );
+}

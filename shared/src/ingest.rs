@@ -24,6 +24,7 @@ use crate::domain::SchoolUrn;
 use crate::files::campaign_file::{MAX_CAMPAIGN_BYTES, validate_campaign};
 use crate::files::children::ChildFileKind;
 use crate::files::csv_file::TextEncoding;
+use crate::files::objections::validate_objections_file;
 use crate::files::report::{Report, Status, codes};
 use crate::files::responses::{ChildMatch, response_codes, validate_responses_file};
 use crate::files::team_file::validate_team_settings;
@@ -221,6 +222,10 @@ impl Ingest {
                     Some(report) => report,
                     None => return Ok(IngestOutcome::Superseded),
                 },
+                UploadKind::Objections => match self.objections_file(&upload, object).await? {
+                    Some(report) => report,
+                    None => return Ok(IngestOutcome::Superseded),
+                },
                 UploadKind::TeamSettings => match self.team_file(&upload, object).await? {
                     Some(report) => report,
                     None => return Ok(IngestOutcome::Superseded),
@@ -229,15 +234,6 @@ impl Ingest {
                     Some(report) => report,
                     None => return Ok(IngestOutcome::Superseded),
                 },
-                other => file_error_report(
-                    &upload.file_name,
-                    other.name(),
-                    codes::UNREADABLE,
-                    format!(
-                        "{} files are not read by this version of the service yet; nothing was changed",
-                        other.name()
-                    ),
-                ),
             }
         };
         self.write_report(&object.bucket, &upload, &report).await?;
@@ -393,39 +389,10 @@ impl Ingest {
         let team = &upload.team;
         let ledger = |e: crate::dispatch::records::StoreError| IngestError::Ledger(e.to_string());
 
-        // Which child each row names: NHS numbers give ids directly; the four details are
-        // looked up among the team's children (every record with them, so a child listed twice
-        // has the answer on both).
-        let by_nhs: Vec<String> = rows
-            .iter()
-            .filter_map(|r| match &r.child {
-                ChildMatch::Nhs(nhs) => Some(child_id_for_nhs(team, nhs)),
-                ChildMatch::Details { .. } => None,
-            })
-            .collect();
-        let existing = store
-            .existing_children(team, &by_nhs)
-            .await
-            .map_err(ledger)?;
-        let wanted: std::collections::HashSet<String> =
-            rows.iter().filter_map(|r| details_key(&r.child)).collect();
-        let by_details = store
-            .children_by_details(team, &wanted)
-            .await
-            .map_err(ledger)?;
-
+        let matched = match_children(&store, team, rows.iter().map(|r| &r.child)).await?;
         let mut writes: Vec<(String, &'static str, &'static str)> = Vec::new();
         let mut unknown = Vec::new();
-        for row in &rows {
-            let ids: Vec<String> = match &row.child {
-                ChildMatch::Nhs(nhs) => Some(child_id_for_nhs(team, nhs))
-                    .filter(|id| existing.contains(id))
-                    .into_iter()
-                    .collect(),
-                details => details_key(details)
-                    .and_then(|k| by_details.get(&k).cloned())
-                    .unwrap_or_default(),
-            };
+        for (row, ids) in rows.iter().zip(matched) {
             if ids.is_empty() {
                 unknown.push(row.row);
             }
@@ -456,6 +423,135 @@ impl Ingest {
             unknown_children,
             "responses recorded"
         );
+        Ok(Some(report))
+    }
+
+    /// Validates an objections file; only if it is valid, reads it again, matches each row to
+    /// its child and records (or withdraws) the objection, which the dispatcher upholds at every
+    /// send. A serious-harm objection also marks the detail erased, so it is never used again.
+    async fn objections_file(
+        &self,
+        upload: &Upload,
+        object: &ObjectCreated,
+    ) -> Result<Option<Report>, IngestError> {
+        let today = OffsetDateTime::now_utc().date();
+        let file_name = upload.file_name.clone();
+        let Some(mut report) = self
+            .blocking_pass(object, move |open, _| {
+                validate_objections_file(&file_name, today, None, open, |_| {})
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        if report.status == Status::Rejected {
+            return Ok(Some(report));
+        }
+        let encoding = report.encoding.as_deref().and_then(TextEncoding::from_name);
+        let rows = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (file_name, collected) = (upload.file_name.clone(), rows.clone());
+        let Some(second) = self
+            .blocking_pass(object, move |open, _| {
+                validate_objections_file(&file_name, today, encoding, open, |row| {
+                    collected
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(row);
+                })
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        if second.rows_valid != report.rows_valid {
+            return Err(IngestError::Inconsistent);
+        }
+        let rows = std::mem::take(&mut *rows.lock().unwrap_or_else(|e| e.into_inner()));
+        let store = Store::new(self.clients.dynamodb.clone(), &self.table);
+        let team = &upload.team;
+        let ledger = |e: crate::dispatch::records::StoreError| IngestError::Ledger(e.to_string());
+        let matched = match_children(&store, team, rows.iter().map(|r| &r.child)).await?;
+        let recorded_at = now_rfc3339();
+        let (mut recorded, mut erased) = (0u64, 0u64);
+        for (row, ids) in rows.iter().zip(matched) {
+            if ids.is_empty() {
+                report.warnings.push(crate::files::report::Issue::new(
+                    row.row,
+                    None::<&'static str>,
+                    response_codes::UNKNOWN_CHILD,
+                    "No child in the service matches this row; check the NHS number (or the name, date of birth and postcode) against the cohort",
+                ));
+                continue;
+            }
+            // The same scope and detail is the same objection: a withdrawal finds its addition.
+            let objection_id = Uuid::new_v5(
+                &Uuid::NAMESPACE_OID,
+                format!(
+                    "{}\n{}",
+                    row.scope,
+                    row.parent_detail.as_deref().unwrap_or("all")
+                )
+                .as_bytes(),
+            )
+            .simple()
+            .to_string();
+            // Objections name the parent by the detail as the child item stores it.
+            let detail = row
+                .parent_detail
+                .as_deref()
+                .map(|d| d.split_once(':').map_or(d, |(_, v)| v));
+            let mut details = std::collections::HashMap::from([
+                ("reason".to_owned(), AttributeValue::S(row.reason.clone())),
+                (
+                    "recorded_by".to_owned(),
+                    AttributeValue::S(row.recorded_by.clone()),
+                ),
+                (
+                    "serious_harm".to_owned(),
+                    AttributeValue::Bool(row.serious_harm),
+                ),
+                (
+                    "recorded_at".to_owned(),
+                    AttributeValue::S(recorded_at.clone()),
+                ),
+            ]);
+            if let Some(date) = row.date {
+                details.insert("date".to_owned(), AttributeValue::S(date.to_string()));
+            }
+            for id in &ids {
+                store
+                    .record_objection_with(
+                        team,
+                        id,
+                        &objection_id,
+                        row.scope,
+                        detail,
+                        row.withdraw,
+                        details.clone(),
+                    )
+                    .await
+                    .map_err(ledger)?;
+                recorded += 1;
+            }
+            if row.serious_harm
+                && !row.withdraw
+                && let Some(key) = &row.parent_detail
+            {
+                store
+                    .set_detail_status(team, key, "erased")
+                    .await
+                    .map_err(ledger)?;
+                erased += 1;
+                report.warnings.push(crate::files::report::Issue::new(
+                    row.row,
+                    None::<&'static str>,
+                    "erasure_pending",
+                    "The contact detail will never be used again; removing it from the stored records and messages is done with sais erase",
+                ));
+            }
+        }
+        report.warnings.sort_by_key(|w| w.row);
+        tracing::info!(rows = rows.len(), recorded, erased, "objections recorded");
         Ok(Some(report))
     }
 
@@ -822,4 +918,42 @@ fn details_key(child: &ChildMatch) -> Option<String> {
             "{first_name}\n{last_name}\n{date_of_birth}\n{postcode}"
         )),
     }
+}
+
+/// The children each row names: an NHS number gives the id directly (if that child exists); the
+/// four details are looked up among the team's children — every record with them, so a child
+/// listed twice gets the row on both. An empty list: no child matches.
+async fn match_children<'a>(
+    store: &Store,
+    team: &crate::uploads::TeamCode,
+    rows: impl Iterator<Item = &'a ChildMatch> + Clone,
+) -> Result<Vec<Vec<String>>, IngestError> {
+    let ledger = |e: crate::dispatch::records::StoreError| IngestError::Ledger(e.to_string());
+    let by_nhs: Vec<String> = rows
+        .clone()
+        .filter_map(|c| match c {
+            ChildMatch::Nhs(nhs) => Some(child_id_for_nhs(team, nhs)),
+            ChildMatch::Details { .. } => None,
+        })
+        .collect();
+    let existing = store
+        .existing_children(team, &by_nhs)
+        .await
+        .map_err(ledger)?;
+    let wanted: std::collections::HashSet<String> = rows.clone().filter_map(details_key).collect();
+    let by_details = store
+        .children_by_details(team, &wanted)
+        .await
+        .map_err(ledger)?;
+    Ok(rows
+        .map(|c| match c {
+            ChildMatch::Nhs(nhs) => Some(child_id_for_nhs(team, nhs))
+                .filter(|id| existing.contains(id))
+                .into_iter()
+                .collect(),
+            details => details_key(details)
+                .and_then(|k| by_details.get(&k).cloned())
+                .unwrap_or_default(),
+        })
+        .collect())
 }

@@ -744,10 +744,34 @@ impl Store {
         parent_detail: Option<&str>,
         withdrawn: bool,
     ) -> Result<(), StoreError> {
-        let mut value = HashMap::from([
-            ("scope".to_owned(), s(scope)),
-            ("withdrawn".to_owned(), AttributeValue::Bool(withdrawn)),
-        ]);
+        self.record_objection_with(
+            team,
+            child_id,
+            objection_id,
+            scope,
+            parent_detail,
+            withdrawn,
+            HashMap::new(),
+        )
+        .await
+    }
+
+    /// [`Store::record_objection`] with the audit details an objections file gives (reason,
+    /// recorded by, serious harm, date), kept on the objection for subject access.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_objection_with(
+        &self,
+        team: &TeamCode,
+        child_id: &str,
+        objection_id: &str,
+        scope: &str,
+        parent_detail: Option<&str>,
+        withdrawn: bool,
+        details: HashMap<String, AttributeValue>,
+    ) -> Result<(), StoreError> {
+        let mut value = details;
+        value.insert("scope".to_owned(), s(scope));
+        value.insert("withdrawn".to_owned(), AttributeValue::Bool(withdrawn));
         if let Some(d) = parent_detail {
             value.insert("parent_detail".to_owned(), s(d));
         }

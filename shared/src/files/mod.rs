@@ -4,6 +4,7 @@
 pub mod campaign_file;
 pub mod children;
 pub mod csv_file;
+pub mod objections;
 pub mod report;
 pub mod responses;
 pub mod team_file;

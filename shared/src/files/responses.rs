@@ -82,6 +82,69 @@ pub struct ResponseRow {
     pub date: Option<Date>,
 }
 
+/// Reads which child a row names from its cells (`CHILD_NHS_NUMBER`, then the four match
+/// columns): by NHS number when given, else by all four details. Errors go to `errors`.
+pub(crate) fn read_child_match(
+    n: u64,
+    cells: [&str; 5],
+    today: Date,
+    errors: &mut Vec<Issue>,
+) -> Option<ChildMatch> {
+    let invalid = |column: &'static str, why: Invalid| {
+        error(
+            n,
+            column,
+            why.code,
+            format!("{column} should be {}", why.expected),
+        )
+    };
+    if !cells[0].is_empty() {
+        return match NhsNumber::parse(cells[0]) {
+            Ok(nhs) => Some(ChildMatch::Nhs(nhs)),
+            Err(e) => {
+                errors.push(invalid(NHS_NUMBER, e));
+                None
+            }
+        };
+    }
+    let before = errors.len();
+    for (i, column) in MATCH_COLUMNS.iter().enumerate() {
+        if cells[i + 1].is_empty() {
+            errors.push(error(
+                n,
+                column,
+                codes::MISSING_VALUE,
+                format!("{column} is empty; without an NHS number the child is matched by first name, last name, date of birth and postcode"),
+            ));
+        }
+    }
+    let first = PersonName::parse(cells[1]).map_err(|e| invalid(FIRST_NAME, e));
+    let last = PersonName::parse(cells[2]).map_err(|e| invalid(LAST_NAME, e));
+    let dob = DateOfBirth::parse(cells[3], today).map_err(|e| invalid(DATE_OF_BIRTH, e));
+    let postcode = Postcode::parse(cells[4]).map_err(|e| invalid(POSTCODE, e));
+    match (first, last, dob, postcode) {
+        (Ok(f), Ok(l), Ok(d), Ok(p)) => Some(ChildMatch::Details {
+            first_name: f.as_str().to_lowercase(),
+            last_name: l.as_str().to_lowercase(),
+            date_of_birth: d.as_iso(),
+            postcode: p.value.as_str().to_owned(),
+        }),
+        (f, l, d, p) => {
+            if errors.len() == before {
+                errors.extend(f.err());
+                errors.extend(l.err());
+                errors.extend(d.err());
+                errors.extend(p.err());
+            }
+            None
+        }
+    }
+}
+
+/// The child-matching columns, in the order [`read_child_match`] takes their cells.
+pub(crate) const CHILD_MATCH_COLUMNS: [&str; 5] =
+    [NHS_NUMBER, FIRST_NAME, LAST_NAME, DATE_OF_BIRTH, POSTCODE];
+
 /// Checks response rows and hands each valid one to `sink`.
 pub struct ResponsesValidator<S: FnMut(ResponseRow)> {
     today: Date,
@@ -173,59 +236,12 @@ impl<S: FnMut(ResponseRow)> RowVisitor for ResponsesValidator<S> {
         let n = row.number;
         let get = |i: usize| row.get(self.columns[i]);
         let mut errors = Vec::new();
-        let invalid = |column: &'static str, why: Invalid| {
-            error(
-                n,
-                column,
-                why.code,
-                format!("{column} should be {}", why.expected),
-            )
-        };
-
-        let child = if get(0).is_empty() {
-            let mut parts = Vec::new();
-            for (i, column) in MATCH_COLUMNS.iter().enumerate() {
-                if get(i + 1).is_empty() {
-                    errors.push(error(
-                        n,
-                        column,
-                        codes::MISSING_VALUE,
-                        format!("{column} is empty; without an NHS number the child is matched by first name, last name, date of birth and postcode"),
-                    ));
-                }
-                parts.push(get(i + 1));
-            }
-            let first = PersonName::parse(parts[0]).map_err(|e| invalid(FIRST_NAME, e));
-            let last = PersonName::parse(parts[1]).map_err(|e| invalid(LAST_NAME, e));
-            let dob =
-                DateOfBirth::parse(parts[2], self.today).map_err(|e| invalid(DATE_OF_BIRTH, e));
-            let postcode = Postcode::parse(parts[3]).map_err(|e| invalid(POSTCODE, e));
-            match (first, last, dob, postcode) {
-                (Ok(f), Ok(l), Ok(d), Ok(p)) => Some(ChildMatch::Details {
-                    first_name: f.as_str().to_lowercase(),
-                    last_name: l.as_str().to_lowercase(),
-                    date_of_birth: d.as_iso(),
-                    postcode: p.value.as_str().to_owned(),
-                }),
-                (f, l, d, p) => {
-                    if errors.is_empty() {
-                        errors.extend(f.err());
-                        errors.extend(l.err());
-                        errors.extend(d.err());
-                        errors.extend(p.err());
-                    }
-                    None
-                }
-            }
-        } else {
-            match NhsNumber::parse(get(0)) {
-                Ok(nhs) => Some(ChildMatch::Nhs(nhs)),
-                Err(e) => {
-                    errors.push(invalid(NHS_NUMBER, e));
-                    None
-                }
-            }
-        };
+        let child = read_child_match(
+            n,
+            [get(0), get(1), get(2), get(3), get(4)],
+            self.today,
+            &mut errors,
+        );
 
         let programme = PROGRAMMES
             .iter()

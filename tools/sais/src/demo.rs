@@ -444,7 +444,7 @@ async fn demo(args: &Args) -> Result<()> {
     }
     say!(
         quiet,
-        "\nNot built yet: objections files, team settings and subject access (step 6)."
+        "\nNot built yet: subject access (sais sar) and erasure from stored records (sais erase)."
     );
     if args.json {
         let summary = if summaries.len() == 1 {
