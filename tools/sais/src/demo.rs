@@ -442,9 +442,23 @@ async fn demo(args: &Args) -> Result<()> {
             });
         }
     }
+    // Nobody is sent the same message twice: every reference reached Notify once.
+    let received = notify.sim.received();
+    let mut references: HashMap<String, u32> = HashMap::new();
+    for n in &received {
+        *references
+            .entry(n.reference.clone().unwrap_or_default())
+            .or_default() += 1;
+    }
+    let duplicates: u32 = references.values().map(|c| c - 1).sum();
     say!(
         quiet,
-        "\nNot built yet: subject access (sais sar) and erasure from stored records (sais erase)."
+        "\nNotify received {} messages; sent twice: {duplicates}.",
+        received.len()
+    );
+    say!(
+        quiet,
+        "Not built yet: subject access (sais sar) and erasure from stored records (sais erase)."
     );
     if args.json {
         let summary = if summaries.len() == 1 {
@@ -456,6 +470,8 @@ async fn demo(args: &Args) -> Result<()> {
             "{}",
             json!({
                 "summary": summary,
+                "notify_received": received.len(),
+                "duplicates": duplicates,
                 "uploads": uploads,
                 "children": children,
             })
