@@ -31,6 +31,26 @@ struct World {
     scheduler: Scheduler,
 }
 
+/// The Notify simulator and a real dispatcher sending to it.
+async fn sender(
+    w: &World,
+) -> (
+    sais_shared::local::LocalNotify,
+    sais_shared::dispatch::Dispatcher,
+) {
+    let notify = start_notify_sim(|_| {}).await.expect("simulator");
+    let dispatcher = w
+        .stack
+        .dispatcher(
+            &notify.sim.base_url(),
+            &notify.api_key,
+            3000,
+            Duration::from_millis(500),
+        )
+        .expect("dispatcher");
+    (notify, dispatcher)
+}
+
 fn team() -> TeamCode {
     TeamCode::parse(TEAM).unwrap()
 }
@@ -262,16 +282,7 @@ async fn a_class_list_arriving_after_the_request_day_gets_its_new_children_asked
 #[tokio::test]
 async fn two_reminders_are_two_messages_and_a_repeated_reminder_job_is_still_one() {
     let w = world().await;
-    let notify = start_notify_sim(|_| {}).await.expect("simulator");
-    let dispatcher = w
-        .stack
-        .dispatcher(
-            &notify.sim.base_url(),
-            &notify.api_key,
-            3000,
-            Duration::from_millis(500),
-        )
-        .expect("dispatcher");
+    let (notify, dispatcher) = sender(&w).await;
     let mut c = campaign();
     c.reminder_days_before_deadline = vec![3, 7];
     w.stack.store().put_campaign(&team(), &c).await.unwrap();
@@ -495,16 +506,7 @@ async fn a_responses_file_with_a_bad_row_records_nothing() {
 #[tokio::test]
 async fn the_campaign_report_lists_every_child_once_with_what_happened_and_the_totals() {
     let w = world().await;
-    let notify = start_notify_sim(|_| {}).await.expect("simulator");
-    let dispatcher = w
-        .stack
-        .dispatcher(
-            &notify.sim.base_url(),
-            &notify.api_key,
-            3000,
-            Duration::from_millis(500),
-        )
-        .expect("dispatcher");
+    let (_notify, dispatcher) = sender(&w).await;
     let ben = child_id(&w.stack, "Ben").await;
     w.stack
         .store()
@@ -691,16 +693,7 @@ async fn objections_from_a_file_are_upheld_at_send_time_and_a_withdrawal_lifts_t
         rows.into(),
     )
     .await;
-    let notify = start_notify_sim(|_| {}).await.expect("simulator");
-    let dispatcher = w
-        .stack
-        .dispatcher(
-            &notify.sim.base_url(),
-            &notify.api_key,
-            3000,
-            Duration::from_millis(500),
-        )
-        .expect("dispatcher");
+    let (notify, dispatcher) = sender(&w).await;
     let report = upload_csv(
         &w.stack,
         "objections",
@@ -773,16 +766,7 @@ async fn an_urgent_campaign_with_grounds_overrides_an_objection_and_records_the_
         "CHILD_NHS_NUMBER,SCOPE,REASON,RECORDED_BY\n9990000018,all,No contact please,SAIS nurse\n",
     )
     .await;
-    let notify = start_notify_sim(|_| {}).await.expect("simulator");
-    let dispatcher = w
-        .stack
-        .dispatcher(
-            &notify.sim.base_url(),
-            &notify.api_key,
-            3000,
-            Duration::from_millis(500),
-        )
-        .expect("dispatcher");
+    let (_notify, dispatcher) = sender(&w).await;
     let ava = child_id(&w.stack, "Ava").await;
     let outcome = dispatcher
         .handle_job(&SendJob::new(
@@ -820,16 +804,7 @@ async fn a_serious_harm_objection_means_the_detail_is_never_used_again() {
     .await;
     assert_eq!(report["status"], "imported");
     assert_eq!(report["warnings"][0]["code"], "erasure_pending");
-    let notify = start_notify_sim(|_| {}).await.expect("simulator");
-    let dispatcher = w
-        .stack
-        .dispatcher(
-            &notify.sim.base_url(),
-            &notify.api_key,
-            3000,
-            Duration::from_millis(500),
-        )
-        .expect("dispatcher");
+    let (notify, dispatcher) = sender(&w).await;
     let ava = child_id(&w.stack, "Ava").await;
     let outcome = dispatcher
         .handle_job(&SendJob::new(

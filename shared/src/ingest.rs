@@ -354,9 +354,9 @@ impl Ingest {
     ) -> Result<Option<Report>, IngestError> {
         let today = OffsetDateTime::now_utc().date();
         let file_name = upload.file_name.clone();
-        let Some(mut report) = self
-            .blocking_pass(object, move |open, _| {
-                validate_responses_file(&file_name, today, None, open, |_| {})
+        let Some((mut report, rows)) = self
+            .validate_then_collect(object, move |open, encoding, sink| {
+                validate_responses_file(&file_name, today, encoding, open, sink)
             })
             .await?
         else {
@@ -365,26 +365,6 @@ impl Ingest {
         if report.status == Status::Rejected {
             return Ok(Some(report));
         }
-        let encoding = report.encoding.as_deref().and_then(TextEncoding::from_name);
-        let rows = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (file_name, collected) = (upload.file_name.clone(), rows.clone());
-        let Some(second) = self
-            .blocking_pass(object, move |open, _| {
-                validate_responses_file(&file_name, today, encoding, open, |row| {
-                    collected
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(row);
-                })
-            })
-            .await?
-        else {
-            return Ok(None);
-        };
-        if second.rows_valid != report.rows_valid {
-            return Err(IngestError::Inconsistent);
-        }
-        let rows = std::mem::take(&mut *rows.lock().unwrap_or_else(|e| e.into_inner()));
         let store = Store::new(self.clients.dynamodb.clone(), &self.table);
         let team = &upload.team;
         let ledger = |e: crate::dispatch::records::StoreError| IngestError::Ledger(e.to_string());
@@ -436,9 +416,9 @@ impl Ingest {
     ) -> Result<Option<Report>, IngestError> {
         let today = OffsetDateTime::now_utc().date();
         let file_name = upload.file_name.clone();
-        let Some(mut report) = self
-            .blocking_pass(object, move |open, _| {
-                validate_objections_file(&file_name, today, None, open, |_| {})
+        let Some((mut report, rows)) = self
+            .validate_then_collect(object, move |open, encoding, sink| {
+                validate_objections_file(&file_name, today, encoding, open, sink)
             })
             .await?
         else {
@@ -447,26 +427,6 @@ impl Ingest {
         if report.status == Status::Rejected {
             return Ok(Some(report));
         }
-        let encoding = report.encoding.as_deref().and_then(TextEncoding::from_name);
-        let rows = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (file_name, collected) = (upload.file_name.clone(), rows.clone());
-        let Some(second) = self
-            .blocking_pass(object, move |open, _| {
-                validate_objections_file(&file_name, today, encoding, open, |row| {
-                    collected
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(row);
-                })
-            })
-            .await?
-        else {
-            return Ok(None);
-        };
-        if second.rows_valid != report.rows_valid {
-            return Err(IngestError::Inconsistent);
-        }
-        let rows = std::mem::take(&mut *rows.lock().unwrap_or_else(|e| e.into_inner()));
         let store = Store::new(self.clients.dynamodb.clone(), &self.table);
         let team = &upload.team;
         let ledger = |e: crate::dispatch::records::StoreError| IngestError::Ledger(e.to_string());
@@ -553,6 +513,58 @@ impl Ingest {
         report.warnings.sort_by_key(|w| w.row);
         tracing::info!(rows = rows.len(), recorded, erased, "objections recorded");
         Ok(Some(report))
+    }
+
+    /// Validates a file whose valid rows are collected in memory (responses, objections); only
+    /// if it is valid, reads it again with the encoding found and returns its rows. `None` when
+    /// the object changed or vanished meanwhile.
+    async fn validate_then_collect<T, F>(
+        &self,
+        object: &ObjectCreated,
+        validate: F,
+    ) -> Result<Option<(Report, Vec<T>)>, IngestError>
+    where
+        T: Send + 'static,
+        F: Fn(
+                &mut dyn FnMut() -> std::io::Result<Box<dyn Read + Send>>,
+                Option<TextEncoding>,
+                &mut dyn FnMut(T),
+            ) -> Report
+            + Clone
+            + Send
+            + 'static,
+    {
+        let first = validate.clone();
+        let Some(report) = self
+            .blocking_pass(object, move |open, _| first(open, None, &mut |_| {}))
+            .await?
+        else {
+            return Ok(None);
+        };
+        if report.status == Status::Rejected {
+            return Ok(Some((report, Vec::new())));
+        }
+        let encoding = report.encoding.as_deref().and_then(TextEncoding::from_name);
+        let rows = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let collected = rows.clone();
+        let Some(second) = self
+            .blocking_pass(object, move |open, _| {
+                validate(open, encoding, &mut |row| {
+                    collected
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(row);
+                })
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        if second.rows_valid != report.rows_valid {
+            return Err(IngestError::Inconsistent);
+        }
+        let rows = std::mem::take(&mut *rows.lock().unwrap_or_else(|e| e.into_inner()));
+        Ok(Some((report, rows)))
     }
 
     /// Checks `team.json` and, only if it is valid, saves the settings.

@@ -54,24 +54,42 @@ pub fn validate_child_file<R, O>(
     kind: &ChildFileKind,
     today: Date,
     encoding: Option<TextEncoding>,
-    mut open: O,
+    open: O,
     mut sink: impl FnMut(ChildRow),
 ) -> Report
 where
     R: Read,
     O: FnMut() -> std::io::Result<R>,
 {
-    let mut pass = |encoding| -> Result<_, ReadError> {
-        let input = open().map_err(|e| ReadError::Io(e.to_string()))?;
+    read_with_fallback(file, kind.name(), encoding, open, |input, encoding| {
         let mut validator = ChildFileValidator::new(kind.clone(), today, &mut sink);
         let summary = read_pass(input, encoding, &mut validator)?;
         Ok((summary, validator.finish()))
+    })
+}
+
+/// Runs `pass` over the file with the given encoding, or, when that is unknown, as UTF-8 and
+/// again as Windows-1252 if the bytes turn out not to be UTF-8; reports what it found.
+pub(crate) fn read_with_fallback<R, O>(
+    file: &str,
+    kind: &str,
+    encoding: Option<TextEncoding>,
+    mut open: O,
+    mut pass: impl FnMut(R, TextEncoding) -> Result<(PassSummary, RowsOutcome), ReadError>,
+) -> Report
+where
+    R: Read,
+    O: FnMut() -> std::io::Result<R>,
+{
+    let mut run = |encoding| {
+        let input = open().map_err(|e| ReadError::Io(e.to_string()))?;
+        pass(input, encoding)
     };
-    let result = match pass(encoding.unwrap_or(TextEncoding::Utf8)) {
-        Err(ReadError::NotUtf8) => pass(TextEncoding::Windows1252),
+    let result = match run(encoding.unwrap_or(TextEncoding::Utf8)) {
+        Err(ReadError::NotUtf8) => run(TextEncoding::Windows1252),
         other => other,
     };
-    report_from(file, kind.name(), result)
+    report_from(file, kind, result)
 }
 
 /// What a schema's validator found once the whole file has been read.

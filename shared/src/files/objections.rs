@@ -7,10 +7,10 @@ use std::io::Read;
 
 use time::Date;
 
-use super::csv_file::{Header, HeaderCheck, ReadError, Row, RowVisitor, TextEncoding, read_pass};
+use super::csv_file::{Header, HeaderCheck, Row, RowVisitor, TextEncoding, read_pass};
 use super::report::{FileIssue, Issue, Report, codes};
 use super::responses::{CHILD_MATCH_COLUMNS, ChildMatch, read_child_match};
-use super::{RowsOutcome, report_from};
+use super::{RowsOutcome, read_with_fallback};
 use crate::domain::{DateOfBirth, EmailAddress, PhoneNumber, parse_flag};
 
 /// Codes for objection rows beyond the CSV ones.
@@ -278,24 +278,18 @@ pub fn validate_objections_file<R, O>(
     file: &str,
     today: Date,
     encoding: Option<TextEncoding>,
-    mut open: O,
+    open: O,
     mut sink: impl FnMut(ObjectionRow),
 ) -> Report
 where
     R: Read,
     O: FnMut() -> std::io::Result<R>,
 {
-    let mut pass = |encoding| -> Result<_, ReadError> {
-        let input = open().map_err(|e| ReadError::Io(e.to_string()))?;
+    read_with_fallback(file, "objections", encoding, open, |input, encoding| {
         let mut validator = ObjectionsValidator::new(today, &mut sink);
         let summary = read_pass(input, encoding, &mut validator)?;
         Ok((summary, validator.finish()))
-    };
-    let result = match pass(encoding.unwrap_or(TextEncoding::Utf8)) {
-        Err(ReadError::NotUtf8) => pass(TextEncoding::Windows1252),
-        other => other,
-    };
-    report_from(file, "objections", result)
+    })
 }
 
 #[cfg(test)]

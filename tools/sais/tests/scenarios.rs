@@ -285,7 +285,10 @@ fn every_rule_of_the_channel_policy_gives_each_family_what_it_should() {
     }
     assert_eq!(got.len(), expected.len(), "no other children");
 
-    assert_eq!(json["duplicates"], 0, "nobody is sent the same message twice");
+    assert_eq!(
+        json["duplicates"], 0,
+        "nobody is sent the same message twice"
+    );
     let summary = &json["summary"];
     assert_eq!(summary["children"], 11);
     assert_eq!(summary["children_unreachable"], 1, "Rae");
