@@ -464,12 +464,29 @@ fn simulated_outcome(request: &SendRequest) -> Status {
             Some("447700900002") => Status::PermanentFailure,
             _ => Status::Delivered,
         },
-        NotificationType::Email => match email::normalise(&request.to).as_str() {
+        // `perm-fail+bea@simulator.notify` behaves as `perm-fail@…` (ours, not Notify's), so
+        // scenarios can give each family its own failing address.
+        NotificationType::Email => match without_tag(&email::normalise(&request.to)).as_str() {
             "temp-fail@simulator.notify" => Status::TemporaryFailure,
             "perm-fail@simulator.notify" => Status::PermanentFailure,
+            // Not one of Notify's: lets tests and the demo exercise a provider fault.
+            "tech-fail@simulator.notify" => Status::TechnicalFailure,
             _ => Status::Delivered,
         },
         NotificationType::Letter => Status::Delivered,
+    }
+}
+
+/// A simulator address without its `+tag`.
+fn without_tag(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, "simulator.notify")) => {
+            format!(
+                "{}@simulator.notify",
+                local.split('+').next().unwrap_or(local)
+            )
+        }
+        _ => address.to_owned(),
     }
 }
 

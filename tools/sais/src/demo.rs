@@ -286,11 +286,13 @@ async fn demo(args: &Args) -> Result<()> {
 
     // Notify (the simulator) calls the real webhook, served over local HTTP.
     let token = "local-demo-callback-token";
+    // The demo does not wait out SQS delays: technical-failure retries go at once.
     let receipts = Receipts::new(
         store.clone(),
         stack.clients.sqs.clone(),
         stack.send_queue_url.clone(),
-    );
+    )
+    .with_technical_backoff(0);
     let base = serve_webhook(Webhook::new(receipts.clone(), token)).await?;
     let notify = start_notify_sim(|c| {
         c.callback_url = Some(format!("{base}/notify/{team}"));
