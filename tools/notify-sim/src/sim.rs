@@ -473,7 +473,21 @@ fn simulated_outcome(request: &SendRequest) -> Status {
             "tech-fail@simulator.notify" => Status::TechnicalFailure,
             _ => Status::Delivered,
         },
-        NotificationType::Letter => Status::Delivered,
+        // Ours, not Notify's: a letter to an address with "Undeliverable" in it is returned,
+        // so tests and the demo can exercise a letter that fails.
+        NotificationType::Letter => {
+            let undeliverable = request.personalisation.iter().any(|(key, value)| {
+                key.starts_with("address_line")
+                    && value
+                        .as_str()
+                        .is_some_and(|line| line.to_ascii_lowercase().contains("undeliverable"))
+            });
+            if undeliverable {
+                Status::PermanentFailure
+            } else {
+                Status::Delivered
+            }
+        }
     }
 }
 

@@ -292,6 +292,34 @@ fn every_rule_of_the_channel_policy_gives_each_family_what_it_should() {
                 true,
             ),
         ),
+        // Only a letter can reach this family, and it comes back: the follow-up list (the
+        // address is not blamed, so the reminder is posted again, and comes back again).
+        (
+            "Uma",
+            outcome(
+                &[
+                    m(
+                        0,
+                        REQ,
+                        "letter",
+                        "permanent-failure",
+                        "fallback_no_electronic",
+                    ),
+                    m(
+                        3,
+                        REM,
+                        "letter",
+                        "permanent-failure",
+                        "fallback_no_electronic",
+                    ),
+                ],
+                &[
+                    "consent_reminder:no_contact_details",
+                    "consent_request:no_contact_details",
+                ],
+                true,
+            ),
+        ),
     ]
     .into_iter()
     .collect();
@@ -305,8 +333,8 @@ fn every_rule_of_the_channel_policy_gives_each_family_what_it_should() {
         "nobody is sent the same message twice"
     );
     let summary = &json["summary"];
-    assert_eq!(summary["children"], 12);
-    assert_eq!(summary["children_unreachable"], 2, "Rae and Tess");
+    assert_eq!(summary["children"], 13);
+    assert_eq!(summary["children_unreachable"], 3, "Rae, Tess and Uma");
     assert_eq!(summary["not_contacted"]["deceased"], 1);
     // Every child is reached, given a letter, skipped with a reason, or followed up.
     assert_eq!(
@@ -318,7 +346,7 @@ fn every_rule_of_the_channel_policy_gives_each_family_what_it_should() {
                 .values()
                 .map(|v| v.as_u64().unwrap())
                 .sum::<u64>(),
-        12
+        13
     );
 
     // Nothing personal in any function's log line.
