@@ -695,38 +695,20 @@ impl Store {
             return Ok(found);
         }
         for shard in 0..crate::store::TEAM_SHARDS {
-            let mut start = None;
-            loop {
-                let page = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name("gsi2")
-                    .key_condition_expression("gsi2pk = :pk")
-                    .expression_attribute_values(":pk", s(keys::team_children(team, shard)))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(sdk_err)?;
-                for item in page.items.unwrap_or_default() {
-                    if expired(&item) {
-                        continue;
-                    }
-                    let field = |name| str_attr(&item, name).unwrap_or_default();
-                    let details = format!(
-                        "{}\n{}\n{}\n{}",
-                        field("first_name").to_lowercase(),
-                        field("last_name").to_lowercase(),
-                        field("date_of_birth"),
-                        field("postcode")
-                    );
-                    if wanted.contains(&details) {
-                        found.entry(details).or_default().push(field("child_id"));
-                    }
-                }
-                start = page.last_evaluated_key;
-                if start.is_none() {
-                    break;
+            for item in self
+                .index_items("gsi2", &keys::team_children(team, shard), None)
+                .await?
+            {
+                let field = |name| str_attr(&item, name).unwrap_or_default();
+                let details = format!(
+                    "{}\n{}\n{}\n{}",
+                    field("first_name").to_lowercase(),
+                    field("last_name").to_lowercase(),
+                    field("date_of_birth"),
+                    field("postcode")
+                );
+                if wanted.contains(&details) {
+                    found.entry(details).or_default().push(field("child_id"));
                 }
             }
         }

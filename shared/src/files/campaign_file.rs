@@ -111,6 +111,29 @@ impl Check {
         }
     }
 
+    /// An optional list of whole numbers from 0 to `max`, each checked.
+    fn small_numbers(
+        &mut self,
+        object: &Map<String, Value>,
+        name: &str,
+        max: u64,
+        code: &'static str,
+        each: &str,
+        whole: &str,
+    ) {
+        match object.get(name).map(Value::as_array) {
+            None => {}
+            Some(None) => self.error(name, INVALID_TYPE, whole),
+            Some(Some(list)) => {
+                for (i, n) in list.iter().enumerate() {
+                    if n.as_u64().is_none_or(|n| n > max) {
+                        self.error(format!("{name}[{i}]"), code, each);
+                    }
+                }
+            }
+        }
+    }
+
     pub(crate) fn flag(&mut self, object: &Map<String, Value>, name: &str) {
         if let Some(v) = object.get(name)
             && !v.is_boolean()
@@ -263,26 +286,14 @@ pub fn validate_campaign(file_name: &str, bytes: &[u8], today: Date) -> (Report,
         ),
     }
 
-    if let Some(years) = object.get("year_groups") {
-        match years.as_array() {
-            Some(years) => {
-                for (i, y) in years.iter().enumerate() {
-                    if y.as_u64().is_none_or(|y| y > 13) {
-                        check.error(
-                            format!("year_groups[{i}]"),
-                            INVALID_YEAR_GROUP,
-                            "each year group should be a number from 0 (reception) to 13",
-                        );
-                    }
-                }
-            }
-            None => check.error(
-                "year_groups",
-                INVALID_TYPE,
-                "year_groups should be a list of numbers, such as [8, 9]",
-            ),
-        }
-    }
+    check.small_numbers(
+        object,
+        "year_groups",
+        13,
+        INVALID_YEAR_GROUP,
+        "each year group should be a number from 0 (reception) to 13",
+        "year_groups should be a list of numbers, such as [8, 9]",
+    );
 
     let mut sessions = Vec::new();
     match object.get("sessions").and_then(Value::as_array) {
@@ -332,26 +343,14 @@ pub fn validate_campaign(file_name: &str, bytes: &[u8], today: Date) -> (Report,
         }
     }
 
-    if let Some(days) = object.get("reminder_days_before_deadline") {
-        match days.as_array() {
-            Some(days) => {
-                for (i, d) in days.iter().enumerate() {
-                    if d.as_u64().is_none_or(|d| d > 60) {
-                        check.error(
-                            format!("reminder_days_before_deadline[{i}]"),
-                            INVALID_REMINDER,
-                            "each reminder should be a number of days from 0 to 60",
-                        );
-                    }
-                }
-            }
-            None => check.error(
-                "reminder_days_before_deadline",
-                INVALID_TYPE,
-                "reminder_days_before_deadline should be a list of numbers, such as [7]",
-            ),
-        }
-    }
+    check.small_numbers(
+        object,
+        "reminder_days_before_deadline",
+        60,
+        INVALID_REMINDER,
+        "each reminder should be a number of days from 0 to 60",
+        "reminder_days_before_deadline should be a list of numbers, such as [7]",
+    );
     for flag in ["session_reminder", "letters", "urgent"] {
         check.flag(object, flag);
     }

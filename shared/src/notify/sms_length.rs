@@ -1,9 +1,6 @@
 //! How Notify counts a text message (notify.md, "Text length and cost"): GSM-7 after Notify's
 //! downgrading, or Unicode when a character cannot be downgraded; fragments are what is billed.
 
-/// GSM 03.38's basic character set (what one GSM-7 character can be).
-const GSM7_BASIC: &str = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà";
-
 /// Characters of the extension table: each counts as two.
 const GSM7_EXTENDED: &str = "^{}\\[~]|€";
 
@@ -107,11 +104,6 @@ fn fragments(characters: u32, single: u32, each: u32) -> u32 {
     } else {
         characters.div_ceil(each)
     }
-}
-
-/// Whether a character is GSM-7 (basic or extended), for template linting.
-pub fn is_gsm7(c: char) -> bool {
-    GSM7_BASIC.contains(c) || GSM7_EXTENDED.contains(c)
 }
 
 #[cfg(test)]

@@ -285,37 +285,20 @@ async fn demo(args: &Args) -> Result<()> {
         .unwrap_or(((last - first).whole_days() + 1).max(1) as u32);
 
     // Notify (the simulator) calls the real webhook, served over local HTTP.
-    let token = "local-demo-callback-token";
     // The demo does not wait out SQS delays: technical-failure retries go at once.
-    let receipts = Receipts::new(
-        store.clone(),
-        stack.clients.sqs.clone(),
-        stack.send_queue_url.clone(),
-    )
-    .with_technical_backoff(0);
-    let base = serve_webhook(Webhook::new(receipts.clone(), token)).await?;
-    let notify = start_notify_sim(|c| {
-        c.callback_url = Some(format!("{base}/notify/{team}"));
-        c.callback_bearer_token = Some(token.into());
-        c.callback_delay = Duration::from_millis(50);
-    })
-    .await?;
+    let service = Service::start(stack, &team, Duration::from_millis(50), 0).await?;
+    let Service {
+        receipts,
+        webhook,
+        notify,
+        notify_client,
+        dispatcher,
+        scheduler,
+    } = &service;
     say!(
         quiet,
-        "Notify simulator at {}; its callbacks go to the webhook at {base}/notify/{team}",
+        "Notify simulator at {}; its callbacks go to the webhook at {webhook}",
         notify.sim.base_url()
-    );
-    let notify_client = notify.client()?;
-    let dispatcher = stack.dispatcher(
-        &notify.sim.base_url(),
-        &notify.api_key,
-        3000,
-        Duration::from_secs(10),
-    )?;
-    let scheduler = Scheduler::new(
-        store.clone(),
-        stack.clients.sqs.clone(),
-        stack.send_queue_url.clone(),
     );
 
     // Day by day: files, inbound texts, the daily schedule, sending, receipts, due work.
@@ -356,24 +339,27 @@ async fn demo(args: &Args) -> Result<()> {
             }
         }
         let retries = receipts.release_due(now).await?;
-        let letters = receipts.poll_letters(&notify_client, now).await?;
+        let letters = receipts.poll_letters(notify_client, now).await?;
         if retries + letters > 0 {
             say!(
                 quiet,
                 "  due work: {retries} retries queued, {letters} letters updated"
             );
         }
-        let jobs = drain(stack, &stack.send_queue_url, Some(&notify), |event| {
-            let dispatcher = &dispatcher;
-            async move { Ok(dispatcher.handle_batch(event).await?) }
-        })
+        let jobs = drain(
+            stack,
+            &stack.send_queue_url,
+            Some(notify),
+            |event| async move { Ok(dispatcher.handle_batch(event).await?) },
+        )
         .await?;
         if jobs > 0 {
             say!(quiet, "  dispatcher ran {jobs} jobs");
-        }
-        for m in stack.items_of_type("message").await? {
-            if let Some(id) = m.get("message_id").and_then(|v| v.as_s().ok()) {
-                message_day.entry(id.clone()).or_insert(day);
+            // Messages are only made by the dispatcher: note the day of the new ones.
+            for m in stack.items_of_type("message").await? {
+                if let Some(id) = m.get("message_id").and_then(|v| v.as_s().ok()) {
+                    message_day.entry(id.clone()).or_insert(day);
+                }
             }
         }
     }
@@ -480,6 +466,69 @@ async fn demo(args: &Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// The bearer token the local webhook accepts from the simulator.
+pub(crate) const CALLBACK_TOKEN: &str = "local-demo-callback-token";
+
+/// The service's functions on the local stack, wired as on AWS: the real webhook served over
+/// local HTTP, the Notify simulator calling it, the dispatcher sending to the simulator, the
+/// daily schedule and the due work (`receipts`).
+pub(crate) struct Service {
+    pub(crate) receipts: Receipts,
+    /// The webhook's URL for the team, as configured in Notify.
+    pub(crate) webhook: String,
+    pub(crate) notify: LocalNotify,
+    pub(crate) notify_client: sais_shared::notify::NotifyClient,
+    pub(crate) dispatcher: sais_shared::dispatch::Dispatcher,
+    pub(crate) scheduler: Scheduler,
+}
+
+impl Service {
+    /// Starts the webhook and the simulator for `team`; `technical_backoff` is the first
+    /// technical-failure retry's delay in seconds.
+    pub(crate) async fn start(
+        stack: &LocalStack,
+        team: &TeamCode,
+        callback_delay: Duration,
+        technical_backoff: i32,
+    ) -> Result<Self> {
+        let store = stack.store();
+        let receipts = Receipts::new(
+            store.clone(),
+            stack.clients.sqs.clone(),
+            stack.send_queue_url.clone(),
+        )
+        .with_technical_backoff(technical_backoff);
+        let base = serve_webhook(Webhook::new(receipts.clone(), CALLBACK_TOKEN)).await?;
+        let webhook = format!("{base}/notify/{team}");
+        let notify = start_notify_sim(|c| {
+            c.callback_url = Some(webhook.clone());
+            c.callback_bearer_token = Some(CALLBACK_TOKEN.into());
+            c.callback_delay = callback_delay;
+        })
+        .await?;
+        let notify_client = notify.client()?;
+        let dispatcher = stack.dispatcher(
+            &notify.sim.base_url(),
+            &notify.api_key,
+            3000,
+            Duration::from_secs(10),
+        )?;
+        let scheduler = Scheduler::new(
+            store,
+            stack.clients.sqs.clone(),
+            stack.send_queue_url.clone(),
+        );
+        Ok(Self {
+            receipts,
+            webhook,
+            notify,
+            notify_client,
+            dispatcher,
+            scheduler,
+        })
+    }
 }
 
 /// `FROM,MESSAGE` rows (a header first).

@@ -8,12 +8,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use sais_shared::ingest::Ingest;
-use sais_shared::local::{LocalStack, serve_webhook, shared_moto_endpoint, start_notify_sim};
-use sais_shared::receipts::Receipts;
-use sais_shared::schedule::runner::Scheduler;
-use sais_shared::webhook::Webhook;
+use sais_shared::local::{LocalStack, shared_moto_endpoint};
 
-use crate::demo::drain;
+use crate::demo::{CALLBACK_TOKEN, Service, drain};
 
 /// Arguments of `sais up`.
 #[derive(Debug, clap::Args)]
@@ -49,33 +46,23 @@ async fn up(args: &Args) -> Result<()> {
     let stack = LocalStack::create(&endpoint, "sais")
         .await
         .context("creating the template's resources on moto")?;
-    let store = stack.store();
-    let token = "local-demo-callback-token";
-    let receipts = Receipts::new(
-        store.clone(),
-        stack.clients.sqs.clone(),
-        stack.send_queue_url.clone(),
-    );
-    let base = serve_webhook(Webhook::new(receipts.clone(), token)).await?;
     let team = &args.team;
-    let notify = start_notify_sim(|c| {
-        c.callback_url = Some(format!("{base}/notify/{team}"));
-        c.callback_bearer_token = Some(token.into());
-        c.callback_delay = Duration::from_millis(200);
-    })
+    let team_code = sais_shared::uploads::TeamCode::parse(team).context("the team code")?;
+    let service = Service::start(
+        &stack,
+        &team_code,
+        Duration::from_millis(200),
+        sais_shared::receipts::TECHNICAL_BACKOFF_SECONDS,
+    )
     .await?;
-    let notify_client = notify.client()?;
-    let dispatcher = stack.dispatcher(
-        &notify.sim.base_url(),
-        &notify.api_key,
-        3000,
-        Duration::from_secs(10),
-    )?;
-    let scheduler = Scheduler::new(
-        store.clone(),
-        stack.clients.sqs.clone(),
-        stack.send_queue_url.clone(),
-    );
+    let Service {
+        receipts,
+        webhook,
+        notify,
+        notify_client,
+        dispatcher,
+        scheduler,
+    } = &service;
     let ingest = Ingest::new(stack.clients.clone(), stack.table());
     let bucket = stack.bucket();
 
@@ -83,7 +70,7 @@ async fn up(args: &Args) -> Result<()> {
     println!("  S3, SQS, DynamoDB (moto)  {endpoint}");
     println!("  uploads bucket            {bucket}");
     println!("  contacts table            {}", stack.table());
-    println!("  webhook (Notify calls it) {base}/notify/{team}  (Bearer {token})");
+    println!("  webhook (Notify calls it) {webhook}  (Bearer {CALLBACK_TOKEN})");
     println!("  Notify simulator          {}", notify.sim.base_url());
     println!();
     println!("Upload a file (moto takes unsigned requests):");
@@ -120,12 +107,14 @@ async fn up(args: &Args) -> Result<()> {
                 }
             }
             receipts.release_due(now).await?;
-            receipts.poll_letters(&notify_client, now).await?;
+            receipts.poll_letters(notify_client, now).await?;
         }
-        let sent = drain(&stack, &stack.send_queue_url, Some(&notify), |event| {
-            let dispatcher = &dispatcher;
-            async move { Ok(dispatcher.handle_batch(event).await?) }
-        })
+        let sent = drain(
+            &stack,
+            &stack.send_queue_url,
+            Some(notify),
+            |event| async move { Ok(dispatcher.handle_batch(event).await?) },
+        )
         .await?;
         if sent > 0 {
             println!("dispatched {sent} send job(s)");

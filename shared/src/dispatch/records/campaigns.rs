@@ -147,28 +147,9 @@ impl Store {
         let mut children: Vec<ChildItem> = Vec::new();
         for &year in &years {
             let gsi1pk = keys::school_year(team, school, year);
-            let mut start = None;
-            loop {
-                let page = self
-                    .client
-                    .query()
-                    .table_name(&self.table)
-                    .index_name("gsi1")
-                    .key_condition_expression("gsi1pk = :pk")
-                    .expression_attribute_values(":pk", s(&gsi1pk))
-                    .set_exclusive_start_key(start)
-                    .send()
-                    .await
-                    .map_err(sdk_err)?;
-                for item in page.items.unwrap_or_default() {
-                    if expired(&item) || str_attr(&item, "item_type").as_deref() != Some("child") {
-                        continue;
-                    }
+            for item in self.index_items("gsi1", &gsi1pk, None).await? {
+                if str_attr(&item, "item_type").as_deref() == Some("child") {
                     children.push(serde_dynamo::from_item(item).map_err(err)?);
-                }
-                start = page.last_evaluated_key;
-                if start.is_none() {
-                    break;
                 }
             }
         }
@@ -284,29 +265,49 @@ impl Store {
         team: &TeamCode,
         child_id: &str,
     ) -> Result<Vec<super::MessageRecord>, StoreError> {
-        let mut messages = Vec::new();
+        self.index_items("gsi1", &keys::child_pk(team, child_id), Some("MSG#"))
+            .await?
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(err))
+            .collect()
+    }
+
+    /// Every unexpired item of one partition of an index (`<index>pk = key`, with `<index>sk`
+    /// beginning with `sk_prefix` when given), page by page.
+    pub(super) async fn index_items(
+        &self,
+        index: &str,
+        key: &str,
+        sk_prefix: Option<&str>,
+    ) -> Result<Vec<super::Item>, StoreError> {
+        let mut items = Vec::new();
         let mut start = None;
         loop {
-            let page = self
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
-                .index_name("gsi1")
-                .key_condition_expression("gsi1pk = :pk AND begins_with(gsi1sk, :msg)")
-                .expression_attribute_values(":pk", s(keys::child_pk(team, child_id)))
-                .expression_attribute_values(":msg", s("MSG#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            for item in page.items.unwrap_or_default() {
-                if !expired(&item) {
-                    messages.push(serde_dynamo::from_item(item).map_err(err)?);
-                }
-            }
+                .index_name(index)
+                .expression_attribute_names("#pk", format!("{index}pk"))
+                .expression_attribute_values(":pk", s(key))
+                .set_exclusive_start_key(start);
+            query = match sk_prefix {
+                Some(prefix) => query
+                    .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                    .expression_attribute_names("#sk", format!("{index}sk"))
+                    .expression_attribute_values(":prefix", s(prefix)),
+                None => query.key_condition_expression("#pk = :pk"),
+            };
+            let page = query.send().await.map_err(sdk_err)?;
+            items.extend(
+                page.items
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|i| !expired(i)),
+            );
             start = page.last_evaluated_key;
             if start.is_none() {
-                return Ok(messages);
+                return Ok(items);
             }
         }
     }
