@@ -827,3 +827,60 @@ async fn a_serious_harm_objection_means_the_detail_is_never_used_again() {
         outcome.plan
     );
 }
+
+#[tokio::test]
+async fn messages_go_from_the_reply_to_address_and_text_sender_the_team_chose() {
+    let w = world().await;
+    let (notify, dispatcher) = sender(&w).await;
+    let ava = child_id(&w.stack, "Ava").await;
+    let first = SendJob::new(&team(), "hpv-y8", &ava, Purpose::ConsentRequest, "campaign");
+    dispatcher.handle_job(&first).await.unwrap();
+    assert_eq!(
+        notify.sim.received()[0].sender_id,
+        None,
+        "without a team.json, Notify's default sender"
+    );
+
+    let settings = upload_json(
+        &w.stack,
+        "team.json",
+        r#"{"name": "Leeds SAIS", "notify_api_key_secret": "sais/RYG-sais/notify",
+            "email_reply_to_id": "f33517ff-2a88-4f6e-b855-c550268ce08a",
+            "sms_sender_id": "4c5a29b4-6f0a-4c5e-9e8b-3b8f5a0c2d11"}"#,
+    )
+    .await;
+    assert_eq!(settings["status"], "imported", "{settings}");
+    let rows = "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,CHILD_SCHOOL_URN,CHILD_NHS_NUMBER,CHILD_YEAR_GROUP,PARENT_1_NAME,PARENT_1_EMAIL,PARENT_1_PHONE\n\
+        Ben,Jones,2013-06-02,SW1A 1AA,123456,9990000026,8,Tom Jones,tom@example.com,07700 900124\n";
+    e2e::upload_and_ingest(&w.stack, &format!("{TEAM}/cohort/ben.csv"), rows.into()).await;
+    let ben = child_id(&w.stack, "Ben").await;
+    dispatcher
+        .handle_job(&SendJob::new(
+            &team(),
+            "hpv-y8",
+            &ben,
+            Purpose::ConsentRequest,
+            "campaign",
+        ))
+        .await
+        .unwrap();
+    let sender_of = |to: &str| {
+        notify
+            .sim
+            .received()
+            .into_iter()
+            .find(|n| n.to == to)
+            .and_then(|n| n.sender_id)
+            .map(|id| id.to_string())
+    };
+    assert_eq!(
+        sender_of("tom@example.com").as_deref(),
+        Some("f33517ff-2a88-4f6e-b855-c550268ce08a"),
+        "emails carry the team's reply-to address"
+    );
+    assert_eq!(
+        sender_of("+447700900124").as_deref(),
+        Some("4c5a29b4-6f0a-4c5e-9e8b-3b8f5a0c2d11"),
+        "texts come from the team's sender"
+    );
+}

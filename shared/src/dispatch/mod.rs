@@ -27,7 +27,7 @@ use crate::policy::{Channel, Plan, PlannedSend, Purpose, plan};
 use crate::sqs_batch::{BatchError, process_batch};
 use crate::uploads::TeamCode;
 use pacer::Pacer;
-use records::{Facts, Loaded, MessageRecord, Store, StoreError};
+use records::{Facts, Loaded, MessageRecord, Senders, Store, StoreError};
 
 /// A send job: one child, one purpose, one campaign. The SQS message body, as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -211,6 +211,11 @@ impl Dispatcher {
         self
     }
 
+    /// Moves the clock that intents' leases are judged by (local runs simulating days).
+    pub fn advance_lease_clock(&self, seconds: i64) {
+        self.store.advance_lease_clock(seconds);
+    }
+
     /// The test hooks.
     pub fn faults(&self) -> &Faults {
         &self.faults
@@ -288,6 +293,7 @@ impl Dispatcher {
             return Ok(outcome);
         }
         let campaign = loaded.campaign.ok_or(DispatchError::NoCampaign)?;
+        let loaded_senders = loaded.senders;
         let Some(facts) = loaded.facts else {
             tracing::warn!(
                 child_id = job.child_id.as_str(),
@@ -320,7 +326,10 @@ impl Dispatcher {
             }
             let mut new_failure = false;
             for send in &planned.sends {
-                match self.deliver(&team, job, &campaign, &facts, send).await {
+                match self
+                    .deliver(&team, job, &campaign, &facts, loaded_senders, send)
+                    .await
+                {
                     Ok(Delivery::Sent) => outcome.sent += 1,
                     Ok(Delivery::AlreadySent) => outcome.already_sent += 1,
                     Ok(Delivery::Permanent(channel)) => {
@@ -366,6 +375,7 @@ impl Dispatcher {
         job: &SendJob,
         campaign: &Campaign,
         facts: &Facts,
+        senders: Senders,
         send: &PlannedSend,
     ) -> Result<Delivery, DispatchError> {
         let template_id = campaign
@@ -419,7 +429,14 @@ impl Dispatcher {
         }
 
         let result = self
-            .call_notify(send, template_id, &personalisation, facts, &message_id)
+            .call_notify(
+                send,
+                template_id,
+                &personalisation,
+                facts,
+                senders,
+                &message_id,
+            )
             .await;
         match result {
             Ok(sent) => {
@@ -477,6 +494,7 @@ impl Dispatcher {
         template_id: uuid::Uuid,
         personalisation: &Personalisation,
         facts: &Facts,
+        senders: Senders,
         reference: &str,
     ) -> Result<crate::notify::SentNotification, NotifyError> {
         let mut attempt = 0;
@@ -494,7 +512,7 @@ impl Dispatcher {
                             template_id,
                             personalisation: personalisation.clone(),
                             reference: reference.to_owned(),
-                            email_reply_to_id: None,
+                            email_reply_to_id: senders.email_reply_to_id,
                         })
                         .await
                 }
@@ -505,7 +523,7 @@ impl Dispatcher {
                             template_id,
                             personalisation: personalisation.clone(),
                             reference: reference.to_owned(),
-                            sms_sender_id: None,
+                            sms_sender_id: senders.sms_sender_id,
                         })
                         .await
                 }

@@ -35,6 +35,7 @@ const MESSAGE_NAMESPACE: Uuid = Uuid::from_u128(0x2f6b_8e1a_5c3d_4e9f_a0b1_c2d3_
 /// The table could not be read or written.
 mod campaigns;
 mod later;
+use campaigns::senders_from_item;
 pub use campaigns::{CampaignRef, Decision, RunRecord, run_record_expiry};
 pub use later::{DueJob, FollowUp, OpenLetter};
 
@@ -354,6 +355,9 @@ pub struct Store {
     client: Client,
     table: String,
     lease_seconds: i64,
+    /// Seconds added to the real clock when judging leases: a local run that simulates days
+    /// passing moves it on (shared by every clone of the store).
+    clock_offset: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Store {
@@ -363,7 +367,20 @@ impl Store {
             client,
             table: table.into(),
             lease_seconds: LEASE_SECONDS,
+            clock_offset: Default::default(),
         }
+    }
+
+    /// Moves the clock that leases are judged by `seconds` on, for this store and its clones
+    /// (a local run simulating a night passing; production never calls it).
+    pub fn advance_lease_clock(&self, seconds: i64) {
+        self.clock_offset
+            .fetch_add(seconds, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Now, on the clock leases are judged by.
+    fn lease_now(&self) -> i64 {
+        now_epoch() + self.clock_offset.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Changes how long an attempt owns an intent (tests that simulate a dead attempt use 0).
@@ -502,6 +519,7 @@ impl Store {
             let child_pk = keys::child_pk(team, &job.child_id);
             [
                 (format!("T#{team}#HOLD"), "NOTIFY".to_owned()),
+                (format!("T#{team}#SETTINGS"), "TEAM".to_owned()),
                 (format!("T#{team}#CAMPAIGN"), job.campaign_id.clone()),
                 (child_pk.clone(), keys::CHILD_SK.to_owned()),
                 (child_pk, STATE_SK.to_owned()),
@@ -518,6 +536,7 @@ impl Store {
         // What each job found in the first round, and the keys of its second.
         struct Partial {
             hold: Option<Duration>,
+            senders: Senders,
             campaign: Option<Campaign>,
             child: Option<(ChildItem, HashMap<String, String>, Vec<Objection>)>,
             latest_key: Option<(String, String)>,
@@ -525,7 +544,8 @@ impl Store {
         }
         let mut partials = Vec::with_capacity(jobs.len());
         for (team, job) in jobs {
-            let [hold_key, campaign_key, child_key, state_key] = first_keys(team, job);
+            let [hold_key, settings_key, campaign_key, child_key, state_key] =
+                first_keys(team, job);
             let hold = first.get(&hold_key).and_then(|item| {
                 let until = item
                     .get("until")
@@ -535,12 +555,17 @@ impl Store {
                 let now = now_epoch();
                 (until > now).then(|| Duration::from_secs((until - now) as u64))
             });
+            let senders = match first.get(&settings_key) {
+                Some(item) => senders_from_item(item)?,
+                None => Senders::default(),
+            };
             let campaign = match first.get(&campaign_key) {
                 Some(item) => Some(campaign_from_item(item)?),
                 None => None,
             };
             let mut partial = Partial {
                 hold,
+                senders,
                 campaign,
                 child: None,
                 latest_key: None,
@@ -619,6 +644,7 @@ impl Store {
                     hold: p.hold,
                     campaign: p.campaign,
                     facts,
+                    senders: p.senders,
                 }
             })
             .collect())
@@ -797,7 +823,7 @@ impl Store {
     /// Records the intent to send; false when a record with that id already exists.
     pub async fn put_intent(&self, record: &MessageRecord) -> Result<bool, StoreError> {
         let mut record = record.clone();
-        record.lease_until = now_epoch() + self.lease_seconds;
+        record.lease_until = self.lease_now() + self.lease_seconds;
         let item = serde_dynamo::to_item(&record).map_err(err)?;
         match self
             .client
@@ -827,7 +853,7 @@ impl Store {
         message_id: &str,
         expired_lease: i64,
     ) -> Result<bool, StoreError> {
-        if expired_lease > now_epoch() {
+        if expired_lease > self.lease_now() {
             return Ok(false);
         }
         match self
@@ -843,7 +869,7 @@ impl Store {
             .expression_attribute_values(":old", AttributeValue::N(expired_lease.to_string()))
             .expression_attribute_values(
                 ":new",
-                AttributeValue::N((now_epoch() + self.lease_seconds).to_string()),
+                AttributeValue::N((self.lease_now() + self.lease_seconds).to_string()),
             )
             .send()
             .await
@@ -1131,6 +1157,17 @@ pub struct Loaded {
     pub campaign: Option<Campaign>,
     /// The child and everything about them; `None` when the child is not (or no longer) known.
     pub facts: Option<Facts>,
+    /// The team's Notify reply-to and text sender ids (from `team.json`), if it set them.
+    pub senders: Senders,
+}
+
+/// Which of the team's Notify senders to use: `None` means the service's default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Senders {
+    /// Notify's id of the email reply-to address.
+    pub email_reply_to_id: Option<uuid::Uuid>,
+    /// Notify's id of the text message sender.
+    pub sms_sender_id: Option<uuid::Uuid>,
 }
 
 /// One entry for a record's `status_history`, as a one-element list to append.

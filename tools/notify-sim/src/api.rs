@@ -96,6 +96,10 @@ async fn post_notification(
         return e.into_response();
     }
     let root = url_root(&sim, &headers);
+    if sim.first_send_errors(&request) {
+        tracing::warn!("answering 500 to the first send to a server-error address");
+        return ApiError::Internal.into_response();
+    }
     match sim.take_fault() {
         None => (StatusCode::CREATED, Json(sim.create(request, &root))).into_response(),
         Some(fault) => {

@@ -156,6 +156,23 @@ impl Sim {
         }
     }
 
+    /// Ours, not Notify's: the first send to `server-error@simulator.notify` (or any `+tag`
+    /// of it) answers 500 without creating anything; later sends to the same address are
+    /// accepted. Lets a scenario pin what one family's Notify outage does.
+    pub fn first_send_errors(&self, request: &SendRequest) -> bool {
+        if request.kind != NotificationType::Email
+            || without_tag(&email::normalise(&request.to)) != "server-error@simulator.notify"
+        {
+            return false;
+        }
+        let mut state = self.lock();
+        let first = state.errored_once.insert(email::normalise(&request.to));
+        if first {
+            state.counters.faults_fired += 1;
+        }
+        first
+    }
+
     /// Takes the next queued fault, if any.
     pub fn take_fault(&self) -> Option<Fault> {
         let mut state = self.lock();
@@ -212,6 +229,7 @@ impl Sim {
             subject,
             one_click_unsubscribe_url: request.one_click_unsubscribe_url,
             simulated,
+            sender_id: request.sender_id,
         };
         {
             let mut state = self.lock();

@@ -48,6 +48,8 @@ pub struct Record {
     pub one_click_unsubscribe_url: Option<String>,
     /// Sent to a smoke-test recipient: Notify answers 201 but never stores it.
     pub simulated: bool,
+    /// The reply-to (email) or text sender id the request named.
+    pub sender_id: Option<Uuid>,
 }
 
 impl Record {
@@ -77,6 +79,7 @@ impl Record {
             body: self.body.clone(),
             subject: self.subject.clone(),
             simulated: self.simulated,
+            sender_id: self.sender_id,
         }
     }
 }
@@ -115,6 +118,9 @@ pub struct Notification {
     pub subject: Option<String>,
     /// A smoke-test recipient: Notify does not store it, so the API cannot find it later.
     pub simulated: bool,
+    /// The `email_reply_to_id` or `sms_sender_id` the request named (not in Notify's own
+    /// notification view; the simulator shows it so tests can check which sender was used).
+    pub sender_id: Option<Uuid>,
 }
 
 /// What an injected fault does to the next send request.
@@ -199,6 +205,8 @@ pub struct State {
     pub callback_log: Vec<CallbackAttempt>,
     /// Limits hit and faults fired.
     pub counters: Counters,
+    /// `server-error+…@simulator.notify` addresses already answered with a 500.
+    pub errored_once: std::collections::HashSet<String>,
     next_seq: u64,
 }
 
@@ -213,6 +221,7 @@ impl State {
             faults: VecDeque::new(),
             callback_log: Vec::new(),
             counters: Counters::default(),
+            errored_once: Default::default(),
             next_seq: 0,
         }
     }

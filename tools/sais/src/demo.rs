@@ -303,7 +303,11 @@ async fn demo(args: &Args) -> Result<()> {
 
     // Day by day: files, inbound texts, the daily schedule, sending, receipts, due work.
     let mut message_day: HashMap<String, u32> = HashMap::new();
+    let mut failed_jobs: Vec<String> = Vec::new();
     for day in 0..days {
+        if day > 0 {
+            overnight(stack, dispatcher, std::mem::take(&mut failed_jobs)).await?;
+        }
         let date = first + time::Duration::days(i64::from(day));
         // The clock the service's own timers run on: retries are due 24 hours on.
         let now = OffsetDateTime::now_utc() + time::Duration::days(i64::from(day));
@@ -346,18 +350,34 @@ async fn demo(args: &Args) -> Result<()> {
                 "  due work: {retries} retries queued, {letters} letters updated"
             );
         }
-        let jobs = drain(
+        let drained = drain(
             stack,
             &stack.send_queue_url,
             Some(notify),
             |event| async move { Ok(dispatcher.handle_batch(event).await?) },
         )
         .await?;
+        let jobs = drained.handled;
+        if !drained.failed.is_empty() {
+            say!(
+                quiet,
+                "  {} jobs failed and wait for SQS to deliver them again",
+                drained.failed.len()
+            );
+        }
+        failed_jobs = drained.failed;
         if jobs > 0 {
             say!(quiet, "  dispatcher ran {jobs} jobs");
-            // Messages are only made by the dispatcher: note the day of the new ones.
+            // Messages are only made by the dispatcher: note the day each went to Notify
+            // (an intent left by a failed attempt goes on a later day).
             for m in stack.items_of_type("message").await? {
-                if let Some(id) = m.get("message_id").and_then(|v| v.as_s().ok()) {
+                let sent = m
+                    .get("state")
+                    .and_then(|v| v.as_s().ok())
+                    .is_some_and(|s| s != "intent");
+                if let Some(id) = m.get("message_id").and_then(|v| v.as_s().ok())
+                    && sent
+                {
                     message_day.entry(id.clone()).or_insert(day);
                 }
             }
@@ -531,6 +551,30 @@ impl Service {
     }
 }
 
+/// The night between two simulated days: what hours of real time do on AWS. Send jobs that
+/// failed become visible again (their 6-minute visibility timeout has run out) and intents'
+/// 2-minute leases expire, so the next day's attempt may reconcile with Notify and send.
+async fn overnight(
+    stack: &LocalStack,
+    dispatcher: &sais_shared::dispatch::Dispatcher,
+    failed: Vec<String>,
+) -> Result<()> {
+    dispatcher.advance_lease_clock(86_400);
+    for receipt in failed {
+        stack
+            .clients
+            .sqs
+            .change_message_visibility()
+            .queue_url(&stack.send_queue_url)
+            .receipt_handle(receipt)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .context("making a failed send job visible again")?;
+    }
+    Ok(())
+}
+
 /// `FROM,MESSAGE` rows (a header first).
 fn inbound_texts(body: &[u8]) -> Result<Vec<(String, String)>> {
     let mut reader = csv::Reader::from_reader(body);
@@ -545,20 +589,30 @@ fn inbound_texts(body: &[u8]) -> Result<Vec<(String, String)>> {
     Ok(texts)
 }
 
+/// What one drain of a queue did.
+#[derive(Debug, Default)]
+pub(crate) struct Drained {
+    /// Messages handled and deleted.
+    pub handled: usize,
+    /// Receipt handles of messages whose handling failed: as on AWS they stay invisible until
+    /// their visibility timeout runs out, then SQS delivers them again.
+    pub failed: Vec<String>,
+}
+
 /// The local poller, as Lambda's SQS event source mapping: receives batches, hands them to
 /// `handle`, deletes what succeeded. Stops after two empty receives in a row (and, with a
-/// simulator, once its callbacks are done). Returns how many messages succeeded.
+/// simulator, once its callbacks are done).
 pub(crate) async fn drain<F, Fut>(
     stack: &LocalStack,
     queue_url: &str,
     notify: Option<&LocalNotify>,
     handle: F,
-) -> Result<usize>
+) -> Result<Drained>
 where
     F: Fn(SqsEvent) -> Fut,
     Fut: std::future::Future<Output = Result<SqsBatchResponse>>,
 {
-    let mut handled = 0;
+    let mut drained = Drained::default();
     let mut idle = 0;
     // Two empty receives in a row, with no callbacks outstanding, and the queue is done: what
     // the handlers and the webhook queue is visible at once (the demo does not wait out SQS
@@ -605,6 +659,7 @@ where
                 .iter()
                 .any(|f| f.item_identifier == id)
             {
+                drained.failed.push(receipt);
                 continue;
             }
             stack
@@ -615,8 +670,8 @@ where
                 .receipt_handle(receipt)
                 .send()
                 .await?;
-            handled += 1;
+            drained.handled += 1;
         }
     }
-    Ok(handled)
+    Ok(drained)
 }

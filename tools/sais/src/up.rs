@@ -93,7 +93,8 @@ async fn up(args: &Args) -> Result<()> {
             let ingest = &ingest;
             async move { Ok(ingest.handle_batch(event).await?) }
         })
-        .await?;
+        .await?
+        .handled;
         if ingested > 0 {
             println!("ingested {ingested} upload(s); reports are under {team}/reports/");
         }
@@ -115,7 +116,8 @@ async fn up(args: &Args) -> Result<()> {
             Some(notify),
             |event| async move { Ok(dispatcher.handle_batch(event).await?) },
         )
-        .await?;
+        .await?
+        .handled;
         if sent > 0 {
             println!("dispatched {sent} send job(s)");
         }

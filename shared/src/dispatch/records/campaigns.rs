@@ -378,10 +378,28 @@ impl Store {
         &self,
         team: &TeamCode,
     ) -> Result<Option<crate::files::team_file::TeamSettings>, StoreError> {
-        let Some(item) = self.get(format!("T#{team}#SETTINGS"), "TEAM").await? else {
-            return Ok(None);
-        };
-        let body = str_attr(&item, "body").ok_or_else(|| err("settings without a body"))?;
-        serde_json::from_str(&body).map(Some).map_err(err)
+        match self.get(format!("T#{team}#SETTINGS"), "TEAM").await? {
+            Some(item) => settings_from_item(&item).map(Some),
+            None => Ok(None),
+        }
     }
+}
+
+/// A team's settings from their item.
+pub(super) fn settings_from_item(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<crate::files::team_file::TeamSettings, StoreError> {
+    let body = str_attr(item, "body").ok_or_else(|| err("settings without a body"))?;
+    serde_json::from_str(&body).map_err(err)
+}
+
+/// The Notify senders a team's settings item names.
+pub(super) fn senders_from_item(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<super::Senders, StoreError> {
+    let settings = settings_from_item(item)?;
+    Ok(super::Senders {
+        email_reply_to_id: settings.email_reply_to_id,
+        sms_sender_id: settings.sms_sender_id,
+    })
 }

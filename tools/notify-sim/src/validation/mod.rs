@@ -39,6 +39,8 @@ pub struct SendRequest {
     pub phone: Option<PhoneNumber>,
     /// Email only: echoed in the response content.
     pub one_click_unsubscribe_url: Option<String>,
+    /// `email_reply_to_id` (email) or `sms_sender_id` (text), as sent.
+    pub sender_id: Option<Uuid>,
 }
 
 /// What a schema property must be.
@@ -190,6 +192,10 @@ pub fn validate_send(
         to,
         phone,
         one_click_unsubscribe_url: text("one_click_unsubscribe_url"),
+        sender_id: text("email_reply_to_id")
+            .or_else(|| text("sms_sender_id"))
+            .as_deref()
+            .and_then(parse_python_uuid),
     })
 }
 
