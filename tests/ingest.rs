@@ -127,7 +127,7 @@ async fn a_valid_cohort_upload_becomes_children_and_an_imported_report_once() {
     upload(&stack, key, mavis("cohort_import", "valid.csv")).await;
     let event = notifications(&stack, 1).await;
 
-    let ingest = Ingest::new(stack.clients.clone(), stack.table());
+    let ingest = stack.ingest();
     let response = ingest.handle_batch(event.clone()).await.expect("batch");
     assert!(response.batch_item_failures.is_empty());
 
@@ -187,7 +187,7 @@ async fn a_rejected_file_writes_nothing_to_the_table_and_explains_why() {
         mavis("cohort_import", "invalid_fields.csv"),
     )
     .await;
-    let ingest = Ingest::new(stack.clients.clone(), stack.table());
+    let ingest = stack.ingest();
     let response = ingest
         .handle_batch(notifications(&stack, 1).await)
         .await
@@ -228,7 +228,7 @@ async fn a_class_list_in_a_folder_that_is_not_a_urn_gets_a_report_not_a_crash() 
     )
     .await;
     upload(&stack, "RYG-sais/notes/readme.txt", b"hello".to_vec()).await;
-    let ingest = Ingest::new(stack.clients.clone(), stack.table());
+    let ingest = stack.ingest();
     let response = ingest
         .handle_batch(notifications(&stack, 2).await)
         .await
@@ -254,7 +254,7 @@ async fn a_class_list_in_a_folder_that_is_not_a_urn_gets_a_report_not_a_crash() 
 #[tokio::test]
 async fn a_message_that_is_not_an_s3_notification_fails_so_it_is_retried_not_dropped() {
     let stack = LocalStack::isolated().await.expect("local stack");
-    let ingest = Ingest::new(stack.clients.clone(), stack.table());
+    let ingest = stack.ingest();
     let mut event = SqsEvent::default();
     let mut record = aws_lambda_events::event::sqs::SqsMessage::default();
     record.message_id = Some("m-1".into());
@@ -312,7 +312,9 @@ async fn every_row_is_written_when_dynamodb_returns_unprocessed_items_and_thrott
         ..stack.clients.clone()
     };
     upload(&stack, "RYG-sais/cohort/big.csv", cohort(260)).await;
-    let ingest = Ingest::new(clients, stack.table()).with_retry_policy(fast_retries());
+    let ingest = Ingest::new(clients, stack.table())
+        .with_erasure_key(sais_shared::local::LocalStack::erasure_key())
+        .with_retry_policy(fast_retries());
     let response = ingest
         .handle_batch(notifications(&stack, 1).await)
         .await

@@ -56,7 +56,8 @@ pub async fn upload_and_ingest(stack: &LocalStack, key: &str, csv: String) {
         .send()
         .await
         .expect("upload");
-    sais_shared::ingest::Ingest::new(stack.clients.clone(), stack.table())
+    stack
+        .ingest()
         .ingest_object(&sais_shared::uploads::ObjectCreated {
             bucket: stack.bucket(),
             key: key.to_owned(),

@@ -648,7 +648,8 @@ async fn upload_json(stack: &LocalStack, path: &str, body: &str) -> serde_json::
         .send()
         .await
         .expect("upload");
-    sais_shared::ingest::Ingest::new(stack.clients.clone(), stack.table())
+    stack
+        .ingest()
         .ingest_object(&sais_shared::uploads::ObjectCreated {
             bucket: stack.bucket(),
             key,
@@ -791,22 +792,162 @@ async fn an_urgent_campaign_with_grounds_overrides_an_objection_and_records_the_
     );
 }
 
+/// Every item of the stack's table, as text (attribute names and values).
+async fn whole_table(stack: &LocalStack) -> String {
+    let mut text = String::new();
+    let mut start = None;
+    loop {
+        let page = stack
+            .clients
+            .dynamodb
+            .scan()
+            .table_name(stack.table())
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan");
+        for item in page.items() {
+            text.push_str(&format!("{item:?}\n"));
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            return text;
+        }
+    }
+}
+
+async fn sar(stack: &LocalStack, nhs: &str) -> serde_json::Value {
+    sais_shared::sar::export(
+        &stack.store(),
+        &team(),
+        &sais_shared::sar::Subject::NhsNumber(sais_shared::domain::NhsNumber::parse(nhs).unwrap()),
+    )
+    .await
+    .expect("sar")
+}
+
 #[tokio::test]
-async fn a_serious_harm_objection_means_the_detail_is_never_used_again() {
+async fn a_serious_harm_objection_erases_the_number_from_the_store_and_the_sar_and_it_is_never_used_again()
+ {
     let w = world().await;
+    let families = "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,CHILD_SCHOOL_URN,CHILD_NHS_NUMBER,CHILD_YEAR_GROUP,PARENT_1_NAME,PARENT_1_EMAIL,PARENT_1_PHONE\n\
+        Ben,Jones,2013-06-02,SW1A 1AA,123456,9990000026,8,Tom Jones,tom@example.com,07700 900124\n";
+    e2e::upload_and_ingest(&w.stack, &format!("{TEAM}/cohort/ben.csv"), families.into()).await;
+    let (notify, dispatcher) = sender(&w).await;
+    let ben = child_id(&w.stack, "Ben").await;
+    // The request goes by email and text; an inbound text comes from the number too.
+    let mut job = SendJob::new(&team(), "hpv-y8", &ben, Purpose::ConsentRequest, "campaign");
+    dispatcher.handle_job(&job).await.unwrap();
+    assert_eq!(to(&notify, "+447700900124"), 1);
+    w.stack
+        .store()
+        .record_inbound(
+            &team(),
+            "in-1",
+            Some("+447700900124"),
+            "Thanks",
+            "2026-11-20T10:00:00Z",
+        )
+        .await
+        .unwrap();
+    assert!(whole_table(&w.stack).await.contains("+447700900124"));
+
     let report = upload_csv(
         &w.stack,
         "objections",
         "harm.csv",
-        "CHILD_NHS_NUMBER,PARENT_EMAIL,SCOPE,REASON,RECORDED_BY,SERIOUS_HARM\n\
-         9990000018,sarah@example.com,email,Safeguarding,Safeguarding lead,Y\n",
+        "CHILD_NHS_NUMBER,PARENT_PHONE,SCOPE,REASON,RECORDED_BY,SERIOUS_HARM\n\
+         9990000026,07700 900124,text,Safeguarding,Safeguarding lead,Y\n",
     )
     .await;
-    assert_eq!(report["status"], "imported");
-    assert_eq!(report["warnings"][0]["code"], "erasure_pending");
-    let (notify, dispatcher) = sender(&w).await;
+    assert_eq!(report["status"], "imported", "{report}");
+    assert_eq!(report["warnings"][0]["code"], "detail_erased");
+    assert!(
+        !report.to_string().contains("7700"),
+        "the report does not repeat the number"
+    );
+
+    // Gone from every record: the child's parents, the message, the objection, the inbound text.
+    let table = whole_table(&w.stack).await;
+    for form in [
+        "+447700900124",
+        "447700900124",
+        "07700 900124",
+        "7700900124",
+    ] {
+        assert!(!table.contains(form), "the table still holds {form}");
+    }
+    let document = sar(&w.stack, "9990000026").await;
+    assert!(!document.to_string().contains("7700900124"), "{document}");
+    let child = &document["children"][0];
+    assert_eq!(child["details"]["parents"][0]["email"], "tom@example.com");
+    assert!(child["details"]["parents"][0].get("phone").is_none());
+    let erasure = &child["erasures"][0];
+    assert_eq!(
+        (
+            erasure["detail_kind"].as_str(),
+            erasure["erased_by"].as_str(),
+            erasure["reason"].as_str()
+        ),
+        (
+            Some("phone"),
+            Some("Safeguarding lead"),
+            Some("serious_harm")
+        )
+    );
+    let text = child["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["channel"] == "sms")
+        .expect("the text sent before is still accounted for");
+    assert_eq!(text["recipient"], "erased");
+
+    // A later file that brings the number back: it is never texted again.
+    e2e::upload_and_ingest(
+        &w.stack,
+        &format!("{TEAM}/cohort/ben-again.csv"),
+        families.into(),
+    )
+    .await;
+    job.purpose = Purpose::ConsentReminder;
+    job.occasion = Some("2026-11-25".into());
+    let outcome = dispatcher.handle_job(&job).await.unwrap();
+    assert_eq!(to(&notify, "+447700900124"), 1, "no second text");
+    assert_eq!(to(&notify, "tom@example.com"), 2, "email goes on");
+    assert!(
+        outcome
+            .plan
+            .skipped
+            .iter()
+            .any(|s| s.reason == "phone_erased"),
+        "{:?}",
+        outcome.plan
+    );
+}
+
+#[tokio::test]
+async fn a_subject_access_request_returns_everything_held_about_the_child_and_nothing_about_others()
+{
+    let w = world().await;
+    let mut urgent = campaign();
+    urgent.urgent = true;
+    urgent.override_grounds = Some("Measles outbreak: UKHSA advice".into());
+    w.stack
+        .store()
+        .put_campaign(&team(), &urgent)
+        .await
+        .unwrap();
+    upload_csv(
+        &w.stack,
+        "objections",
+        "o.csv",
+        "CHILD_NHS_NUMBER,SCOPE,REASON,RECORDED_BY\n9990000018,all,No contact please,SAIS nurse\n",
+    )
+    .await;
+    let (_notify, dispatcher) = sender(&w).await;
     let ava = child_id(&w.stack, "Ava").await;
-    let outcome = dispatcher
+    dispatcher
         .handle_job(&SendJob::new(
             &team(),
             "hpv-y8",
@@ -816,16 +957,114 @@ async fn a_serious_harm_objection_means_the_detail_is_never_used_again() {
         ))
         .await
         .unwrap();
-    assert_eq!(to(&notify, "sarah@example.com"), 0);
-    assert!(
-        outcome
-            .plan
-            .skipped
-            .iter()
-            .any(|s| s.reason == "email_erased"),
-        "{:?}",
-        outcome.plan
+    upload_csv(
+        &w.stack,
+        "responses",
+        "r.csv",
+        "CHILD_NHS_NUMBER,PROGRAMME,OUTCOME\n9990000018,hpv,consent_given\n",
+    )
+    .await;
+
+    let by_nhs = sar(&w.stack, "9990000018").await;
+    let by_details = sais_shared::sar::export(
+        &w.stack.store(),
+        &team(),
+        &sais_shared::sar::Subject::Details {
+            first_name: "AVA".into(),
+            last_name: "smith".into(),
+            date_of_birth: "2013-05-01".into(),
+            postcode: "sw1a 1aa".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        by_nhs["children"], by_details["children"],
+        "either way, the same child"
     );
+    let children = by_nhs["children"].as_array().unwrap();
+    assert_eq!(children.len(), 1);
+    let child = &children[0];
+    assert_eq!(child["details"]["first_name"], "Ava");
+    assert_eq!(child["details"]["nhs_number"], "9990000018");
+    assert_eq!(child["details"]["parents"][0]["email"], "sarah@example.com");
+    assert_eq!(child["responses"]["hpv"], "consent_given");
+    let objection = &child["objections"][0];
+    assert_eq!(
+        (
+            objection["scope"].as_str(),
+            objection["recorded_by"].as_str(),
+            objection["reason"].as_str()
+        ),
+        (Some("all"), Some("SAIS nurse"), Some("No contact please"))
+    );
+    let message = &child["messages"][0];
+    assert_eq!(message["recipient"], "sarah@example.com");
+    assert_eq!(message["channel"], "email");
+    assert_eq!(message["grounds"], "Measles outbreak: UKHSA advice");
+    assert!(
+        message["template_id"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "the content reference"
+    );
+    assert!(
+        message["status_history"].as_array().unwrap().len() >= 2,
+        "intent, then sent"
+    );
+    assert_eq!(child["contact_details"][0]["status"], "usable");
+    let text = by_nhs.to_string();
+    for other in ["Jones", "tom@example.com", "9990000026", "Khan"] {
+        assert!(!text.contains(other), "another child's {other}");
+    }
+    assert!(!text.contains("\"pk\""), "no table keys");
+
+    let nobody = sar(&w.stack, "9990000107").await;
+    assert_eq!(nobody["children"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn a_corrected_email_is_erased_everywhere_and_recorded_without_the_address() {
+    let w = world().await;
+    let (notify, dispatcher) = sender(&w).await;
+    let ava = child_id(&w.stack, "Ava").await;
+    dispatcher
+        .handle_job(&SendJob::new(
+            &team(),
+            "hpv-y8",
+            &ava,
+            Purpose::ConsentRequest,
+            "campaign",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(to(&notify, "sarah@example.com"), 1);
+    let erasure = w
+        .stack
+        .store()
+        .erase_detail(
+            &team(),
+            "email:sarah@example.com",
+            "J Smith, SAIS admin",
+            sais_shared::dispatch::records::ErasureReason::Correction,
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!((erasure.children, erasure.messages), (1, 1));
+    assert!(!whole_table(&w.stack).await.contains("sarah@example.com"));
+    let log = w
+        .stack
+        .store()
+        .child_partition(&team(), &ava)
+        .await
+        .unwrap();
+    assert!(log.iter().any(|i| {
+        i.get("reason")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+            == Some("correction")
+    }));
 }
 
 #[tokio::test]

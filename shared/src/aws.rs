@@ -70,3 +70,18 @@ pub async fn secret_string(
         }
     }
 }
+
+/// The key erased contact details are remembered by, from the secret named by
+/// `ERASURE_KEY_SECRET_ARN` (at least 32 characters).
+pub async fn erasure_key(
+    config: &SdkConfig,
+) -> Result<crate::dispatch::records::ErasureKey, crate::config::MissingEnv> {
+    let secret = secret_string(
+        config,
+        &crate::config::required_env("ERASURE_KEY_SECRET_ARN")?,
+    )
+    .await?;
+    crate::dispatch::records::ErasureKey::new(secret.as_bytes()).ok_or(crate::config::MissingEnv(
+        "an erasure key of 32 characters or more",
+    ))
+}

@@ -92,6 +92,7 @@ pub struct Ingest {
     write_concurrency: usize,
     records_days: i64,
     stats: Arc<std::sync::Mutex<WriteStats>>,
+    erasure_key: Option<crate::dispatch::records::ErasureKey>,
 }
 
 impl Ingest {
@@ -104,7 +105,15 @@ impl Ingest {
             write_concurrency: 8,
             records_days: DEFAULT_RECORDS_DAYS,
             stats: Arc::default(),
+            erasure_key: None,
         }
+    }
+
+    /// The key erased contact details are remembered by: a serious-harm objection erases its
+    /// detail (without it, such a file fails and is retried, then dead-lettered).
+    pub fn with_erasure_key(mut self, key: crate::dispatch::records::ErasureKey) -> Self {
+        self.erasure_key = Some(key);
+        self
     }
 
     /// Uses a different retry policy for unprocessed items (tests use a short one).
@@ -497,16 +506,35 @@ impl Ingest {
                 && !row.withdraw
                 && let Some(key) = &row.parent_detail
             {
-                store
-                    .set_detail_status(team, key, "erased")
+                let Some(erasure_key) = &self.erasure_key else {
+                    return Err(IngestError::Ledger(
+                        "a serious-harm objection needs the erasure key".into(),
+                    ));
+                };
+                let erasure = store
+                    .clone()
+                    .with_erasure_key(erasure_key.clone())
+                    .erase_detail(
+                        team,
+                        key,
+                        &row.recorded_by,
+                        crate::dispatch::records::ErasureReason::SeriousHarm,
+                        &ids,
+                    )
                     .await
                     .map_err(ledger)?;
                 erased += 1;
                 report.warnings.push(crate::files::report::Issue::new(
                     row.row,
                     None::<&'static str>,
-                    "erasure_pending",
-                    "The contact detail will never be used again; removing it from the stored records and messages is done with sais erase",
+                    "detail_erased",
+                    format!(
+                        "The {} was erased from {} children's records, {} messages and {} objections; it will never be used again",
+                        if erasure.detail_kind == "email" { "email address" } else { "phone number" },
+                        erasure.children,
+                        erasure.messages,
+                        erasure.objections
+                    ),
                 ));
             }
         }

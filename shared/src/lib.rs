@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod notify;
 pub mod policy;
 pub mod receipts;
+pub mod sar;
 pub mod schedule;
 pub mod sqs_batch;
 pub mod store;

@@ -476,7 +476,7 @@ impl LocalStack {
             rate_limit_per_min,
         );
         Ok(crate::dispatch::Dispatcher::new(
-            crate::dispatch::records::Store::new(self.clients.dynamodb.clone(), self.table()),
+            self.store(),
             self.clients.sqs.clone(),
             self.send_queue_url.clone(),
             notify,
@@ -487,6 +487,20 @@ impl LocalStack {
     /// The store over this stack's table.
     pub fn store(&self) -> crate::dispatch::records::Store {
         crate::dispatch::records::Store::new(self.clients.dynamodb.clone(), self.table())
+            .with_erasure_key(Self::erasure_key())
+    }
+
+    /// The ingest function's core over this stack (with the local erasure key).
+    pub fn ingest(&self) -> crate::ingest::Ingest {
+        crate::ingest::Ingest::new(self.clients.clone(), self.table())
+            .with_erasure_key(Self::erasure_key())
+    }
+
+    /// The erasure key of local stacks: fixed, and only ever used on 127.0.0.1 (in AWS the key
+    /// is the `<prefix>/erasure-key` secret the template generates).
+    pub fn erasure_key() -> crate::dispatch::records::ErasureKey {
+        crate::dispatch::records::ErasureKey::new(b"local stack only, never a deployed erasure key")
+            .expect("long enough")
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use sais_shared::aws::{AwsClients, secret_string};
+use sais_shared::aws::{AwsClients, erasure_key, secret_string};
 use sais_shared::config::required_env;
 use sais_shared::dispatch::Dispatcher;
 use sais_shared::dispatch::pacer::Pacer;
@@ -34,7 +34,7 @@ async fn main() -> Result<(), Error> {
         limit,
     );
     let dispatcher = Dispatcher::new(
-        Store::new(clients.dynamodb.clone(), &table),
+        Store::new(clients.dynamodb.clone(), &table).with_erasure_key(erasure_key(&config).await?),
         clients.sqs.clone(),
         required_env("SEND_QUEUE_URL")?,
         notify,

@@ -4,7 +4,7 @@
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use sais_shared::aws::AwsClients;
+use sais_shared::aws::{AwsClients, erasure_key};
 use sais_shared::config::required_env;
 use sais_shared::ingest::Ingest;
 
@@ -12,8 +12,10 @@ use sais_shared::ingest::Ingest;
 async fn main() -> Result<(), Error> {
     sais_shared::telemetry::init_json_logs();
     // Clients and configuration once per process, shared by every invocation.
-    let clients = AwsClients::from_env().await;
-    let ingest = Ingest::new(clients, required_env("TABLE_NAME")?);
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let clients = AwsClients::from_config(&config);
+    let ingest = Ingest::new(clients, required_env("TABLE_NAME")?)
+        .with_erasure_key(erasure_key(&config).await?);
     let ingest = &ingest;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         ingest

@@ -34,14 +34,23 @@ const MESSAGE_NAMESPACE: Uuid = Uuid::from_u128(0x2f6b_8e1a_5c3d_4e9f_a0b1_c2d3_
 
 /// The table could not be read or written.
 mod campaigns;
+mod erasure;
 mod later;
 use campaigns::senders_from_item;
 pub use campaigns::{CampaignRef, Decision, RunRecord, run_record_expiry};
+pub use erasure::{Erasure, ErasureKey, ErasureReason};
 pub use later::{DueJob, FollowUp, OpenLetter};
 
 #[derive(Debug, thiserror::Error)]
 #[error("table: {0}")]
 pub struct StoreError(String);
+
+impl StoreError {
+    /// An error with this description (never personal data).
+    pub fn new(e: impl std::fmt::Display) -> Self {
+        Self(e.to_string())
+    }
+}
 
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
@@ -358,6 +367,8 @@ pub struct Store {
     /// Seconds added to the real clock when judging leases: a local run that simulates days
     /// passing moves it on (shared by every clone of the store).
     clock_offset: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// The key erased details are remembered by (see [`ErasureKey`]).
+    erasure_key: Option<ErasureKey>,
 }
 
 impl Store {
@@ -368,6 +379,7 @@ impl Store {
             table: table.into(),
             lease_seconds: LEASE_SECONDS,
             clock_offset: Default::default(),
+            erasure_key: None,
         }
     }
 
@@ -540,7 +552,8 @@ impl Store {
             campaign: Option<Campaign>,
             child: Option<(ChildItem, HashMap<String, String>, Vec<Objection>)>,
             latest_key: Option<(String, String)>,
-            status_keys: Vec<(String, String)>,
+            /// Each detail's status key, then (after every plain one) its erasure marker's.
+            status_keys: Vec<((String, String), String)>,
         }
         let mut partials = Vec::with_capacity(jobs.len());
         for (team, job) in jobs {
@@ -576,18 +589,28 @@ impl Store {
                 let (responses, objections) =
                     first.get(&state_key).map(read_state).unwrap_or_default();
                 partial.latest_key = Some((keys::latest_pk(team), child.source.clone()));
-                for p in &child.parents {
-                    if let Some(e) = &p.email {
-                        partial.status_keys.push((
-                            keys::contact_pk(team, &format!("email:{e}")),
-                            "STATUS".into(),
-                        ));
-                    }
-                    if let Some(n) = &p.phone {
-                        partial.status_keys.push((
-                            keys::contact_pk(team, &format!("phone:{n}")),
-                            "STATUS".into(),
-                        ));
+                let details: Vec<String> = child
+                    .parents
+                    .iter()
+                    .flat_map(|p| {
+                        let email = p.email.as_ref().map(|e| format!("email:{e}"));
+                        let phone = p.phone.as_ref().map(|n| format!("phone:{n}"));
+                        email.into_iter().chain(phone)
+                    })
+                    .collect();
+                for detail in &details {
+                    partial.status_keys.push((
+                        (keys::contact_pk(team, detail), "STATUS".into()),
+                        detail.clone(),
+                    ));
+                }
+                // An erased detail is known only by its marker (a keyed hash): checked last,
+                // so it wins over any other status.
+                for detail in &details {
+                    if let Some(pk) = self.erased_status_key(team, detail) {
+                        partial
+                            .status_keys
+                            .push(((pk, "STATUS".into()), detail.clone()));
                     }
                 }
                 partial.child = Some((child, responses, objections));
@@ -597,7 +620,12 @@ impl Store {
 
         let mut second_keys: Vec<(String, String)> = partials
             .iter()
-            .flat_map(|p| p.latest_key.iter().chain(&p.status_keys).cloned())
+            .flat_map(|p| {
+                p.latest_key
+                    .iter()
+                    .chain(p.status_keys.iter().map(|(k, _)| k))
+                    .cloned()
+            })
             .collect();
         second_keys.sort();
         second_keys.dedup();
@@ -620,9 +648,8 @@ impl Store {
                     let statuses = p
                         .status_keys
                         .iter()
-                        .filter_map(|k| second.get(k))
-                        .filter_map(|item| {
-                            let detail = str_attr(item, "detail")?;
+                        .filter_map(|(k, detail)| Some((second.get(k)?, detail.clone())))
+                        .filter_map(|(item, detail)| {
                             let status = match str_attr(item, "status")?.as_str() {
                                 "failed" => DetailStatus::Failed,
                                 "opted_out" => DetailStatus::OptedOut,
@@ -1146,7 +1173,7 @@ type Item = HashMap<String, AttributeValue>;
 /// which a cohort upload never touches.
 pub const STATE_SK: &str = "STATE";
 const RESPONSE_PREFIX: &str = "resp_";
-const OBJECTION_PREFIX: &str = "obj_";
+pub(crate) const OBJECTION_PREFIX: &str = "obj_";
 
 /// What a send job reads before deciding anything.
 #[derive(Debug, Clone)]

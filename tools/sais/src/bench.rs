@@ -13,7 +13,6 @@ use sais_shared::files::children::ChildFileKind;
 use sais_shared::files::report::Status;
 use sais_shared::files::validate_child_file;
 use sais_shared::generate::write_cohort;
-use sais_shared::ingest::Ingest;
 use sais_shared::local::LocalStack;
 use sais_shared::uploads::ObjectCreated;
 use serde_json::json;
@@ -277,7 +276,7 @@ fn bench_store(rows: u64) -> Result<serde_json::Value> {
             etag: put.e_tag,
             size: 0,
         };
-        let ingest = Ingest::new(stack.clients.clone(), stack.table());
+        let ingest = stack.ingest();
         let start = Instant::now();
         let outcome = ingest.ingest_object(&object).await.context("ingest")?;
         let elapsed = start.elapsed();
@@ -364,7 +363,7 @@ fn bench_schedule(children: u64, schools: u64) -> Result<serde_json::Value> {
             .body(csv.into_bytes().into())
             .send()
             .await?;
-        Ingest::new(stack.clients.clone(), stack.table())
+        stack.ingest()
             .ingest_object(&ObjectCreated {
                 bucket: stack.bucket(),
                 key: key.to_owned(),

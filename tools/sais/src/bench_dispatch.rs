@@ -12,7 +12,6 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use sais_shared::dispatch::SendJob;
 use sais_shared::generate::TestNhsNumbers;
-use sais_shared::ingest::Ingest;
 use sais_shared::local::{LocalStack, example_campaign, start_notify_sim};
 use sais_shared::policy::Purpose;
 use sais_shared::uploads::{ObjectCreated, TeamCode};
@@ -74,7 +73,8 @@ async fn bench(
         .body(cohort(messages).into())
         .send()
         .await?;
-    Ingest::new(stack.clients.clone(), stack.table())
+    stack
+        .ingest()
         .ingest_object(&ObjectCreated {
             bucket: stack.bucket(),
             key,

@@ -228,7 +228,7 @@ async fn demo(args: &Args) -> Result<()> {
 
     let demo = Demo {
         args,
-        ingest: Ingest::new(stack.clients.clone(), stack.table()),
+        ingest: stack.ingest(),
         stack,
         quiet,
     };

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod bench_dispatch;
 mod demo;
+mod governance;
 mod lint;
 mod report;
 mod up;
@@ -37,6 +38,10 @@ enum Command {
     /// Make a campaign's report now (CSV, summary, HTML in the team's reports folder) and
     /// print its summary.
     Report(report::Args),
+    /// Everything held about a child (subject access), as JSON.
+    Sar(governance::SarArgs),
+    /// Erase an email address or phone number from every record (serious harm, or a correction).
+    Erase(governance::EraseArgs),
     /// Check a text-message template: encoding, characters and fragments at the longest
     /// personalisation, unknown placeholders, health words, links. Exit 1 on errors.
     LintTemplate(lint::Args),
@@ -63,6 +68,8 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Report(args) => report::run(args),
+        Command::Sar(args) => governance::sar(args),
+        Command::Erase(args) => governance::erase(args),
         Command::Up(args) => up::run(args),
         Command::LintTemplate(args) => lint::run(args),
         Command::Generate(command) => bench::generate(command),

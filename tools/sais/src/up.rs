@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use sais_shared::ingest::Ingest;
 use sais_shared::local::{LocalStack, shared_moto_endpoint};
 
 use crate::demo::{CALLBACK_TOKEN, Service, drain};
@@ -63,7 +62,7 @@ async fn up(args: &Args) -> Result<()> {
         dispatcher,
         scheduler,
     } = &service;
-    let ingest = Ingest::new(stack.clients.clone(), stack.table());
+    let ingest = stack.ingest();
     let bucket = stack.bucket();
 
     println!("The local stack is up (Ctrl-C stops it):");

@@ -88,7 +88,13 @@ impl Store {
                 None => query.key_condition_expression("pk = :pk"),
             };
             let page = query.send().await.map_err(sdk_err)?;
-            items.extend(page.items.unwrap_or_default());
+            // DynamoDB deletes expired items late: treat them as gone.
+            items.extend(
+                page.items
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|i| !super::expired(i)),
+            );
             start = page.last_evaluated_key;
             if start.is_none() {
                 return Ok(items);

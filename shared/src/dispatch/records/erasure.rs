@@ -1,0 +1,422 @@
+//! Erasing a contact detail (a serious-harm objection, or a correction): the email address or
+//! phone number is removed from every record that holds it, and only a keyed hash of it is
+//! kept, so the service can still refuse it if a later file brings it back but can never give
+//! it back. The erasure itself is recorded — what kind of detail, when, by whom and why — and
+//! never the detail.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+use uuid::Uuid;
+
+use super::{Store, StoreError, err, expired, now_epoch, s, sdk_err, str_attr};
+use crate::files::now_rfc3339;
+use crate::store::{TTL_ATTRIBUTE, keys};
+use crate::uploads::TeamCode;
+
+/// How long the record of an erasure (and the keyed hash that keeps the detail from being used
+/// again) is kept: the longest a team keeps any record (8 years).
+const ERASURE_RECORD_DAYS: i64 = 8 * 366;
+
+/// The secret key erased details are hashed with (HMAC-SHA-256). In AWS it is the
+/// `<prefix>/erasure-key` secret; without it, a stolen copy of the table could be searched for
+/// an erased phone number by trying every number.
+#[derive(Clone)]
+pub struct ErasureKey(Arc<[u8]>);
+
+impl std::fmt::Debug for ErasureKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ErasureKey(..)")
+    }
+}
+
+impl ErasureKey {
+    /// A key from the secret's bytes; `None` when it is too short to be a secret (under 32
+    /// bytes).
+    pub fn new(secret: &[u8]) -> Option<Self> {
+        (secret.len() >= 32).then(|| Self(Arc::from(secret)))
+    }
+
+    /// The marker of a detail (`email:…` or `phone:…`) for a team: `erased:<hex>`.
+    pub fn marker(&self, team: &TeamCode, detail: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key");
+        mac.update(team.as_str().as_bytes());
+        mac.update(b"\n");
+        mac.update(detail.as_bytes());
+        let bytes = mac.finalize().into_bytes();
+        let mut hex = String::with_capacity(7 + 64);
+        hex.push_str("erased:");
+        for b in bytes {
+            hex.push_str(&format!("{b:02x}"));
+        }
+        hex
+    }
+}
+
+/// Why a detail is erased.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErasureReason {
+    /// A serious-harm objection: contacting this detail could cause serious harm.
+    SeriousHarm,
+    /// The detail was wrong (a correction).
+    Correction,
+}
+
+impl ErasureReason {
+    /// The reason's code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SeriousHarm => "serious_harm",
+            Self::Correction => "correction",
+        }
+    }
+}
+
+/// What an erasure changed (counts only).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Erasure {
+    /// The erasure's id.
+    pub erasure_id: String,
+    /// `email` or `phone`.
+    pub detail_kind: String,
+    /// Children whose parents held the detail.
+    pub children: u64,
+    /// Message records whose recipient it was.
+    pub messages: u64,
+    /// Objections that named the parent by it.
+    pub objections: u64,
+    /// Inbound texts that came from it.
+    pub inbound_texts: u64,
+}
+
+impl Store {
+    /// Uses `key` to remember erased details (required for [`Store::erase_detail`]; the
+    /// dispatcher checks details against it at send time).
+    pub fn with_erasure_key(mut self, key: ErasureKey) -> Self {
+        self.erasure_key = Some(key);
+        self
+    }
+
+    /// The status-item key of an erased detail's marker, when an erasure key is set.
+    pub(super) fn erased_status_key(&self, team: &TeamCode, detail: &str) -> Option<String> {
+        self.erasure_key
+            .as_ref()
+            .map(|k| keys::contact_pk(team, &k.marker(team, detail)))
+    }
+
+    /// Erases a contact detail (`email:<lower-case address>` or `phone:<E.164>`) from every
+    /// record of the team that holds it: the parents of every child, message records (the
+    /// recipient becomes `erased`), objections naming the parent by it and inbound texts from
+    /// it; the detail's status item goes, and a keyed hash marks it erased so it is never used
+    /// again. `also_children` are children known to be concerned (an objection's child), whose
+    /// records are searched even if no parent holds the detail now. The erasure is recorded on
+    /// the team and on each child concerned, without the detail.
+    pub async fn erase_detail(
+        &self,
+        team: &TeamCode,
+        detail: &str,
+        erased_by: &str,
+        reason: ErasureReason,
+        also_children: &[String],
+    ) -> Result<Erasure, StoreError> {
+        let key = self
+            .erasure_key
+            .as_ref()
+            .ok_or_else(|| err("no erasure key is configured"))?;
+        let (kind, value) = detail
+            .split_once(':')
+            .filter(|(k, v)| matches!(*k, "email" | "phone") && !v.is_empty())
+            .ok_or_else(|| err("a detail to erase is email:… or phone:…"))?;
+        let erased_at = now_rfc3339();
+        let erasure_id = Uuid::new_v4().simple().to_string();
+        let mut outcome = Erasure {
+            erasure_id: erasure_id.clone(),
+            detail_kind: kind.to_owned(),
+            ..Erasure::default()
+        };
+        let expires = (now_epoch() + ERASURE_RECORD_DAYS * 86_400).to_string();
+        let record = |extra: &[(&str, AttributeValue)]| {
+            let mut item: HashMap<String, AttributeValue> = HashMap::from([
+                ("item_type".to_owned(), s("erasure")),
+                ("erasure_id".to_owned(), s(&erasure_id)),
+                ("detail_kind".to_owned(), s(kind)),
+                ("erased_at".to_owned(), s(&erased_at)),
+                ("erased_by".to_owned(), s(erased_by)),
+                ("reason".to_owned(), s(reason.as_str())),
+                (TTL_ATTRIBUTE.to_owned(), AttributeValue::N(expires.clone())),
+            ]);
+            for (k, v) in extra {
+                item.insert((*k).to_owned(), v.clone());
+            }
+            item
+        };
+
+        // First the marker, so from now on no send uses the detail, whatever happens next.
+        let mut marker = record(&[]);
+        marker.insert(
+            "pk".into(),
+            s(keys::contact_pk(team, &key.marker(team, detail))),
+        );
+        marker.insert("sk".into(), s("STATUS"));
+        marker.insert("item_type".into(), s("contact_status"));
+        marker.insert("status".into(), s("erased"));
+        self.put(marker).await?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::contact_pk(team, detail)))
+            .key("sk", s("STATUS"))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+
+        // The children whose parents hold it.
+        let mut concerned: Vec<String> = also_children.to_vec();
+        for shard in 0..crate::store::TEAM_SHARDS {
+            for mut item in self
+                .index_items("gsi2", &keys::team_children(team, shard), None)
+                .await?
+            {
+                if !remove_from_parents(&mut item, kind, value) {
+                    continue;
+                }
+                if let Some(id) = str_attr(&item, "child_id") {
+                    concerned.push(id);
+                }
+                self.put(item).await?;
+                outcome.children += 1;
+            }
+        }
+        concerned.sort();
+        concerned.dedup();
+
+        // Objections that name the parent by it, and the record on each child concerned.
+        for child_id in &concerned {
+            let pk = keys::child_pk(team, child_id);
+            if let Some(state) = self.get(pk.clone(), super::STATE_SK).await? {
+                for (name, objection) in &state {
+                    let names_it = name.starts_with(super::OBJECTION_PREFIX)
+                        && objection.as_m().ok().is_some_and(|m| {
+                            m.get("parent_detail").and_then(|v| v.as_s().ok())
+                                == Some(&value.to_owned())
+                        });
+                    if !names_it {
+                        continue;
+                    }
+                    self.client
+                        .update_item()
+                        .table_name(&self.table)
+                        .key("pk", s(&pk))
+                        .key("sk", s(super::STATE_SK))
+                        .update_expression("SET #o.parent_detail = :m")
+                        .expression_attribute_names("#o", name)
+                        .expression_attribute_values(":m", s(key.marker(team, detail)))
+                        .send()
+                        .await
+                        .map_err(sdk_err)?;
+                    outcome.objections += 1;
+                }
+            }
+            let mut on_child = record(&[]);
+            on_child.insert("pk".into(), s(&pk));
+            on_child.insert("sk".into(), s(format!("ERASURE#{erased_at}#{erasure_id}")));
+            self.put(on_child).await?;
+        }
+
+        // Message records sent to it and texts received from it: wherever they are.
+        for item in self.team_items_holding(team, value).await? {
+            let (Some(pk), Some(sk)) = (str_attr(&item, "pk"), str_attr(&item, "sk")) else {
+                continue;
+            };
+            let (attribute, counter) = match str_attr(&item, "item_type").as_deref() {
+                Some("message") => ("recipient", &mut outcome.messages),
+                Some("inbound_text") => ("from", &mut outcome.inbound_texts),
+                _ => continue,
+            };
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+                .update_expression("SET #a = :erased")
+                .expression_attribute_names("#a", attribute)
+                .expression_attribute_values(":erased", s("erased"))
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            *counter += 1;
+        }
+
+        let mut log = record(&[
+            ("children", AttributeValue::N(outcome.children.to_string())),
+            ("messages", AttributeValue::N(outcome.messages.to_string())),
+            (
+                "objections",
+                AttributeValue::N(outcome.objections.to_string()),
+            ),
+            (
+                "inbound_texts",
+                AttributeValue::N(outcome.inbound_texts.to_string()),
+            ),
+        ]);
+        log.insert("pk".into(), s(format!("T#{team}#ERASURES")));
+        log.insert("sk".into(), s(format!("{erased_at}#{erasure_id}")));
+        self.put(log).await?;
+        tracing::info!(
+            erasure_id = erasure_id.as_str(),
+            detail_kind = kind,
+            reason = reason.as_str(),
+            children = outcome.children,
+            messages = outcome.messages,
+            objections = outcome.objections,
+            inbound_texts = outcome.inbound_texts,
+            "contact detail erased"
+        );
+        Ok(outcome)
+    }
+
+    /// Every unexpired item of a child's partition: the child, their state (responses and
+    /// objections), the policy's decisions and the erasures recorded on them.
+    pub async fn child_partition(
+        &self,
+        team: &TeamCode,
+        child_id: &str,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        self.partition(&keys::child_pk(team, child_id), None).await
+    }
+
+    /// A contact detail's status: `erased`, `failed`, `opted_out` or `usable`.
+    pub async fn detail_status(&self, team: &TeamCode, detail: &str) -> Result<String, StoreError> {
+        if self.is_erased(team, detail).await? {
+            return Ok("erased".into());
+        }
+        Ok(self
+            .get(keys::contact_pk(team, detail), "STATUS")
+            .await?
+            .and_then(|item| str_attr(&item, "status"))
+            .unwrap_or_else(|| "usable".into()))
+    }
+
+    /// Whether a detail has been erased (its marker is present).
+    pub async fn is_erased(&self, team: &TeamCode, detail: &str) -> Result<bool, StoreError> {
+        match self.erased_status_key(team, detail) {
+            Some(pk) => Ok(self.get(pk, "STATUS").await?.is_some()),
+            None => Ok(false),
+        }
+    }
+
+    /// The team's message records and inbound texts whose recipient or sender is `value`: a
+    /// scan of the table in four parallel segments, filtered by the service (erasure is rare
+    /// and must find records even of children whose newer files no longer hold the detail).
+    async fn team_items_holding(
+        &self,
+        team: &TeamCode,
+        value: &str,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        const SEGMENTS: i32 = 4;
+        let scans = (0..SEGMENTS).map(|segment| async move {
+            let mut found = Vec::new();
+            let mut start = None;
+            loop {
+                let page = self
+                    .client
+                    .scan()
+                    .table_name(&self.table)
+                    .segment(segment)
+                    .total_segments(SEGMENTS)
+                    .filter_expression("begins_with(pk, :team) AND (recipient = :v OR #from = :v)")
+                    .expression_attribute_names("#from", "from")
+                    .expression_attribute_values(":team", s(format!("T#{team}#")))
+                    .expression_attribute_values(":v", s(value))
+                    .set_exclusive_start_key(start)
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                found.extend(page.items.unwrap_or_default());
+                start = page.last_evaluated_key;
+                if start.is_none() {
+                    return Ok::<_, StoreError>(found);
+                }
+            }
+        });
+        let mut items = Vec::new();
+        for found in futures::future::join_all(scans).await {
+            items.extend(found?);
+        }
+        Ok(items)
+    }
+
+    async fn put(&self, item: HashMap<String, AttributeValue>) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+}
+
+/// Removes an email or phone from a child item's parents; true when any parent held it.
+fn remove_from_parents(
+    item: &mut HashMap<String, AttributeValue>,
+    kind: &str,
+    value: &str,
+) -> bool {
+    if expired(item) {
+        return false;
+    }
+    let Some(AttributeValue::L(parents)) = item.get_mut("parents") else {
+        return false;
+    };
+    let mut changed = false;
+    for parent in parents.iter_mut() {
+        let AttributeValue::M(fields) = parent else {
+            continue;
+        };
+        if fields
+            .get(kind)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+            == Some(value)
+        {
+            fields.remove(kind);
+            if kind == "phone" {
+                fields.insert("phone_is_mobile".into(), AttributeValue::Bool(false));
+            }
+            changed = true;
+        }
+    }
+    changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_marker_depends_on_the_key_the_team_and_the_detail_and_hides_the_detail() {
+        let key = ErasureKey::new(&[7u8; 32]).unwrap();
+        let other_key = ErasureKey::new(&[8u8; 32]).unwrap();
+        let team = TeamCode::parse("RYG-sais").unwrap();
+        let other_team = TeamCode::parse("RXX-sais").unwrap();
+        let m = key.marker(&team, "phone:+447700900123");
+        assert!(m.starts_with("erased:") && m.len() == 7 + 64);
+        assert!(!m.contains("7700900123"));
+        assert_eq!(m, key.marker(&team, "phone:+447700900123"), "stable");
+        assert_ne!(m, key.marker(&team, "phone:+447700900124"));
+        assert_ne!(m, key.marker(&other_team, "phone:+447700900123"));
+        assert_ne!(m, other_key.marker(&team, "phone:+447700900123"));
+        assert!(
+            ErasureKey::new(b"short").is_none(),
+            "a short key is refused"
+        );
+        assert_eq!(format!("{key:?}"), "ErasureKey(..)", "never printed");
+    }
+}

@@ -1,0 +1,176 @@
+//! Subject access: everything the service holds about a child, as one JSON document — the
+//! child's details and parents, responses and objections (with who recorded them and why),
+//! the status of each contact detail, every message with its template (the content
+//! reference), channel, recipient, status history and any grounds, the channel policy's
+//! decisions, the manual follow-up list entries and the erasures made.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Map, Value, json};
+
+use crate::dispatch::records::{Store, StoreError};
+use crate::domain::NhsNumber;
+use crate::files::now_rfc3339;
+use crate::uploads::TeamCode;
+
+/// Who the request is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// By NHS number.
+    NhsNumber(NhsNumber),
+    /// By names, date of birth (`YYYY-MM-DD`) and postcode, as the files give them.
+    Details {
+        /// First name.
+        first_name: String,
+        /// Last name.
+        last_name: String,
+        /// Date of birth, `YYYY-MM-DD`.
+        date_of_birth: String,
+        /// Postcode, formatted as stored (`LS1 1AA`).
+        postcode: String,
+    },
+}
+
+/// Attributes that are the table's plumbing, not information about anyone.
+const PLUMBING: &[&str] = &[
+    "pk",
+    "sk",
+    "gsi1pk",
+    "gsi1sk",
+    "gsi2pk",
+    "gsi2sk",
+    "lease_until",
+];
+
+/// The export for `subject`: `{"team", "generated_at", "children": [...]}`; no children when
+/// nobody matches.
+pub async fn export(
+    store: &Store,
+    team: &TeamCode,
+    subject: &Subject,
+) -> Result<Value, StoreError> {
+    let child_ids: Vec<String> = match subject {
+        Subject::NhsNumber(nhs) => {
+            let id = crate::store::child_id_for_nhs(team, nhs);
+            store
+                .existing_children(team, std::slice::from_ref(&id))
+                .await?
+                .into_iter()
+                .collect()
+        }
+        Subject::Details {
+            first_name,
+            last_name,
+            date_of_birth,
+            postcode,
+        } => {
+            let wanted = format!(
+                "{}\n{}\n{}\n{}",
+                first_name.trim().to_lowercase(),
+                last_name.trim().to_lowercase(),
+                date_of_birth.trim(),
+                postcode.trim().to_uppercase()
+            );
+            let mut found = store
+                .children_by_details(team, &std::collections::HashSet::from([wanted]))
+                .await?;
+            let mut ids: Vec<String> = found.drain().flat_map(|(_, ids)| ids).collect();
+            ids.sort();
+            ids.dedup();
+            ids
+        }
+    };
+    let follow_ups = store.follow_ups(team).await?;
+    let mut children = Vec::new();
+    for child_id in child_ids {
+        let mut child = Map::new();
+        child.insert("child_id".into(), json!(child_id));
+        let (mut decisions, mut erasures) = (Vec::new(), Vec::new());
+        let mut details: Vec<String> = Vec::new();
+        for item in store.child_partition(team, &child_id).await? {
+            let sk = item
+                .get("sk")
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default();
+            if sk == crate::store::keys::CHILD_SK {
+                if let Some(parents) = item.get("parents").and_then(|v| v.as_l().ok()) {
+                    for p in parents {
+                        let Ok(fields) = p.as_m() else { continue };
+                        for kind in ["email", "phone"] {
+                            if let Some(v) = fields.get(kind).and_then(|v| v.as_s().ok()) {
+                                details.push(format!("{kind}:{v}"));
+                            }
+                        }
+                    }
+                }
+                child.insert("details".into(), plain(item)?);
+            } else if sk == crate::dispatch::records::STATE_SK {
+                let state = plain(item)?;
+                let (mut responses, mut objections) = (Map::new(), Vec::new());
+                for (name, value) in state.as_object().into_iter().flatten() {
+                    if let Some(programme) = name.strip_prefix("resp_") {
+                        responses.insert(programme.to_owned(), value.clone());
+                    } else if name.starts_with("obj_") {
+                        objections.push(value.clone());
+                    }
+                }
+                child.insert("responses".into(), Value::Object(responses));
+                child.insert("objections".into(), Value::Array(objections));
+            } else if sk.starts_with("DEC#") {
+                decisions.push(plain(item)?);
+            } else if sk.starts_with("ERASURE#") {
+                erasures.push(plain(item)?);
+            }
+        }
+        let mut statuses = Vec::new();
+        for detail in &details {
+            statuses.push(json!({
+                "detail": detail,
+                "status": store.detail_status(team, detail).await?,
+            }));
+        }
+        let messages: Vec<Value> = store
+            .messages_of_child(team, &child_id)
+            .await?
+            .into_iter()
+            .map(|m| {
+                let mut v = serde_json::to_value(m).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    for key in PLUMBING {
+                        o.remove(*key);
+                    }
+                }
+                v
+            })
+            .collect();
+        let listed: Vec<Value> = follow_ups
+            .iter()
+            .filter(|f| f.child_id == child_id)
+            .map(|f| serde_json::to_value(f).unwrap_or_default())
+            .collect();
+        child.insert("contact_details".into(), Value::Array(statuses));
+        child.insert("messages".into(), Value::Array(messages));
+        child.insert("decisions".into(), Value::Array(decisions));
+        child.insert("manual_follow_up".into(), Value::Array(listed));
+        child.insert("erasures".into(), Value::Array(erasures));
+        children.push(Value::Object(child));
+    }
+    Ok(json!({
+        "team": team.as_str(),
+        "generated_at": now_rfc3339(),
+        "children": children,
+    }))
+}
+
+/// An item as plain JSON, without the table's keys.
+fn plain(item: HashMap<String, AttributeValue>) -> Result<Value, StoreError> {
+    let mut value: Value = serde_dynamo::from_item(item).map_err(StoreError::new)?;
+    if let Some(o) = value.as_object_mut() {
+        for key in PLUMBING {
+            o.remove(*key);
+        }
+    }
+    Ok(value)
+}
