@@ -333,3 +333,165 @@ async fn every_row_is_written_when_dynamodb_returns_unprocessed_items_and_thrott
         "every row written"
     );
 }
+
+const SMALL_COHORT: &str = "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,CHILD_SCHOOL_URN,CHILD_NHS_NUMBER,PARENT_1_NAME,PARENT_1_EMAIL\n\
+    Ava,Smith,2013-05-01,SW1A 1AA,123456,9990000018,Sarah Smith,sarah@example.com\n";
+
+/// Puts `body` at `key` and runs `ingest` on it; returns the object's tags and the report.
+async fn ingest_with(
+    stack: &LocalStack,
+    ingest: &Ingest,
+    key: &str,
+    body: &str,
+) -> (Vec<(String, String)>, serde_json::Value) {
+    let put = stack
+        .clients
+        .s3
+        .put_object()
+        .bucket(stack.bucket())
+        .key(key)
+        .body(ByteStream::from(body.as_bytes().to_vec()))
+        .send()
+        .await
+        .expect("put_object");
+    ingest
+        .ingest_object(&sais_shared::uploads::ObjectCreated {
+            bucket: stack.bucket(),
+            key: key.to_owned(),
+            version_id: put.version_id.clone(),
+            etag: put.e_tag,
+            size: body.len() as u64,
+        })
+        .await
+        .expect("ingest");
+    let tags = stack
+        .clients
+        .s3
+        .get_object_tagging()
+        .bucket(stack.bucket())
+        .key(key)
+        .set_version_id(put.version_id)
+        .send()
+        .await
+        .expect("tags")
+        .tag_set
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect();
+    let team = key.split('/').next().unwrap();
+    let name = key.rsplit('/').next().unwrap();
+    let report = stack
+        .clients
+        .s3
+        .get_object()
+        .bucket(stack.bucket())
+        .key(format!("{team}/reports/{name}.report.json"))
+        .send()
+        .await;
+    let report = match report {
+        Ok(r) => serde_json::from_slice(&r.body.collect().await.unwrap().into_bytes()).unwrap(),
+        Err(_) => serde_json::Value::Null,
+    };
+    (tags, report)
+}
+
+#[tokio::test]
+async fn raw_uploads_are_tagged_for_deletion_after_the_teams_retention_and_settings_are_not() {
+    let stack = LocalStack::isolated().await.expect("local stack");
+    let ingest = stack.ingest();
+    let (tags, report) =
+        ingest_with(&stack, &ingest, "RYG-sais/cohort/first.csv", SMALL_COHORT).await;
+    assert_eq!(report["status"], "imported", "{report}");
+    assert_eq!(
+        tags,
+        [("sais:kind".to_owned(), "upload-30d".to_owned())],
+        "the deployment's default, 30 days"
+    );
+
+    let (tags, _) = ingest_with(
+        &stack,
+        &ingest,
+        "RYG-sais/team.json",
+        r#"{"name": "Leeds SAIS", "notify_api_key_secret": "sais/RYG-sais/notify", "retention": {"uploads_days": 45}}"#,
+    )
+    .await;
+    assert!(tags.is_empty(), "team settings are kept, not expired");
+    let (tags, _) = ingest_with(&stack, &ingest, "RYG-sais/cohort/second.csv", SMALL_COHORT).await;
+    assert_eq!(
+        tags,
+        [("sais:kind".to_owned(), "upload-30d".to_owned())],
+        "45 days: deleted by the 30-day rule, never kept longer than the team said"
+    );
+    ingest_with(
+        &stack,
+        &ingest,
+        "RYG-sais/team.json",
+        r#"{"name": "Leeds SAIS", "notify_api_key_secret": "sais/RYG-sais/notify", "retention": {"uploads_days": 14}}"#,
+    )
+    .await;
+    let (tags, report) = ingest_with(
+        &stack,
+        &ingest,
+        "RYG-sais/objections/o.csv",
+        "CHILD_NHS_NUMBER,SCOPE,REASON,RECORDED_BY\n9990000018,text,Prefers email,SAIS nurse\n",
+    )
+    .await;
+    assert_eq!(report["status"], "imported", "{report}");
+    assert_eq!(tags, [("sais:kind".to_owned(), "upload-14d".to_owned())]);
+}
+
+#[tokio::test]
+async fn an_upload_older_than_the_teams_retention_is_not_read_and_its_report_says_why() {
+    let stack = LocalStack::isolated().await.expect("local stack");
+    ingest_with(
+        &stack,
+        &stack.ingest(),
+        "RYG-sais/team.json",
+        r#"{"name": "Leeds SAIS", "notify_api_key_secret": "sais/RYG-sais/notify", "retention": {"uploads_days": 7}}"#,
+    )
+    .await;
+    // The same event, redriven from the dead-letter queue eight days later.
+    let later = stack.ingest().with_clock_offset_days(8);
+    let (_, report) = ingest_with(&stack, &later, "RYG-sais/cohort/old.csv", SMALL_COHORT).await;
+    assert_eq!(report["status"], "rejected");
+    assert_eq!(
+        report["file_errors"][0]["code"], "upload_expired",
+        "{report}"
+    );
+    assert!(
+        all_items(&stack).await.iter().all(|i| i
+            .get("item_type")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
+            != Some("child")),
+        "nothing was read into the table"
+    );
+}
+
+#[test]
+fn the_template_has_a_lifecycle_rule_for_every_retention_tag_the_ingest_writes() {
+    let template = std::fs::read_to_string(format!(
+        "{}/../infra/template.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    for days in sais_shared::ingest::EXPIRY_PERIODS {
+        let rule = format!("Value: upload-{days}d\n            ExpirationInDays: {days}\n");
+        assert!(
+            template.contains(&rule),
+            "no 'delete after {days} days' rule"
+        );
+    }
+    for days in [1, 6, 7, 29, 30, 45, 364, 365] {
+        let value = sais_shared::ingest::expiry_tag_value(days);
+        let period: u32 = value
+            .trim_start_matches("upload-")
+            .trim_end_matches('d')
+            .parse()
+            .unwrap();
+        assert!(
+            period <= days,
+            "{days} days → {value}: kept longer than asked"
+        );
+    }
+}

@@ -93,6 +93,12 @@ pub struct Ingest {
     records_days: i64,
     stats: Arc<std::sync::Mutex<WriteStats>>,
     erasure_key: Option<crate::dispatch::records::ErasureKey>,
+    /// Days raw uploads are kept when the team's `team.json` does not say (the template's
+    /// `UploadRetentionDays`).
+    default_upload_days: u32,
+    /// Added to the real clock when judging whether an upload is past its retention (a local
+    /// run simulating days passing; 0 in AWS).
+    clock_offset_days: i64,
 }
 
 impl Ingest {
@@ -106,7 +112,21 @@ impl Ingest {
             records_days: DEFAULT_RECORDS_DAYS,
             stats: Arc::default(),
             erasure_key: None,
+            default_upload_days: crate::files::team_file::DEFAULT_UPLOADS_DAYS,
+            clock_offset_days: 0,
         }
+    }
+
+    /// How long raw uploads are kept when the team has not said (`UPLOAD_RETENTION_DAYS`).
+    pub fn with_default_upload_days(mut self, days: u32) -> Self {
+        self.default_upload_days = days;
+        self
+    }
+
+    /// Judges uploads' age as if `days` more had passed (local runs simulating time).
+    pub fn with_clock_offset_days(mut self, days: i64) -> Self {
+        self.clock_offset_days = days;
+        self
     }
 
     /// The key erased contact details are remembered by: a serious-harm objection erases its
@@ -192,6 +212,33 @@ impl Ingest {
         }
         let upload_id = Uuid::new_v5(&Uuid::NAMESPACE_URL, ledger_sk.as_bytes()).to_string();
 
+        // Raw uploads are kept only as long as the team says: an older one is not read (a
+        // re-delivered or redriven event must not bring expired data back), and every one
+        // read is tagged so the bucket's lifecycle deletes it on time.
+        let retention = if upload.kind.is_raw_upload() || unsupported_reason.is_some() {
+            let days = self.upload_days(&upload.team).await?;
+            match self.uploaded_at(object).await? {
+                None => return Ok(IngestOutcome::Superseded),
+                Some(at) if self.is_past_retention(at, days) => {
+                    let report = file_error_report(
+                        &upload.file_name,
+                        upload.kind.name(),
+                        codes::UPLOAD_EXPIRED,
+                        format!(
+                            "This file is older than the {days} days the team keeps uploads, so it was not read; upload it again if it is still needed"
+                        ),
+                    );
+                    self.write_report(&object.bucket, &upload, &report).await?;
+                    self.mark_processed(&upload, &ledger_sk, &report).await?;
+                    tracing::warn!(days, "upload past its retention not read");
+                    return Ok(IngestOutcome::Reported(report.status));
+                }
+                Some(_) => Some(days),
+            }
+        } else {
+            None
+        };
+
         let report = if let Some(reason) = unsupported_reason {
             file_error_report(
                 &upload.file_name,
@@ -245,6 +292,9 @@ impl Ingest {
                 },
             }
         };
+        if let Some(days) = retention {
+            self.tag_for_expiry(object, days).await?;
+        }
         self.write_report(&object.bucket, &upload, &report).await?;
         self.mark_processed(&upload, &ledger_sk, &report).await?;
         tracing::info!(
@@ -256,6 +306,86 @@ impl Ingest {
             "report written"
         );
         Ok(IngestOutcome::Reported(report.status))
+    }
+
+    /// Days the team keeps raw uploads: its `team.json`, or the deployment's default.
+    async fn upload_days(&self, team: &crate::uploads::TeamCode) -> Result<u32, IngestError> {
+        Ok(Store::new(self.clients.dynamodb.clone(), &self.table)
+            .team_settings(team)
+            .await
+            .map_err(|e| IngestError::Ledger(e.to_string()))?
+            .map_or(self.default_upload_days, |s| s.retention.uploads_days))
+    }
+
+    /// When the announced version was uploaded; `None` when it is no longer there.
+    async fn uploaded_at(&self, object: &ObjectCreated) -> Result<Option<i64>, IngestError> {
+        let request = self
+            .clients
+            .s3
+            .head_object()
+            .bucket(&object.bucket)
+            .key(&object.key);
+        let request = match (&object.version_id, &object.etag) {
+            (Some(v), _) if !v.is_empty() && v != "null" => request.version_id(v),
+            (_, Some(etag)) => request.if_match(format!("\"{}\"", etag.trim_matches('"'))),
+            _ => request,
+        };
+        match request.send().await {
+            Ok(head) => Ok(Some(head.last_modified.map_or(0, |d| d.secs()))),
+            Err(e)
+                if e.raw_response()
+                    .is_some_and(|r| matches!(r.status().as_u16(), 404 | 412)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(IngestError::S3 {
+                operation: "HeadObject",
+                message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+            }),
+        }
+    }
+
+    fn is_past_retention(&self, uploaded_at: i64, days: u32) -> bool {
+        let now = OffsetDateTime::now_utc().unix_timestamp() + self.clock_offset_days * 86_400;
+        uploaded_at + i64::from(days) * 86_400 < now
+    }
+
+    /// Tags the upload for the bucket's lifecycle rule that deletes it within `days`.
+    async fn tag_for_expiry(&self, object: &ObjectCreated, days: u32) -> Result<(), IngestError> {
+        let tag = aws_sdk_s3::types::Tag::builder()
+            .key(EXPIRY_TAG)
+            .value(expiry_tag_value(days))
+            .build()
+            .map_err(|e| IngestError::S3 {
+                operation: "PutObjectTagging",
+                message: e.to_string(),
+            })?;
+        let tagging = aws_sdk_s3::types::Tagging::builder()
+            .tag_set(tag)
+            .build()
+            .map_err(|e| IngestError::S3 {
+                operation: "PutObjectTagging",
+                message: e.to_string(),
+            })?;
+        let mut request = self
+            .clients
+            .s3
+            .put_object_tagging()
+            .bucket(&object.bucket)
+            .key(&object.key)
+            .tagging(tagging);
+        if let Some(v) = object
+            .version_id
+            .as_ref()
+            .filter(|v| !v.is_empty() && *v != "null")
+        {
+            request = request.version_id(v);
+        }
+        request.send().await.map_err(|e| IngestError::S3 {
+            operation: "PutObjectTagging",
+            message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+        })?;
+        Ok(())
     }
 
     /// Validates the whole file; only if it is valid, reads it again and writes every child.
@@ -880,6 +1010,24 @@ impl WriteSink {
             Err(_) => false,
         }
     }
+}
+
+/// The object tag the bucket's lifecycle rules match raw uploads by.
+pub const EXPIRY_TAG: &str = "sais:kind";
+
+/// The retention periods the template has a lifecycle rule for (`sais:kind=upload-<N>d`).
+pub const EXPIRY_PERIODS: &[u32] = &[1, 7, 14, 30, 60, 90, 180, 365];
+
+/// The tag value for a team keeping uploads `days`: the longest period with a rule that is not
+/// longer than the team asked (S3 rules are fixed; ingest refuses anything older anyway).
+pub fn expiry_tag_value(days: u32) -> String {
+    let period = EXPIRY_PERIODS
+        .iter()
+        .rev()
+        .find(|&&p| p <= days)
+        .copied()
+        .unwrap_or(1);
+    format!("upload-{period}d")
 }
 
 /// Opens the exact version that was notified, as a blocking reader (called on a blocking thread).

@@ -51,7 +51,16 @@ pub enum UploadKind {
 }
 
 impl UploadKind {
-    /// The name used in reports (`cohort`, `class-list`, …).
+    /// Whether it is a raw upload of personal data (CSV files), kept only for the team's
+    /// `uploads_days`; campaigns and team settings are kept.
+    pub fn is_raw_upload(&self) -> bool {
+        matches!(
+            self,
+            Self::Cohort | Self::ClassList { .. } | Self::Responses | Self::Objections
+        )
+    }
+
+    /// The kind's name in reports.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Cohort => "cohort",

@@ -15,7 +15,8 @@ async fn main() -> Result<(), Error> {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let clients = AwsClients::from_config(&config);
     let ingest = Ingest::new(clients, required_env("TABLE_NAME")?)
-        .with_erasure_key(erasure_key(&config).await?);
+        .with_erasure_key(erasure_key(&config).await?)
+        .with_default_upload_days(required_env("UPLOAD_RETENTION_DAYS")?.parse()?);
     let ingest = &ingest;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         ingest

@@ -17,6 +17,8 @@ pub mod codes {
     pub const NO_ROWS: &str = "no_rows";
     /// The file could not be read or is not a supported kind.
     pub const UNREADABLE: &str = "unreadable";
+    /// The upload is older than the team keeps uploads: not read.
+    pub const UPLOAD_EXPIRED: &str = "upload_expired";
     /// The class list's folder is not a 6-digit URN.
     pub const INVALID_URN: &str = "invalid_urn";
     /// A row has more or fewer cells than the header.
