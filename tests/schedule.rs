@@ -1085,7 +1085,8 @@ async fn messages_go_from_the_reply_to_address_and_text_sender_the_team_chose() 
         "team.json",
         r#"{"name": "Leeds SAIS", "notify_api_key_secret": "sais/RYG-sais/notify",
             "email_reply_to_id": "f33517ff-2a88-4f6e-b855-c550268ce08a",
-            "sms_sender_id": "4c5a29b4-6f0a-4c5e-9e8b-3b8f5a0c2d11"}"#,
+            "sms_sender_id": "4c5a29b4-6f0a-4c5e-9e8b-3b8f5a0c2d11",
+            "retention": {"records_days": 730}}"#,
     )
     .await;
     assert_eq!(settings["status"], "imported", "{settings}");
@@ -1122,4 +1123,15 @@ async fn messages_go_from_the_reply_to_address_and_text_sender_the_team_chose() 
         Some("4c5a29b4-6f0a-4c5e-9e8b-3b8f5a0c2d11"),
         "texts come from the team's sender"
     );
+    let messages = w
+        .stack
+        .store()
+        .messages_of_child(&team(), &ben)
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for m in &messages {
+        let days = (m.expires_at - now) / 86_400;
+        assert!((729..=730).contains(&days), "message kept {days} days");
+    }
 }

@@ -27,7 +27,7 @@ use crate::policy::{Channel, Plan, PlannedSend, Purpose, plan};
 use crate::sqs_batch::{BatchError, process_batch};
 use crate::uploads::TeamCode;
 use pacer::Pacer;
-use records::{Facts, Loaded, MessageRecord, Senders, Store, StoreError};
+use records::{Facts, Loaded, MessageRecord, Store, StoreError, TeamSendSettings};
 
 /// A send job: one child, one purpose, one campaign. The SQS message body, as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -375,7 +375,7 @@ impl Dispatcher {
         job: &SendJob,
         campaign: &Campaign,
         facts: &Facts,
-        senders: Senders,
+        senders: TeamSendSettings,
         send: &PlannedSend,
     ) -> Result<Delivery, DispatchError> {
         let template_id = campaign
@@ -384,7 +384,11 @@ impl Dispatcher {
             .for_channel(send.channel)
             .ok_or(DispatchError::NoCampaign)?;
         let personalisation = facts.personalisation(campaign);
-        let record = MessageRecord::intent(team, job, send, template_id, &personalisation);
+        let mut record = MessageRecord::intent(team, job, send, template_id, &personalisation);
+        if let Some(days) = senders.records_days {
+            record.expires_at =
+                time::OffsetDateTime::now_utc().unix_timestamp() + i64::from(days) * 86_400;
+        }
         let message_id = record.message_id.clone();
 
         if !self.store.put_intent(&record).await? {
@@ -494,7 +498,7 @@ impl Dispatcher {
         template_id: uuid::Uuid,
         personalisation: &Personalisation,
         facts: &Facts,
-        senders: Senders,
+        senders: TeamSendSettings,
         reference: &str,
     ) -> Result<crate::notify::SentNotification, NotifyError> {
         let mut attempt = 0;

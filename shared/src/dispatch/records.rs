@@ -548,7 +548,7 @@ impl Store {
         // What each job found in the first round, and the keys of its second.
         struct Partial {
             hold: Option<Duration>,
-            senders: Senders,
+            senders: TeamSendSettings,
             campaign: Option<Campaign>,
             child: Option<(ChildItem, HashMap<String, String>, Vec<Objection>)>,
             latest_key: Option<(String, String)>,
@@ -570,7 +570,7 @@ impl Store {
             });
             let senders = match first.get(&settings_key) {
                 Some(item) => senders_from_item(item)?,
-                None => Senders::default(),
+                None => TeamSendSettings::default(),
             };
             let campaign = match first.get(&campaign_key) {
                 Some(item) => Some(campaign_from_item(item)?),
@@ -1185,16 +1185,19 @@ pub struct Loaded {
     /// The child and everything about them; `None` when the child is not (or no longer) known.
     pub facts: Option<Facts>,
     /// The team's Notify reply-to and text sender ids (from `team.json`), if it set them.
-    pub senders: Senders,
+    pub senders: TeamSendSettings,
 }
 
-/// Which of the team's Notify senders to use: `None` means the service's default.
+/// What the team's `team.json` says about sending: which Notify senders to use (`None`: the
+/// service's default) and how long message records are kept.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Senders {
+pub struct TeamSendSettings {
     /// Notify's id of the email reply-to address.
     pub email_reply_to_id: Option<uuid::Uuid>,
     /// Notify's id of the text message sender.
     pub sms_sender_id: Option<uuid::Uuid>,
+    /// Days the team keeps records (`retention.records_days`); message records expire then.
+    pub records_days: Option<u32>,
 }
 
 /// One entry for a record's `status_history`, as a one-element list to append.

@@ -396,10 +396,11 @@ pub(super) fn settings_from_item(
 /// The Notify senders a team's settings item names.
 pub(super) fn senders_from_item(
     item: &HashMap<String, AttributeValue>,
-) -> Result<super::Senders, StoreError> {
+) -> Result<super::TeamSendSettings, StoreError> {
     let settings = settings_from_item(item)?;
-    Ok(super::Senders {
+    Ok(super::TeamSendSettings {
         email_reply_to_id: settings.email_reply_to_id,
         sms_sender_id: settings.sms_sender_id,
+        records_days: settings.retention.records_days,
     })
 }
