@@ -419,6 +419,90 @@ proptest! {
     }
 }
 
+/// A file with every column of a schema and rows whose cells are plausible values or a marked
+/// value (`Canary…`, with hostile characters around it), as bytes with the marker's text.
+fn canary_file(columns: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
+    let canary_cell = (
+        proptest::sample::select(HOSTILE),
+        proptest::sample::select(PLAUSIBLE),
+        proptest::sample::select(HOSTILE),
+    )
+        .prop_map(|(a, p, b)| format!("{a}Canary{p}{b}"));
+    let cell = prop_oneof![
+        2 => proptest::sample::select(PLAUSIBLE).prop_map(str::to_owned),
+        1 => canary_cell,
+    ]
+    .prop_map(|c| format!("\"{}\"", c.replace('"', "\"\"")));
+    let width = columns.len();
+    vec(
+        prop_oneof![
+            4 => vec(cell.clone(), width..=width),
+            1 => vec(cell, 0..width + 2),
+        ],
+        1..8,
+    )
+    .prop_map(move |rows| {
+        let mut out = columns.join(",");
+        for row in rows {
+            out.push_str("\r\n");
+            out.push_str(&row.join(","));
+        }
+        out.into_bytes()
+    })
+}
+
+/// No file error, row error or warning repeats a value from a data row: reports name the row and
+/// the column, so they can be shared without the data in them.
+fn assert_quotes_no_cell(report: &Report) {
+    let issues = report
+        .errors
+        .iter()
+        .chain(&report.warnings)
+        .map(|i| {
+            (
+                i.message.to_string(),
+                i.column.as_deref().unwrap_or("").to_owned(),
+            )
+        })
+        .chain(
+            report
+                .file_errors
+                .iter()
+                .map(|f| (f.message.to_string(), String::new())),
+        );
+    for (message, column) in issues {
+        assert!(
+            !message.contains("Canary"),
+            "a report quotes a cell: {message}"
+        );
+        assert!(
+            !column.contains("Canary"),
+            "a report quotes a cell: {column}"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(config(128))]
+
+    #[test]
+    fn report_messages_never_repeat_a_cells_value(
+        cohort_bytes in canary_file([COHORT_REQUIRED, COHORT_OPTIONAL].concat().leak()),
+        responses_bytes in canary_file(RESPONSES_COLUMNS),
+        objections_bytes in canary_file(OBJECTIONS_COLUMNS),
+    ) {
+        let report = cohort(&cohort_bytes, None);
+        assert_consistent(&report);
+        assert_quotes_no_cell(&report);
+        let report = responses(&responses_bytes);
+        assert_consistent(&report);
+        assert_quotes_no_cell(&report);
+        let report = objections(&objections_bytes);
+        assert_consistent(&report);
+        assert_quotes_no_cell(&report);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // JSON files: campaigns and team settings
 // ---------------------------------------------------------------------------------------------
