@@ -141,7 +141,9 @@ pub enum ReadError {
 
 fn is_instruction_cell(cell: &str) -> bool {
     for word in ["required", "optional"] {
-        if cell.len() >= word.len() && cell[..word.len()].eq_ignore_ascii_case(word) {
+        // Compared as bytes: the cell's byte 8 may fall inside a character (`Björn-Åke`).
+        let prefix = cell.as_bytes().get(..word.len());
+        if prefix.is_some_and(|p| p.eq_ignore_ascii_case(word.as_bytes())) {
             return matches!(
                 cell.as_bytes().get(word.len()),
                 None | Some(b':' | b',' | b'.')
@@ -562,6 +564,15 @@ mod tests {
         for cell in ["Requiredness", "Opt", "Jennifer"] {
             assert!(!is_instruction_cell(cell), "{cell}");
         }
+    }
+
+    #[test]
+    fn a_first_cell_with_a_character_across_its_eighth_byte_is_a_name_not_a_panic() {
+        // Found by the property tests (tests/no_panic.rs): `Å` is bytes 7 and 8.
+        assert!(!is_instruction_cell("Björn-Åke"));
+        let (s, c) = read("A,B\nBjörn-Åke,x\n".as_bytes());
+        assert_eq!(s.rows, 1);
+        assert_eq!(c.rows[0].1[0], "Björn-Åke");
     }
 
     #[test]
