@@ -549,7 +549,12 @@ const NEEDS: &[Need] = needs![
     "IngestRole" "dynamodb:PutItem" TABLE, "ingest.rs mark_processed, set_latest; records.rs put_campaign, set_detail_status; put_team_settings";
     "IngestRole" "dynamodb:UpdateItem" TABLE, "records.rs record_response, record_objection_with";
     "IngestRole" "dynamodb:BatchGetItem" TABLE, "records.rs existing_children (responses, objections by NHS number)";
-    "IngestRole" "dynamodb:Query" GSI2, "records.rs children_by_details (rows without NHS number)";
+    "IngestRole" "dynamodb:Query" GSI2, "records.rs children_by_details (rows without NHS number); erasure.rs erase_detail (every child of the team)";
+    "IngestRole" "dynamodb:DeleteItem" TABLE, "erasure.rs erase_detail (the erased detail's status item)";
+    "IngestRole" "dynamodb:Scan" TABLE, "erasure.rs team_items_holding (messages and inbound texts of an erased detail)";
+    "IngestRole" "s3:PutObjectTagging" UPLOAD, "ingest.rs tag_for_expiry (unversioned bucket)";
+    "IngestRole" "s3:PutObjectVersionTagging" UPLOAD, "ingest.rs tag_for_expiry (by version id)";
+    "IngestRole" "secretsmanager:GetSecretValue" "${ErasureKeySecret}", "functions/ingest main → aws.rs erasure_key";
     "IngestRole" "kms:Decrypt" KEY, "reading SSE-KMS objects and encrypted SQS messages";
     "IngestRole" "kms:GenerateDataKey" KEY, "writing SSE-KMS reports";
     "IngestRole" "logs:CreateLogStream" "${IngestLogGroup.Arn}", "Lambda logging";
@@ -557,6 +562,7 @@ const NEEDS: &[Need] = needs![
     "IngestRole" "xray:PutTraceSegments" "*", "Tracing: Active";
     // Dispatcher: SQS send jobs → facts from DynamoDB → Notify → records.
     "DispatcherRole" "secretsmanager:GetSecretValue" "${NotifyApiKeySecret}", "functions/dispatcher main → aws.rs secret_string";
+    "DispatcherRole" "secretsmanager:GetSecretValue" "${ErasureKeySecret}", "functions/dispatcher main → aws.rs erasure_key";
     "DispatcherRole" "sqs:ReceiveMessage" "${SendQueue.Arn}", "SQS event source mapping (functions/dispatcher)";
     "DispatcherRole" "sqs:DeleteMessage" "${SendQueue.Arn}", "SQS event source mapping";
     "DispatcherRole" "sqs:GetQueueAttributes" "${SendQueue.Arn}", "SQS event source mapping";
@@ -617,26 +623,6 @@ const GRANTED_BUT_NOT_CALLED: &[(&str, &str, &str)] = &[
         "DispatcherRole",
         "sqs:ChangeMessageVisibility",
         "what AWSLambdaSQSQueueExecutionRole grants an event source",
-    ),
-    (
-        "IngestRole",
-        "s3:GetObjectTagging",
-        "docs/infra.md: ingest tags each upload sais:kind=upload (not implemented yet)",
-    ),
-    (
-        "IngestRole",
-        "s3:GetObjectVersionTagging",
-        "docs/infra.md: upload tagging (not implemented yet)",
-    ),
-    (
-        "IngestRole",
-        "s3:PutObjectTagging",
-        "docs/infra.md: upload tagging (not implemented yet)",
-    ),
-    (
-        "IngestRole",
-        "s3:PutObjectVersionTagging",
-        "docs/infra.md: upload tagging (not implemented yet)",
     ),
     (
         "IngestRole",
