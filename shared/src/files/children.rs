@@ -240,9 +240,8 @@ impl Duplicates {
     }
 }
 
-/// A 64-bit hash (foldhash, fixed seed) of the case-folded names, date of birth and postcode,
-/// laid out in `scratch` first so it is hashed a word at a time. Collisions between different
-/// children are about 1 in 30 million for a million-row file.
+/// A 64-bit hash (foldhash, fixed seed) of the case-folded names, date of birth and postcode.
+/// Collisions between different children are about 1 in 30 million for a million-row file.
 fn details_hash(
     scratch: &mut Vec<u8>,
     first: &str,
@@ -250,25 +249,53 @@ fn details_hash(
     dob: &DateOfBirth,
     postcode: &str,
 ) -> u64 {
-    use std::hash::BuildHasher;
-    scratch.clear();
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::quality::FixedState::with_seed(0x5a15_de7a_11ed_c0de).build_hasher();
     for part in [first, last] {
         if part.is_ascii() {
-            let from = scratch.len();
-            scratch.extend_from_slice(part.as_bytes());
-            scratch[from..].make_ascii_lowercase();
+            hash_words(&mut h, part.as_bytes(), true);
         } else {
+            scratch.clear();
             for c in part.chars().flat_map(char::to_lowercase) {
                 let mut buf = [0; 4];
                 scratch.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
             }
+            hash_words(&mut h, scratch, false);
         }
-        // Never in UTF-8, so the names cannot run into each other.
-        scratch.push(0xff);
     }
-    scratch.extend_from_slice(&dob.date().to_julian_day().to_le_bytes());
-    scratch.extend_from_slice(postcode.as_bytes());
-    foldhash::quality::FixedState::with_seed(0x5a15_de7a_11ed_c0de).hash_one(&scratch[..])
+    let date = dob.date();
+    h.write_u32(((date.year() as u32) << 9) | u32::from(date.ordinal()));
+    hash_words(&mut h, postcode.as_bytes(), false);
+    h.finish()
+}
+
+/// Feeds `bytes` to `h` eight at a time, then their length, lower-casing them on the way when
+/// `ascii_lower` (they must then be ASCII). The same bytes, lower-cased here or before, feed the
+/// same words.
+fn hash_words(h: &mut impl std::hash::Hasher, bytes: &[u8], ascii_lower: bool) {
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // The high bit of each byte is set when the byte is at least `A`, or more than `Z`.
+    const FROM_A: u64 = u64::from_ne_bytes([0x80 - b'A'; 8]);
+    const PAST_Z: u64 = u64::from_ne_bytes([0x80 - b'Z' - 1; 8]);
+    let lower = |w: u64| {
+        if !ascii_lower {
+            return w;
+        }
+        let low = w & LOW7;
+        let upper = (low + FROM_A) & !(low + PAST_Z) & HIGH;
+        w | (upper >> 2)
+    };
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        h.write_u64(lower(u64::from_le_bytes(
+            chunk.try_into().expect("8 bytes"),
+        )));
+    }
+    let mut last = [0; 8];
+    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h.write_u64(lower(u64::from_le_bytes(last)));
+    h.write_usize(bytes.len());
 }
 
 /// Validates a cohort or class-list file row by row and hands each valid row to `sink`.
@@ -659,5 +686,53 @@ impl<S: FnMut(ChildRow)> RowVisitor for ChildFileValidator<S> {
             deceased: deceased.unwrap_or(false),
             parents,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(first: &str, last: &str, dob: &str, postcode: &str) -> u64 {
+        let today = time::macros::date!(2026 - 11 - 30);
+        let dob = DateOfBirth::parse(dob, today).unwrap();
+        details_hash(&mut Vec::new(), first, last, &dob, postcode)
+    }
+
+    #[test]
+    fn details_hash_ignores_case_only() {
+        let h = hash("Ava", "O'Neill-Smith", "2013-08-15", "SW1A 1AA");
+        assert_eq!(h, hash("AVA", "o'neill-smith", "2013-08-15", "SW1A 1AA"));
+        assert_eq!(
+            hash("José", "Núñez", "2013-08-15", ""),
+            hash("JOSÉ", "NÚÑEZ", "2013-08-15", "")
+        );
+        // The Kelvin sign lower-cases to an ASCII `k`.
+        assert_eq!(
+            hash("\u{212A}ate", "Lee", "2013-08-15", ""),
+            hash("kate", "Lee", "2013-08-15", "")
+        );
+        for (first, last, dob, postcode) in [
+            ("Ava", "O'Neill-Smith", "2013-08-16", "SW1A 1AA"),
+            ("Ava", "O'Neill-Smith", "2013-08-15", "SW1A 1AB"),
+            ("AvaO", "'Neill-Smith", "2013-08-15", "SW1A 1AA"),
+            ("Ava ", "O'Neill-Smith", "2013-08-15", "SW1A 1AA"),
+            ("Eva", "O'Neill-Smith", "2013-08-15", "SW1A 1AA"),
+        ] {
+            assert_ne!(h, hash(first, last, dob, postcode), "{first} {last}");
+        }
+    }
+
+    #[test]
+    fn word_lower_casing_matches_ascii_lower_casing() {
+        use std::hash::BuildHasher;
+        let all: Vec<u8> = (0..128).collect();
+        for window in all.windows(11) {
+            let state = foldhash::quality::FixedState::with_seed(1);
+            let (mut a, mut b) = (state.build_hasher(), state.build_hasher());
+            hash_words(&mut a, window, true);
+            hash_words(&mut b, &window.to_ascii_lowercase(), false);
+            assert_eq!(std::hash::Hasher::finish(&a), std::hash::Hasher::finish(&b));
+        }
     }
 }

@@ -202,12 +202,15 @@ pub fn read_pass<R: Read, V: RowVisitor>(
     // Rows that are not plain UTF-8: their decoded cells, back to back, and where each is.
     let mut decoded = String::new();
     let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut raw_spans: Vec<(usize, usize)> = Vec::new();
 
     while records.next_record()? {
         let breaks = records.record_breaks;
-        let (bytes, fields) = records.record();
+        let (bytes, quoted) = records.record();
 
         let Some((ref hdr, header_breaks)) = header else {
+            let mut fields = Vec::new();
+            for_each_field(bytes, quoted, |a, b| fields.push((a, b)));
             if fields
                 .iter()
                 .all(|&(a, b)| bytes[a..b].trim_ascii().is_empty())
@@ -270,22 +273,30 @@ pub fn read_pass<R: Read, V: RowVisitor>(
         // else is decoded cell by cell into one buffer.
         let utf8 = match encoding {
             TextEncoding::Windows1252 if !bytes.is_ascii() => None,
-            _ => std::str::from_utf8(bytes).ok().filter(|whole| {
-                fields
-                    .iter()
-                    .all(|&(a, b)| whole.is_char_boundary(a) && whole.is_char_boundary(b))
-            }),
+            _ => std::str::from_utf8(bytes).ok(),
         };
+        let mut on_boundaries = true;
         if let Some(whole) = utf8 {
-            cells.extend(fields.iter().map(|&(a, b)| trim_cell(&whole[a..b])));
-        } else {
+            // A plain line's cells are always on boundaries (commas are ASCII); a quoted
+            // record's cells, unquoted back to back, need not be.
+            for_each_field(bytes, quoted, |a, b| match whole.get(a..b) {
+                Some(cell) => cells.push(trim_cell(cell)),
+                None => on_boundaries = false,
+            });
+        }
+        if utf8.is_none() || !on_boundaries {
+            cells.clear();
             decoded.clear();
             spans.clear();
-            for &(a, b) in fields {
+            let mut fields = std::mem::take(&mut raw_spans);
+            fields.clear();
+            for_each_field(bytes, quoted, |a, b| fields.push((a, b)));
+            for &(a, b) in &fields {
                 let start = decoded.len();
                 decoded.push_str(&decode(&bytes[a..b], encoding)?);
                 spans.push((start, decoded.len()));
             }
+            raw_spans = fields;
             cells.extend(spans.iter().map(|&(a, b)| trim_cell(&decoded[a..b])));
         }
         let blank = cells.iter().all(|c| c.is_empty());
@@ -428,14 +439,15 @@ impl<R: Read> Records<R> {
         self.offset + self.start as u64
     }
 
-    /// The current record's bytes and its fields' positions in them.
-    fn record(&self) -> (&[u8], &[(usize, usize)]) {
-        let bytes = if self.quoted {
-            &self.out[..self.fields.last().map_or(0, |&(_, end)| end)]
+    /// The current record's bytes and, when it was quoted, its fields' positions in them (a
+    /// plain line's fields are what is between its commas: see [`for_each_field`]).
+    fn record(&self) -> (&[u8], Option<&[(usize, usize)]>) {
+        if self.quoted {
+            let len = self.fields.last().map_or(0, |&(_, end)| end);
+            (&self.out[..len], Some(&self.fields))
         } else {
-            &self.buf[self.line.0..self.line.1]
-        };
-        (bytes, &self.fields)
+            (&self.buf[self.line.0..self.line.1], None)
+        }
     }
 
     /// Moves the unused bytes to the front of the buffer (growing it when they fill it) and
@@ -518,14 +530,6 @@ impl<R: Read> Records<R> {
         };
         self.quoted = false;
         self.line = (self.start, line_end);
-        self.fields.clear();
-        let line = &self.buf[self.start..line_end];
-        let mut from = 0;
-        for comma in memchr::memchr_iter(b',', line) {
-            self.fields.push((from, comma));
-            from = comma + 1;
-        }
-        self.fields.push((from, line.len()));
         self.start = next;
         Ok(true)
     }
@@ -576,6 +580,45 @@ impl<R: Read> Records<R> {
         }
         Ok(true)
     }
+}
+
+/// Calls `f` with the start and end of each field of a record: the given positions for a quoted
+/// record, or those between the commas of a plain line.
+fn for_each_field(
+    bytes: &[u8],
+    quoted: Option<&[(usize, usize)]>,
+    mut f: impl FnMut(usize, usize),
+) {
+    if let Some(fields) = quoted {
+        fields.iter().for_each(|&(a, b)| f(a, b));
+        return;
+    }
+    // Eight bytes at a time: the high bit of each byte of `zero` is set exactly where the
+    // byte of `w ^ COMMAS` is zero, that is where `w` has a comma.
+    const COMMAS: u64 = u64::from_ne_bytes([b','; 8]);
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut from = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ COMMAS;
+        let mut zero = !(((x & LOW7) + LOW7) | x) & HIGH;
+        while zero != 0 {
+            let at = base + (zero.trailing_zeros() / 8) as usize;
+            f(from, at);
+            from = at + 1;
+            zero &= zero - 1;
+        }
+        base += 8;
+    }
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        if b == b',' {
+            f(from, base + i);
+            from = base + i + 1;
+        }
+    }
+    f(from, bytes.len());
 }
 
 /// Empties a vector of borrowed cells and hands back its allocation with a new lifetime, so one
@@ -797,11 +840,10 @@ mod tests {
         let mut records = Records::new(input).unwrap();
         let mut all = Vec::new();
         while records.next_record().unwrap() {
-            let (bytes, fields) = records.record();
-            all.push((
-                records.record_breaks,
-                fields.iter().map(|&(a, b)| bytes[a..b].to_vec()).collect(),
-            ));
+            let (bytes, quoted) = records.record();
+            let mut fields = Vec::new();
+            for_each_field(bytes, quoted, |a, b| fields.push(bytes[a..b].to_vec()));
+            all.push((records.record_breaks, fields));
         }
         all
     }
@@ -835,6 +877,23 @@ mod tests {
                 .map(|r| r.1)
                 .collect();
             assert_eq!(slow, expected, "one byte at a time: {input:?}");
+        }
+    }
+
+    #[test]
+    fn plain_lines_split_at_every_comma() {
+        for line in [
+            &b""[..],
+            b",",
+            b"abc",
+            b",,,,,,,,,,,,,,,,,",
+            b"a,bb,ccc,dddd,eeeee,ffffff,ggggggg,hhhhhhhh,iiiiiiiii,",
+            b"\xC3\xA9,\xFF\x2C\xAC,\x80,\xAC\xAC\xAC\xAC\xAC\xAC\xAC\xAC,x",
+        ] {
+            let mut ours = Vec::new();
+            for_each_field(line, None, |a, b| ours.push(&line[a..b]));
+            let expected: Vec<&[u8]> = line.split(|&b| b == b',').collect();
+            assert_eq!(ours, expected, "{line:?}");
         }
     }
 
