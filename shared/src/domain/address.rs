@@ -24,8 +24,14 @@ impl AddressLine {
     /// Parses a line that is not empty, has no control characters and starts acceptably.
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         let first = s.chars().next().ok_or(INVALID_LINE)?;
-        // A line break inside a quoted cell would turn one address line into two.
-        if FORBIDDEN_FIRST.contains(&first) || s.chars().any(char::is_control) {
+        // A line break inside a quoted cell would turn one address line into two. (The ASCII
+        // control characters are those below a space, and DEL.)
+        let control = if s.is_ascii() {
+            s.bytes().any(|b| b < b' ' || b == 0x7f)
+        } else {
+            s.chars().any(char::is_control)
+        };
+        if FORBIDDEN_FIRST.contains(&first) || control {
             return Err(INVALID_LINE);
         }
         Ok(Self(CompactString::from(s)))

@@ -80,10 +80,9 @@ fn check(s: &str) -> Result<(), Invalid> {
 /// Latin Extended-A and -B, and Latin Extended Additional (Welsh ẃ, Vietnamese ễ).
 fn is_latin_letter(c: char) -> bool {
     c.is_ascii_alphabetic()
-        || (matches!(c, '\u{C0}'..='\u{24F}' | '\u{1E00}'..='\u{1EFF}')
-            && c != '×'
-            && c != '÷'
-            && c.is_alphabetic())
+        // Every Latin-1 Supplement character from `À` is a letter but for `×` and `÷`.
+        || (matches!(c, '\u{C0}'..='\u{FF}') && c != '×' && c != '÷')
+        || (matches!(c, '\u{100}'..='\u{24F}' | '\u{1E00}'..='\u{1EFF}') && c.is_alphabetic())
 }
 
 /// Combining diacritical marks, as in a name typed on a system that decomposes accents.
@@ -94,6 +93,17 @@ fn is_combining_accent(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn latin_letters_are_the_alphabetic_characters_of_their_blocks() {
+        for c in ('\u{0}'..='\u{2000}').filter(|c| !c.is_ascii()) {
+            let expected = matches!(c, '\u{C0}'..='\u{24F}' | '\u{1E00}'..='\u{1EFF}')
+                && c != '×'
+                && c != '÷'
+                && c.is_alphabetic();
+            assert_eq!(is_latin_letter(c), expected, "{c:?}");
+        }
+    }
 
     #[test]
     fn plain_names_are_accepted_as_written() {

@@ -286,15 +286,20 @@ fn hash_words(h: &mut impl std::hash::Hasher, bytes: &[u8], ascii_lower: bool) {
         let upper = (low + FROM_A) & !(low + PAST_Z) & HIGH;
         w | (upper >> 2)
     };
+    let word = |chunk: &[u8]| lower(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
-        h.write_u64(lower(u64::from_le_bytes(
-            chunk.try_into().expect("8 bytes"),
-        )));
+        h.write_u64(word(chunk));
     }
-    let mut last = [0; 8];
-    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-    h.write_u64(lower(u64::from_le_bytes(last)));
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // The last eight bytes (overlapping the word before; the length, fed next, tells the
+        // two apart), or the few there are.
+        h.write_u64(match bytes.len().checked_sub(8) {
+            Some(from) => word(&bytes[from..]),
+            None => lower(rest.iter().rev().fold(0, |w, &b| (w << 8) | u64::from(b))),
+        });
+    }
     h.write_usize(bytes.len());
 }
 
@@ -553,7 +558,9 @@ impl<S: FnMut(ChildRow)> RowVisitor for ChildFileValidator<S> {
         let registration = Some(get(c.registration)).filter(|s| !s.is_empty());
 
         let mut parents = Vec::with_capacity(2);
-        let mut warnings: Vec<Issue> = Vec::new();
+        // This row's warnings go straight on the list, and come off it if the row fails.
+        let warnings_before = self.warnings.len();
+        let warnings = &mut self.warnings;
         for (slot, pc) in c.parents.iter().enumerate() {
             let names = &PARENT_COLUMNS[slot];
             let name_cell = get(pc.name);
@@ -625,12 +632,14 @@ impl<S: FnMut(ChildRow)> RowVisitor for ChildFileValidator<S> {
                 .add(number, nhs_number.as_ref().map(NhsNumber::as_u64), details);
         }
 
-        if check.failed {
-            return;
-        }
-        let (Some(first_name), Some(last_name), Some(date_of_birth), Some(school_urn)) =
-            (first_name, last_name, date_of_birth, school_urn)
-        else {
+        let (false, Some(first_name), Some(last_name), Some(date_of_birth), Some(school_urn)) = (
+            check.failed,
+            first_name,
+            last_name,
+            date_of_birth,
+            school_urn,
+        ) else {
+            self.warnings.truncate(warnings_before);
             return;
         };
         if postcode.as_ref().is_some_and(|p| p.corrected) {
@@ -663,7 +672,6 @@ impl<S: FnMut(ChildRow)> RowVisitor for ChildFileValidator<S> {
                 "Both parents give the same email address; it is sent one message",
             ));
         }
-        self.warnings.extend(warnings);
         (self.sink)(ChildRow {
             row: number,
             nhs_number,

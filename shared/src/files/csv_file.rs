@@ -164,13 +164,19 @@ fn decode<'a>(bytes: &'a [u8], encoding: TextEncoding) -> Result<Cow<'a, str>, R
 
 /// Trims white space (Unicode's, so Excel's non-breaking spaces go too), with a fast exit for
 /// the usual cell that starts and ends with a visible ASCII character.
+#[inline]
 fn trim_cell(s: &str) -> &str {
     let bytes = s.as_bytes();
     match (bytes.first(), bytes.last()) {
         (Some(&f), Some(&l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
         (None, _) => s,
-        _ => s.trim(),
+        _ => trim_rest(s),
     }
+}
+
+#[inline(never)]
+fn trim_rest(s: &str) -> &str {
+    s.trim()
 }
 
 /// Reads one CSV stream with the given encoding, feeding the header and rows to `visitor`.
