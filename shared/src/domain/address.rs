@@ -5,7 +5,8 @@ use compact_str::CompactString;
 use super::serde_str::string_serde;
 use super::{Invalid, Postcode};
 
-/// Characters Notify refuses at the start of an address line. The same rule keeps out cells
+/// Characters Notify refuses at the start of an address line (also spelt out in
+/// [`AddressLine::parse`]). The same rule keeps out cells
 /// that a spreadsheet would run as a formula (`=HYPERLINK(…)`, `@SUM(…)`).
 const FORBIDDEN_FIRST: &[char] = &[
     '@', '(', ')', '=', '[', ']', '"', '\\', '/', ',', '<', '>', '~',
@@ -31,7 +32,11 @@ impl AddressLine {
         } else {
             s.chars().any(char::is_control)
         };
-        if FORBIDDEN_FIRST.contains(&first) || control {
+        if matches!(
+            first,
+            '@' | '(' | ')' | '=' | '[' | ']' | '"' | '\\' | '/' | ',' | '<' | '>' | '~'
+        ) || control
+        {
             return Err(INVALID_LINE);
         }
         Ok(Self(CompactString::from(s)))
@@ -164,6 +169,23 @@ fn is_no_fixed_abode(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_is_refused_for_its_first_character_or_a_control_character() {
+        for c in ('\u{0}'..='\u{3000}').chain(['\u{FEFF}', '\u{1F600}']) {
+            let refused_first = FORBIDDEN_FIRST.contains(&c) || c.is_control();
+            assert_eq!(
+                AddressLine::parse(&format!("{c}a")).is_err(),
+                refused_first,
+                "{c:?} first"
+            );
+            assert_eq!(
+                AddressLine::parse(&format!("a{c}")).is_err(),
+                c.is_control(),
+                "{c:?} inside"
+            );
+        }
+    }
 
     fn postcode(s: &str) -> Postcode {
         Postcode::parse(s).unwrap().value

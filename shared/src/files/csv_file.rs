@@ -277,18 +277,29 @@ pub fn read_pass<R: Read, V: RowVisitor>(
         // The usual row is UTF-8 whose cells start and end on character boundaries (a lone lead
         // byte before a comma would break that): its cells are slices of the record. Anything
         // else is decoded cell by cell into one buffer.
-        let utf8 = match encoding {
-            TextEncoding::Windows1252 if !bytes.is_ascii() => None,
-            _ => std::str::from_utf8(bytes).ok(),
+        let utf8 = if bytes.is_ascii() {
+            // SAFETY: ASCII is UTF-8.
+            Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+        } else if encoding == TextEncoding::Windows1252 {
+            None
+        } else {
+            std::str::from_utf8(bytes).ok()
         };
         let mut on_boundaries = true;
-        if let Some(whole) = utf8 {
-            // A plain line's cells are always on boundaries (commas are ASCII); a quoted
-            // record's cells, unquoted back to back, need not be.
-            for_each_field(bytes, quoted, |a, b| match whole.get(a..b) {
+        match (utf8, quoted) {
+            (Some(whole), None) => for_each_field(bytes, None, |a, b| {
+                debug_assert!(whole.is_char_boundary(a) && whole.is_char_boundary(b));
+                // SAFETY: `whole` is UTF-8 and `a..b` lies between its start or a comma and its
+                // end or a comma (`for_each_field` on a plain line); a comma is a one-byte
+                // character, so both ends are on character boundaries and `a <= b <= len`.
+                cells.push(trim_cell(unsafe { whole.get_unchecked(a..b) }));
+            }),
+            // A quoted record's cells, unquoted back to back, need not be on boundaries.
+            (Some(whole), Some(_)) => for_each_field(bytes, quoted, |a, b| match whole.get(a..b) {
                 Some(cell) => cells.push(trim_cell(cell)),
                 None => on_boundaries = false,
-            });
+            }),
+            (None, _) => {}
         }
         if utf8.is_none() || !on_boundaries {
             cells.clear();
