@@ -256,9 +256,15 @@ fn details_hash(
             hash_words(&mut h, part.as_bytes(), true);
         } else {
             scratch.clear();
-            for c in part.chars().flat_map(char::to_lowercase) {
-                let mut buf = [0; 4];
-                scratch.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            for c in part.chars() {
+                if c.is_ascii() {
+                    scratch.push(c.to_ascii_lowercase() as u8);
+                    continue;
+                }
+                for c in c.to_lowercase() {
+                    let mut buf = [0; 4];
+                    scratch.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
             }
             hash_words(&mut h, scratch, false);
         }
