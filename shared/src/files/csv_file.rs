@@ -378,6 +378,9 @@ pub fn read_pass<R: Read, V: RowVisitor>(
     Ok(summary)
 }
 
+/// Where a field is in its record's bytes: start and end.
+type Span = (usize, usize);
+
 /// The bytes read but not yet used are at most this large to start with; the buffer grows to
 /// hold the longest line met.
 const BUFFER_BYTES: usize = 64 * 1024;
@@ -458,7 +461,7 @@ impl<R: Read> Records<R> {
 
     /// The current record's bytes and, when it was quoted, its fields' positions in them (a
     /// plain line's fields are what is between its commas: see [`for_each_field`]).
-    fn record(&self) -> (&[u8], Option<&[(usize, usize)]>) {
+    fn record(&self) -> (&[u8], Option<&[Span]>) {
         if self.quoted {
             let len = self.fields.last().map_or(0, |&(_, end)| end);
             (&self.out[..len], Some(&self.fields))
@@ -601,11 +604,7 @@ impl<R: Read> Records<R> {
 
 /// Calls `f` with the start and end of each field of a record: the given positions for a quoted
 /// record, or those between the commas of a plain line.
-fn for_each_field(
-    bytes: &[u8],
-    quoted: Option<&[(usize, usize)]>,
-    mut f: impl FnMut(usize, usize),
-) {
+fn for_each_field(bytes: &[u8], quoted: Option<&[Span]>, mut f: impl FnMut(usize, usize)) {
     if let Some(fields) = quoted {
         fields.iter().for_each(|&(a, b)| f(a, b));
         return;
