@@ -413,8 +413,9 @@ struct Records<R> {
     /// The current record: in `buf[line.0..line.1]`, or (`quoted`) in `out`.
     line: (usize, usize),
     quoted: bool,
-    /// Where each field of the current record is, within its bytes.
-    fields: Vec<(usize, usize)>,
+    /// Where each field of the current quoted record is, within `out` (a plain line is split
+    /// when its cells are taken: see [`for_each_field`]).
+    fields: Vec<Span>,
     core: csv_core::Reader,
     out: Vec<u8>,
     ends: Vec<usize>,
