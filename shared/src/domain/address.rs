@@ -5,7 +5,8 @@ use compact_str::CompactString;
 use super::serde_str::string_serde;
 use super::{Invalid, Postcode};
 
-/// Characters Notify refuses at the start of an address line. The same rule keeps out cells
+/// Characters Notify refuses at the start of an address line (also spelt out in
+/// [`AddressLine::parse`]). The same rule keeps out cells
 /// that a spreadsheet would run as a formula (`=HYPERLINK(…)`, `@SUM(…)`).
 const FORBIDDEN_FIRST: &[char] = &[
     '@', '(', ')', '=', '[', ']', '"', '\\', '/', ',', '<', '>', '~',
@@ -24,8 +25,18 @@ impl AddressLine {
     /// Parses a line that is not empty, has no control characters and starts acceptably.
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         let first = s.chars().next().ok_or(INVALID_LINE)?;
-        // A line break inside a quoted cell would turn one address line into two.
-        if FORBIDDEN_FIRST.contains(&first) || s.chars().any(char::is_control) {
+        // A line break inside a quoted cell would turn one address line into two. (The ASCII
+        // control characters are those below a space, and DEL.)
+        let control = if s.is_ascii() {
+            s.bytes().any(|b| b < b' ' || b == 0x7f)
+        } else {
+            s.chars().any(char::is_control)
+        };
+        if matches!(
+            first,
+            '@' | '(' | ')' | '=' | '[' | ']' | '"' | '\\' | '/' | ',' | '<' | '>' | '~'
+        ) || control
+        {
             return Err(INVALID_LINE);
         }
         Ok(Self(CompactString::from(s)))
@@ -158,6 +169,23 @@ fn is_no_fixed_abode(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_is_refused_for_its_first_character_or_a_control_character() {
+        for c in ('\u{0}'..='\u{3000}').chain(['\u{FEFF}', '\u{1F600}']) {
+            let refused_first = FORBIDDEN_FIRST.contains(&c) || c.is_control();
+            assert_eq!(
+                AddressLine::parse(&format!("{c}a")).is_err(),
+                refused_first,
+                "{c:?} first"
+            );
+            assert_eq!(
+                AddressLine::parse(&format!("a{c}")).is_err(),
+                c.is_control(),
+                "{c:?} inside"
+            );
+        }
+    }
 
     fn postcode(s: &str) -> Postcode {
         Postcode::parse(s).unwrap().value

@@ -70,7 +70,7 @@ fn check(address: &str) -> Result<(), Invalid> {
             .iter()
             .any(|&b| b == b'@' || b.is_ascii_whitespace())
         && bytes.len() <= 320
-        && !bytes.windows(2).any(|w| w == b"..");
+        && !bytes.windows(2).any(|w| matches!(w, [b'.', b'.']));
     if !ok || hostname.len() > 253 {
         return Err(INVALID);
     }
@@ -92,7 +92,29 @@ fn check(address: &str) -> Result<(), Invalid> {
 
 /// Notify's local-part characters: `[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]`.
 fn is_local_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b".!#$%&'*+/=?^_`{|}~-".contains(&b)
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'.' | b'!'
+                | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'/'
+                | b'='
+                | b'?'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'{'
+                | b'|'
+                | b'}'
+                | b'~'
+                | b'-'
+        )
 }
 
 /// `^(xn|[a-z0-9]+)(-?-[a-z0-9]+)*$` (case-insensitive), at most 63 long: runs of letters and
@@ -104,7 +126,7 @@ fn is_hostname_label(label: &[u8]) -> bool {
         && label
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || b == b'-')
-        && !label.windows(3).any(|w| w == b"---")
+        && !label.windows(3).any(|w| matches!(w, [b'-', b'-', b'-']))
 }
 
 /// `^([a-z]{2,63}|xn--([a-z0-9]+-)*[a-z0-9]+)$` (case-insensitive).
@@ -114,7 +136,7 @@ fn is_top_level_domain(label: &[u8]) -> bool {
         return !rest.is_empty()
             && rest[rest.len() - 1].is_ascii_alphanumeric()
             && rest.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
-            && !rest.windows(2).any(|w| w == b"--")
+            && !rest.windows(2).any(|w| matches!(w, [b'-', b'-']))
             && rest[0] != b'-';
     }
     (2..=63).contains(&label.len()) && label.iter().all(u8::is_ascii_alphabetic)

@@ -45,18 +45,38 @@ impl ParentName {
 string_serde!(PersonName, PersonName::parse);
 string_serde!(ParentName, ParentName::parse);
 
+const LETTER: u8 = 2;
+
+/// For each byte: [`LETTER`], 1 for the other ASCII characters a name may have, or 0.
+const ASCII_NAME_BYTES: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            b'a'..=b'z' | b'A'..=b'Z' => LETTER,
+            b' ' | b'\'' | b'`' | b'-' | b'.' => 1,
+            _ => 0,
+        };
+        b += 1;
+    }
+    table
+};
+
 /// Letters (accented Latin letters included), space, `'` `’` `ʼ` `` ` ``, `-` and `.`, with at
 /// least one letter; so `J£mmy`, `Sm©th` and digits are rejected.
 fn check(s: &str) -> Result<(), Invalid> {
     let mut has_letter = false;
     // Most names are ASCII: check bytes, and decode only what is not.
     if s.is_ascii() {
+        // Without a branch per byte: every byte must be allowed, and one a letter.
+        let mut allowed = true;
         for &b in s.as_bytes() {
-            match b {
-                b'a'..=b'z' | b'A'..=b'Z' => has_letter = true,
-                b' ' | b'\'' | b'`' | b'-' | b'.' => {}
-                _ => return Err(INVALID),
-            }
+            let class = ASCII_NAME_BYTES[usize::from(b)];
+            allowed &= class != 0;
+            has_letter |= class == LETTER;
+        }
+        if !allowed {
+            return Err(INVALID);
         }
     } else {
         let mut after_letter = false;
@@ -80,10 +100,9 @@ fn check(s: &str) -> Result<(), Invalid> {
 /// Latin Extended-A and -B, and Latin Extended Additional (Welsh ẃ, Vietnamese ễ).
 fn is_latin_letter(c: char) -> bool {
     c.is_ascii_alphabetic()
-        || (matches!(c, '\u{C0}'..='\u{24F}' | '\u{1E00}'..='\u{1EFF}')
-            && c != '×'
-            && c != '÷'
-            && c.is_alphabetic())
+        // Every Latin-1 Supplement character from `À` is a letter but for `×` and `÷`.
+        || (matches!(c, '\u{C0}'..='\u{FF}') && c != '×' && c != '÷')
+        || (matches!(c, '\u{100}'..='\u{24F}' | '\u{1E00}'..='\u{1EFF}') && c.is_alphabetic())
 }
 
 /// Combining diacritical marks, as in a name typed on a system that decomposes accents.
@@ -94,6 +113,28 @@ fn is_combining_accent(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_ascii_character_is_a_letter_allowed_or_refused() {
+        for b in 0..128u8 {
+            let c = char::from(b);
+            let letter = c.is_ascii_alphabetic();
+            let allowed = letter || " '`-.".contains(c);
+            assert_eq!(check(&format!("A{c}")).is_ok(), allowed, "{c:?}");
+            assert_eq!(check(&format!("{c}")).is_ok(), letter, "{c:?}");
+        }
+    }
+
+    #[test]
+    fn latin_letters_are_the_alphabetic_characters_of_their_blocks() {
+        for c in ('\u{0}'..='\u{2000}').filter(|c| !c.is_ascii()) {
+            let expected = matches!(c, '\u{C0}'..='\u{24F}' | '\u{1E00}'..='\u{1EFF}')
+                && c != '×'
+                && c != '÷'
+                && c.is_alphabetic();
+            assert_eq!(is_latin_letter(c), expected, "{c:?}");
+        }
+    }
 
     #[test]
     fn plain_names_are_accepted_as_written() {

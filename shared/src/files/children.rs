@@ -240,30 +240,73 @@ impl Duplicates {
     }
 }
 
-/// A 64-bit FNV-1a hash of the case-folded names, date of birth and postcode. Collisions
-/// between different children are about 1 in 30 million for a million-row file.
-fn details_hash(first: &str, last: &str, dob: &DateOfBirth, postcode: &str) -> u64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |b: u8| {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(PRIME);
-    };
+/// A 64-bit hash (foldhash, fixed seed) of the case-folded names, date of birth and postcode.
+/// Collisions between different children are about 1 in 30 million for a million-row file.
+fn details_hash(
+    scratch: &mut Vec<u8>,
+    first: &str,
+    last: &str,
+    dob: &DateOfBirth,
+    postcode: &str,
+) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = foldhash::quality::FixedState::with_seed(0x5a15_de7a_11ed_c0de).build_hasher();
     for part in [first, last] {
         if part.is_ascii() {
-            part.bytes().for_each(|b| eat(b.to_ascii_lowercase()));
+            hash_words(&mut h, part.as_bytes(), true);
         } else {
-            for c in part.chars().flat_map(char::to_lowercase) {
-                let mut buf = [0; 4];
-                c.encode_utf8(&mut buf).bytes().for_each(&mut eat);
+            scratch.clear();
+            for c in part.chars() {
+                if c.is_ascii() {
+                    scratch.push(c.to_ascii_lowercase() as u8);
+                    continue;
+                }
+                for c in c.to_lowercase() {
+                    let mut buf = [0; 4];
+                    scratch.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
             }
+            hash_words(&mut h, scratch, false);
         }
-        eat(0xff);
     }
-    let days = dob.date().to_julian_day();
-    days.to_le_bytes().into_iter().for_each(&mut eat);
-    postcode.bytes().for_each(&mut eat);
-    h
+    let date = dob.date();
+    h.write_u32(((date.year() as u32) << 9) | u32::from(date.ordinal()));
+    hash_words(&mut h, postcode.as_bytes(), false);
+    h.finish()
+}
+
+/// Feeds `bytes` to `h` eight at a time, then their length, lower-casing them on the way when
+/// `ascii_lower` (they must then be ASCII). The same bytes, lower-cased here or before, feed the
+/// same words.
+fn hash_words(h: &mut impl std::hash::Hasher, bytes: &[u8], ascii_lower: bool) {
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // The high bit of each byte is set when the byte is at least `A`, or more than `Z`.
+    const FROM_A: u64 = u64::from_ne_bytes([0x80 - b'A'; 8]);
+    const PAST_Z: u64 = u64::from_ne_bytes([0x80 - b'Z' - 1; 8]);
+    let lower = |w: u64| {
+        if !ascii_lower {
+            return w;
+        }
+        let low = w & LOW7;
+        let upper = (low + FROM_A) & !(low + PAST_Z) & HIGH;
+        w | (upper >> 2)
+    };
+    let word = |chunk: &[u8]| lower(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        h.write_u64(word(chunk));
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // The last eight bytes (overlapping the word before; the length, fed next, tells the
+        // two apart), or the few there are.
+        h.write_u64(match bytes.len().checked_sub(8) {
+            Some(from) => word(&bytes[from..]),
+            None => lower(rest.iter().rev().fold(0, |w, &b| (w << 8) | u64::from(b))),
+        });
+    }
+    h.write_usize(bytes.len());
 }
 
 /// Validates a cohort or class-list file row by row and hands each valid row to `sink`.
@@ -274,6 +317,8 @@ pub struct ChildFileValidator<S: FnMut(ChildRow)> {
     errors: Vec<Issue>,
     warnings: Vec<Issue>,
     duplicates: Duplicates,
+    /// Reused by [`details_hash`].
+    scratch: Vec<u8>,
     sink: S,
 }
 
@@ -290,6 +335,7 @@ impl<S: FnMut(ChildRow)> ChildFileValidator<S> {
             errors: Vec::new(),
             warnings: Vec::new(),
             duplicates: Duplicates::default(),
+            scratch: Vec::new(),
             sink,
         }
     }
@@ -518,7 +564,9 @@ impl<S: FnMut(ChildRow)> RowVisitor for ChildFileValidator<S> {
         let registration = Some(get(c.registration)).filter(|s| !s.is_empty());
 
         let mut parents = Vec::with_capacity(2);
-        let mut warnings: Vec<Issue> = Vec::new();
+        // This row's warnings go straight on the list, and come off it if the row fails.
+        let warnings_before = self.warnings.len();
+        let warnings = &mut self.warnings;
         for (slot, pc) in c.parents.iter().enumerate() {
             let names = &PARENT_COLUMNS[slot];
             let name_cell = get(pc.name);
@@ -577,6 +625,7 @@ impl<S: FnMut(ChildRow)> RowVisitor for ChildFileValidator<S> {
         // Duplicates are judged on whatever identifies the child, even on rows with other errors.
         let details = match (&first_name, &last_name, &date_of_birth) {
             (Some(f), Some(l), Some(d)) => Some(details_hash(
+                &mut self.scratch,
                 f.as_str(),
                 l.as_str(),
                 d,
@@ -589,12 +638,14 @@ impl<S: FnMut(ChildRow)> RowVisitor for ChildFileValidator<S> {
                 .add(number, nhs_number.as_ref().map(NhsNumber::as_u64), details);
         }
 
-        if check.failed {
-            return;
-        }
-        let (Some(first_name), Some(last_name), Some(date_of_birth), Some(school_urn)) =
-            (first_name, last_name, date_of_birth, school_urn)
-        else {
+        let (false, Some(first_name), Some(last_name), Some(date_of_birth), Some(school_urn)) = (
+            check.failed,
+            first_name,
+            last_name,
+            date_of_birth,
+            school_urn,
+        ) else {
+            self.warnings.truncate(warnings_before);
             return;
         };
         if postcode.as_ref().is_some_and(|p| p.corrected) {
@@ -627,7 +678,6 @@ impl<S: FnMut(ChildRow)> RowVisitor for ChildFileValidator<S> {
                 "Both parents give the same email address; it is sent one message",
             ));
         }
-        self.warnings.extend(warnings);
         (self.sink)(ChildRow {
             row: number,
             nhs_number,
@@ -650,5 +700,53 @@ impl<S: FnMut(ChildRow)> RowVisitor for ChildFileValidator<S> {
             deceased: deceased.unwrap_or(false),
             parents,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hash(first: &str, last: &str, dob: &str, postcode: &str) -> u64 {
+        let today = time::macros::date!(2026 - 11 - 30);
+        let dob = DateOfBirth::parse(dob, today).unwrap();
+        details_hash(&mut Vec::new(), first, last, &dob, postcode)
+    }
+
+    #[test]
+    fn details_hash_ignores_case_only() {
+        let h = hash("Ava", "O'Neill-Smith", "2013-08-15", "SW1A 1AA");
+        assert_eq!(h, hash("AVA", "o'neill-smith", "2013-08-15", "SW1A 1AA"));
+        assert_eq!(
+            hash("José", "Núñez", "2013-08-15", ""),
+            hash("JOSÉ", "NÚÑEZ", "2013-08-15", "")
+        );
+        // The Kelvin sign lower-cases to an ASCII `k`.
+        assert_eq!(
+            hash("\u{212A}ate", "Lee", "2013-08-15", ""),
+            hash("kate", "Lee", "2013-08-15", "")
+        );
+        for (first, last, dob, postcode) in [
+            ("Ava", "O'Neill-Smith", "2013-08-16", "SW1A 1AA"),
+            ("Ava", "O'Neill-Smith", "2013-08-15", "SW1A 1AB"),
+            ("AvaO", "'Neill-Smith", "2013-08-15", "SW1A 1AA"),
+            ("Ava ", "O'Neill-Smith", "2013-08-15", "SW1A 1AA"),
+            ("Eva", "O'Neill-Smith", "2013-08-15", "SW1A 1AA"),
+        ] {
+            assert_ne!(h, hash(first, last, dob, postcode), "{first} {last}");
+        }
+    }
+
+    #[test]
+    fn word_lower_casing_matches_ascii_lower_casing() {
+        use std::hash::BuildHasher;
+        let all: Vec<u8> = (0..128).collect();
+        for window in all.windows(11) {
+            let state = foldhash::quality::FixedState::with_seed(1);
+            let (mut a, mut b) = (state.build_hasher(), state.build_hasher());
+            hash_words(&mut a, window, true);
+            hash_words(&mut b, &window.to_ascii_lowercase(), false);
+            assert_eq!(std::hash::Hasher::finish(&a), std::hash::Hasher::finish(&b));
+        }
     }
 }

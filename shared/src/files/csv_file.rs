@@ -166,30 +166,19 @@ fn decode<'a>(bytes: &'a [u8], encoding: TextEncoding) -> Result<Cow<'a, str>, R
 
 /// Trims white space (Unicode's, so Excel's non-breaking spaces go too), with a fast exit for
 /// the usual cell that starts and ends with a visible ASCII character.
+#[inline]
 fn trim_cell(s: &str) -> &str {
     let bytes = s.as_bytes();
     match (bytes.first(), bytes.last()) {
         (Some(&f), Some(&l)) if f.is_ascii_graphic() && l.is_ascii_graphic() => s,
         (None, _) => s,
-        _ => s.trim(),
+        _ => trim_rest(s),
     }
 }
 
-/// Whether a record's bytes are UTF-8 with every field on character boundaries, so each field
-/// can be read as `str` without checking it again.
-fn is_utf8_record(record: &csv::ByteRecord) -> bool {
-    let bytes = record.as_slice();
-    if bytes.is_ascii() {
-        return true;
-    }
-    std::str::from_utf8(bytes).is_ok_and(|whole| {
-        let mut at = 0;
-        record.iter().all(|field| {
-            let start = at;
-            at += field.len();
-            whole.is_char_boundary(start)
-        })
-    })
+#[inline(never)]
+fn trim_rest(s: &str) -> &str {
+    s.trim()
 }
 
 /// Reads one CSV stream with the given encoding, feeding the header and rows to `visitor`.
@@ -201,20 +190,11 @@ pub fn read_pass<R: Read, V: RowVisitor>(
     encoding: TextEncoding,
     visitor: &mut V,
 ) -> Result<PassSummary, ReadError> {
-    // The csv crate drops a UTF-8 byte-order mark silently; the line counter sees the first bytes
-    // go past, so the report can say so. The csv reader's own buffer is the only copy made.
-    let lines = LineIndex::default();
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .buffer_capacity(64 * 1024)
-        .from_reader(LineCounter {
-            inner: input,
-            offset: 0,
-            lines: lines.clone(),
-        });
+    let mut records = Records::new(input)?;
     let mut encoding = encoding;
-    let mut record = csv::ByteRecord::new();
+    if encoding != TextEncoding::Windows1252 && records.had_bom {
+        encoding = TextEncoding::Utf8Bom;
+    }
     let mut summary = PassSummary {
         encoding,
         rows: 0,
@@ -222,54 +202,40 @@ pub fn read_pass<R: Read, V: RowVisitor>(
         header_warnings: Vec::new(),
         bytes: 0,
     };
+    // The header and the row breaks (line ends outside quoted cells, blank lines included)
+    // before it: a row's spreadsheet number is the row breaks between the two, plus one.
     let mut header: Option<(Header, u64)> = None;
-    // Newlines inside quoted cells, which move the physical line but not the spreadsheet row.
-    let mut embedded_newlines: u64 = 0;
     let mut first_data_row = true;
     let mut spare_cells: Vec<&'static str> = Vec::new();
     // Rows that are not plain UTF-8: their decoded cells, back to back, and where each is.
     let mut decoded = String::new();
     let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut raw_spans: Vec<(usize, usize)> = Vec::new();
 
-    loop {
-        match reader.read_byte_record(&mut record) {
-            Ok(true) => {}
-            Ok(false) => break,
-            Err(e) => {
-                if let csv::ErrorKind::Io(io) = e.kind() {
-                    return Err(ReadError::Io(io.to_string()));
-                }
-                // Only I/O errors are possible with `flexible(true)`; anything else is unreadable.
-                return Err(ReadError::Io(e.to_string()));
-            }
-        }
-        let newlines_here = memchr_count(b'\n', record.as_slice());
-        // The reader stops one byte past the record's terminator (or at the end of input), so
-        // the byte before that is on the record's last line; its first line is that minus the
-        // newlines inside its quoted cells. (The csv crate's own line count misses CRLF.)
-        let last_line = lines.line_at(reader.position().byte().saturating_sub(1));
-        let line = last_line - newlines_here;
+    while records.next_record()? {
+        let breaks = records.record_breaks;
+        let (bytes, quoted) = records.record();
 
-        let Some((ref hdr, header_line)) = header else {
-            if encoding != TextEncoding::Windows1252 && lines.starts_with_bom() {
-                encoding = TextEncoding::Utf8Bom;
-            }
-            if record.iter().all(|f| f.trim_ascii().is_empty()) {
+        let Some((ref hdr, header_breaks)) = header else {
+            let mut fields = Vec::new();
+            for_each_field(bytes, quoted, |a, b| fields.push((a, b)));
+            if fields
+                .iter()
+                .all(|&(a, b)| bytes[a..b].trim_ascii().is_empty())
+            {
                 continue;
             }
-            let mut names = Vec::with_capacity(record.len());
-            for (i, field) in record.iter().enumerate() {
-                let field = if i == 0 {
-                    match field.strip_prefix(b"\xEF\xBB\xBF") {
-                        Some(rest) => {
-                            encoding = TextEncoding::Utf8Bom;
-                            rest
-                        }
-                        None => field,
+            let mut names = Vec::with_capacity(fields.len());
+            for (i, &(a, b)) in fields.iter().enumerate() {
+                let mut field = &bytes[a..b];
+                if i == 0
+                    && let Some(rest) = field.strip_prefix(b"\xEF\xBB\xBF")
+                {
+                    field = rest;
+                    if encoding != TextEncoding::Windows1252 {
+                        encoding = TextEncoding::Utf8Bom;
                     }
-                } else {
-                    field
-                };
+                }
                 names.push(normalise_column(&decode(field, encoding)?));
             }
             summary.encoding = encoding;
@@ -278,7 +244,8 @@ pub fn read_pass<R: Read, V: RowVisitor>(
                     codes::NOT_COMMA_SEPARATED,
                     "The file uses semicolons between columns; save it as CSV with commas (in Excel: \"CSV UTF-8 (Comma delimited)\")",
                 ));
-                return Ok(finish(summary, &reader));
+                summary.bytes = records.position();
+                return Ok(summary);
             }
             let mut index = HashMap::with_capacity(names.len());
             for (i, name) in names.iter().enumerate() {
@@ -299,34 +266,56 @@ pub fn read_pass<R: Read, V: RowVisitor>(
                 summary.header_warnings.extend(check.warnings);
             }
             if !summary.file_errors.is_empty() {
-                return Ok(finish(summary, &reader));
+                summary.bytes = records.position();
+                return Ok(summary);
             }
-            embedded_newlines = newlines_here;
-            header = Some((built, line));
+            header = Some((built, breaks));
             continue;
         };
 
-        let number = line - header_line + 1 - embedded_newlines;
-        embedded_newlines += newlines_here;
+        let number = breaks - header_breaks + 1;
 
         let mut cells = recycle(std::mem::take(&mut spare_cells));
-        // The usual row is plain ASCII, or UTF-8 whose fields start and end on character
-        // boundaries (a lone lead byte before a comma would break that): its cells are slices of
-        // the record. Anything else is decoded cell by cell into one buffer.
-        if encoding != TextEncoding::Windows1252 && is_utf8_record(&record) {
-            for field in record.iter() {
-                // SAFETY: `is_utf8_record` checked the record is UTF-8 and every field starts
-                // and ends on a character boundary.
-                cells.push(trim_cell(unsafe { std::str::from_utf8_unchecked(field) }));
-            }
+        // The usual row is UTF-8 whose cells start and end on character boundaries (a lone lead
+        // byte before a comma would break that): its cells are slices of the record. Anything
+        // else is decoded cell by cell into one buffer.
+        let utf8 = if bytes.is_ascii() {
+            // SAFETY: ASCII is UTF-8.
+            Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+        } else if encoding == TextEncoding::Windows1252 {
+            None
         } else {
+            std::str::from_utf8(bytes).ok()
+        };
+        let mut on_boundaries = true;
+        match (utf8, quoted) {
+            (Some(whole), None) => for_each_field(bytes, None, |a, b| {
+                debug_assert!(whole.is_char_boundary(a) && whole.is_char_boundary(b));
+                // SAFETY: `whole` is UTF-8 and `a..b` lies between its start or a comma and its
+                // end or a comma (`for_each_field` on a plain line); a comma is a one-byte
+                // character, so both ends are on character boundaries and `a <= b <= len`.
+                cells.push(trim_cell(unsafe { whole.get_unchecked(a..b) }));
+            }),
+            // A quoted record's cells, unquoted back to back, need not be on boundaries.
+            (Some(whole), Some(_)) => for_each_field(bytes, quoted, |a, b| match whole.get(a..b) {
+                Some(cell) => cells.push(trim_cell(cell)),
+                None => on_boundaries = false,
+            }),
+            (None, _) => {}
+        }
+        if utf8.is_none() || !on_boundaries {
+            cells.clear();
             decoded.clear();
             spans.clear();
-            for field in record.iter() {
+            let mut fields = std::mem::take(&mut raw_spans);
+            fields.clear();
+            for_each_field(bytes, quoted, |a, b| fields.push((a, b)));
+            for &(a, b) in &fields {
                 let start = decoded.len();
-                decoded.push_str(&decode(field, encoding)?);
+                decoded.push_str(&decode(&bytes[a..b], encoding)?);
                 spans.push((start, decoded.len()));
             }
+            raw_spans = fields;
             cells.extend(spans.iter().map(|&(a, b)| trim_cell(&decoded[a..b])));
         }
         let blank = cells.iter().all(|c| c.is_empty());
@@ -354,6 +343,7 @@ pub fn read_pass<R: Read, V: RowVisitor>(
                     cells.len()
                 ),
             ));
+            spare_cells = recycle(cells);
             continue;
         }
         let mut too_long = false;
@@ -371,14 +361,12 @@ pub fn read_pass<R: Read, V: RowVisitor>(
                 ));
             }
         }
-        if too_long {
-            continue;
+        if !too_long {
+            visitor.row(&Row {
+                number,
+                cells: &cells,
+            });
         }
-        let row = Row {
-            number,
-            cells: &cells,
-        };
-        visitor.row(&row);
         spare_cells = recycle(cells);
     }
 
@@ -388,68 +376,268 @@ pub fn read_pass<R: Read, V: RowVisitor>(
             "The file has no data rows; add at least one child below the header",
         ));
     }
-    Ok(finish(summary, &reader))
+    summary.bytes = records.position();
+    Ok(summary)
 }
 
-fn finish<R: Read>(mut summary: PassSummary, reader: &csv::Reader<R>) -> PassSummary {
-    summary.bytes = reader.position().byte();
-    summary
-}
+/// Where a field is in its record's bytes: start and end.
+type Span = (usize, usize);
 
-/// Where the newlines are, so a record's starting byte gives its physical line. (The csv
-/// crate's own line count does not advance on CRLF line ends, which Excel writes.)
-#[derive(Debug, Clone, Default)]
-struct LineIndex(std::rc::Rc<std::cell::RefCell<LineState>>);
+/// The bytes read but not yet used are at most this large to start with; the buffer grows to
+/// hold the longest line met.
+const BUFFER_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Default)]
-struct LineState {
-    /// Offsets of newlines read but not yet passed by a record.
-    pending: std::collections::VecDeque<u64>,
-    /// Newlines before the last record asked about.
-    passed: u64,
-    /// The stream's first three bytes (fewer while fewer have been read).
-    head: Vec<u8>,
-}
-
-impl LineIndex {
-    /// The 1-based line on which the byte at `offset` sits (newlines strictly before it, plus
-    /// one). Offsets asked about only move forward.
-    fn line_at(&self, offset: u64) -> u64 {
-        let mut state = self.0.borrow_mut();
-        while state.pending.front().is_some_and(|&nl| nl < offset) {
-            state.pending.pop_front();
-            state.passed += 1;
-        }
-        state.passed + 1
-    }
-
-    /// Whether the stream began with a UTF-8 byte-order mark.
-    fn starts_with_bom(&self) -> bool {
-        self.0.borrow().head == b"\xEF\xBB\xBF"
-    }
-}
-
-/// Notes the offset of every newline as the bytes stream past.
-struct LineCounter<R> {
-    inner: R,
+/// Splits a stream into CSV records with exactly the `csv` crate's semantics (comma, `"`
+/// quotes with `""` inside, `\r`, `\n` or `\r\n` ending a record, blank lines skipped, a
+/// leading UTF-8 byte-order mark dropped), counting the row breaks as it goes.
+///
+/// The usual record is one line without a `"`: it is split on commas where it sits in the
+/// buffer. Any record with a `"` is handed, from its first byte, to `csv_core` (the state
+/// machine underneath the `csv` crate), which unquotes it into a buffer of its own.
+struct Records<R> {
+    input: R,
+    /// Bytes read from `input`; `buf[start..end]` are not used yet.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// Stream offset of `buf[0]`.
     offset: u64,
-    lines: LineIndex,
+    /// The stream has ended.
+    eof: bool,
+    /// The stream began with a UTF-8 byte-order mark (dropped).
+    had_bom: bool,
+    /// The last byte used was a `\r`, so a `\n` right after it ends no further row.
+    after_cr: bool,
+    /// Row breaks (record ends and blank lines, never line breaks in quoted cells) so far.
+    breaks: u64,
+    /// Row breaks before the current record.
+    record_breaks: u64,
+    /// The current record: in `buf[line.0..line.1]`, or (`quoted`) in `out`.
+    line: (usize, usize),
+    quoted: bool,
+    /// Where each field of the current quoted record is, within `out` (a plain line is split
+    /// when its cells are taken: see [`for_each_field`]).
+    fields: Vec<Span>,
+    core: csv_core::Reader,
+    out: Vec<u8>,
+    ends: Vec<usize>,
 }
 
-impl<R: Read> Read for LineCounter<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut state = self.lines.0.borrow_mut();
-        if state.head.len() < 3 {
-            let want = (3 - state.head.len()).min(n);
-            state.head.extend_from_slice(&buf[..want]);
+impl<R: Read> Records<R> {
+    fn new(input: R) -> Result<Self, ReadError> {
+        let mut core = csv_core::Reader::new();
+        // csv_core drops a byte-order mark at the start of the first input it sees; this reader
+        // drops the stream's own, so mark csv_core as started (a blank line changes no state).
+        let _ = core.read_record(b"\n", &mut [0; 1], &mut [0; 1]);
+        let mut records = Self {
+            input,
+            buf: vec![0; BUFFER_BYTES],
+            start: 0,
+            end: 0,
+            offset: 0,
+            eof: false,
+            had_bom: false,
+            after_cr: false,
+            breaks: 0,
+            record_breaks: 0,
+            line: (0, 0),
+            quoted: false,
+            fields: Vec::new(),
+            core,
+            out: vec![0; 1024],
+            ends: vec![0; 64],
+        };
+        while records.end < 3 && !records.eof {
+            records.fill()?;
         }
-        for i in memchr::memchr_iter(b'\n', &buf[..n]) {
-            state.pending.push_back(self.offset + i as u64);
+        if records.buf[..records.end].starts_with(b"\xEF\xBB\xBF") {
+            records.start = 3;
+            records.had_bom = true;
         }
-        self.offset += n as u64;
-        Ok(n)
+        Ok(records)
     }
+
+    /// Bytes of the stream used so far.
+    fn position(&self) -> u64 {
+        self.offset + self.start as u64
+    }
+
+    /// The current record's bytes and, when it was quoted, its fields' positions in them (a
+    /// plain line's fields are what is between its commas: see [`for_each_field`]).
+    fn record(&self) -> (&[u8], Option<&[Span]>) {
+        if self.quoted {
+            let len = self.fields.last().map_or(0, |&(_, end)| end);
+            (&self.out[..len], Some(&self.fields))
+        } else {
+            (&self.buf[self.line.0..self.line.1], None)
+        }
+    }
+
+    /// Moves the unused bytes to the front of the buffer (growing it when they fill it) and
+    /// reads more after them. Returns how far the bytes moved.
+    fn fill(&mut self) -> Result<usize, ReadError> {
+        let moved = self.start;
+        if moved > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= moved;
+            self.start = 0;
+            self.offset += moved as u64;
+        }
+        if self.end == self.buf.len() {
+            self.buf.resize(self.buf.len() * 2, 0);
+        }
+        loop {
+            match self.input.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    self.end += n;
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(ReadError::Io(e.to_string())),
+            }
+        }
+        Ok(moved)
+    }
+
+    /// Moves to the next record; false at the end of the stream.
+    fn next_record(&mut self) -> Result<bool, ReadError> {
+        // Blank lines: row breaks, but no record (a `\n` after a `\r` is the same line end).
+        loop {
+            if self.start == self.end {
+                if self.eof {
+                    return Ok(false);
+                }
+                self.fill()?;
+                continue;
+            }
+            match self.buf[self.start] {
+                b'\n' => {
+                    self.breaks += u64::from(!self.after_cr);
+                    self.after_cr = false;
+                }
+                b'\r' => {
+                    self.breaks += 1;
+                    self.after_cr = true;
+                }
+                _ => break,
+            }
+            self.start += 1;
+        }
+        self.after_cr = false;
+        self.record_breaks = self.breaks;
+
+        // The record ends at the first `\n` or `\r`, unless a `"` comes first.
+        let mut searched = self.start;
+        let stop = loop {
+            if let Some(i) = memchr::memchr3(b'\n', b'\r', b'"', &self.buf[searched..self.end]) {
+                break Some(searched + i);
+            }
+            if self.eof {
+                break None;
+            }
+            searched = self.end;
+            searched -= self.fill()?;
+        };
+        let (line_end, next) = match stop {
+            Some(at) if self.buf[at] == b'"' => return self.quoted_record(),
+            Some(at) => {
+                self.breaks += 1;
+                self.after_cr = self.buf[at] == b'\r';
+                (at, at + 1)
+            }
+            None => (self.end, self.end),
+        };
+        self.quoted = false;
+        self.line = (self.start, line_end);
+        self.start = next;
+        Ok(true)
+    }
+
+    /// Reads a record with a `"` in it through `csv_core`, from the record's first byte.
+    fn quoted_record(&mut self) -> Result<bool, ReadError> {
+        use csv_core::ReadRecordResult;
+        let (mut nout, mut nends) = (0, 0);
+        loop {
+            let input = &self.buf[self.start..self.end];
+            let at_end = input.is_empty();
+            let (result, nin, o, e) =
+                self.core
+                    .read_record(input, &mut self.out[nout..], &mut self.ends[nends..]);
+            self.start += nin;
+            nout += o;
+            nends += e;
+            match result {
+                ReadRecordResult::InputEmpty => {
+                    if !self.eof {
+                        self.fill()?;
+                    }
+                }
+                ReadRecordResult::OutputFull => {
+                    let len = self.out.len();
+                    self.out.resize(len * 2, 0);
+                }
+                ReadRecordResult::OutputEndsFull => {
+                    let len = self.ends.len();
+                    self.ends.resize(len * 2, 0);
+                }
+                ReadRecordResult::Record | ReadRecordResult::End => {
+                    if !at_end {
+                        // The last byte used is the record's `\n` or `\r`.
+                        self.breaks += 1;
+                        self.after_cr = self.buf[self.start - 1] == b'\r';
+                    }
+                    break;
+                }
+            }
+        }
+        self.quoted = true;
+        self.fields.clear();
+        let mut from = 0;
+        for &to in &self.ends[..nends] {
+            self.fields.push((from, to));
+            from = to;
+        }
+        Ok(true)
+    }
+}
+
+/// Calls `f` with the start and end of each field of a record: the given positions for a quoted
+/// record, or those between the commas of a plain line.
+fn for_each_field(bytes: &[u8], quoted: Option<&[Span]>, mut f: impl FnMut(usize, usize)) {
+    if let Some(fields) = quoted {
+        fields.iter().for_each(|&(a, b)| f(a, b));
+        return;
+    }
+    // Eight bytes at a time: the high bit of each byte of `zero` is set exactly where the
+    // byte of `w ^ COMMAS` is zero, that is where `w` has a comma.
+    const COMMAS: u64 = u64::from_ne_bytes([b','; 8]);
+    const LOW7: u64 = u64::from_ne_bytes([0x7f; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut from = 0;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes")) ^ COMMAS;
+        let mut zero = !(((x & LOW7) + LOW7) | x) & HIGH;
+        while zero != 0 {
+            let at = base + (zero.trailing_zeros() / 8) as usize;
+            f(from, at);
+            from = at + 1;
+            zero &= zero - 1;
+        }
+        base += 8;
+    }
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        if b == b',' {
+            f(from, base + i);
+            from = base + i + 1;
+        }
+    }
+    f(from, bytes.len());
 }
 
 /// Empties a vector of borrowed cells and hands back its allocation with a new lifetime, so one
@@ -457,10 +645,6 @@ impl<R: Read> Read for LineCounter<R> {
 fn recycle<'b>(mut cells: Vec<&'_ str>) -> Vec<&'b str> {
     cells.clear();
     cells.into_iter().map(|_| unreachable!()).collect()
-}
-
-fn memchr_count(needle: u8, haystack: &[u8]) -> u64 {
-    memchr::memchr_iter(needle, haystack).count() as u64
 }
 
 /// Reads a whole file: a UTF-8 pass first, and, if the bytes turn out not to be UTF-8, a fresh
@@ -666,6 +850,184 @@ mod tests {
             1,
             "300 accented characters are within the limit"
         );
+    }
+
+    /// Every record as the `csv` crate reads it (the semantics this reader keeps).
+    fn csv_crate_records(bytes: &[u8]) -> Vec<Vec<Vec<u8>>> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        reader
+            .byte_records()
+            .map(|r| r.unwrap().iter().map(<[u8]>::to_vec).collect())
+            .collect()
+    }
+
+    fn our_records<R: Read>(input: R) -> Vec<(u64, Vec<Vec<u8>>)> {
+        let mut records = Records::new(input).unwrap();
+        let mut all = Vec::new();
+        while records.next_record().unwrap() {
+            let (bytes, quoted) = records.record();
+            let mut fields = Vec::new();
+            for_each_field(bytes, quoted, |a, b| fields.push(bytes[a..b].to_vec()));
+            all.push((records.record_breaks, fields));
+        }
+        all
+    }
+
+    #[test]
+    fn records_split_as_the_csv_crate_splits_them() {
+        let inputs: [&[u8]; 16] = [
+            b"a,b\n1,2\n",
+            b"a,b\r\n1,2\r\n\r\n3,4",
+            b"a,b\r1,2\r\r3,4\r",
+            b"\n\n\r\na,b\n\n",
+            b"a,\"b\nc\",d\n1,2,3\n",
+            b"a,\"b\"\"c\",d\r\n\"x\r\ny\",2\r\n3,4\r\n",
+            b"a\"b,c\n\"ab\"cd,e\n",
+            b"\"unterminated,\nquote",
+            b"x,\"\",\n,,\n",
+            b"\xEF\xBB\xBFa,b\n1,2\n",
+            b"\xEF\xBB\xBF\"a\",b\n1,2\n",
+            b"a,b\n\xEF\xBB\xBFx,\"y\"\n",
+            b"a,b\n1,\"2\"",
+            b"a,b\n1,\"2\"\r",
+            b" , \n,\n\"\"\n",
+            b"",
+        ];
+        for input in inputs {
+            let expected = csv_crate_records(input);
+            let whole: Vec<_> = our_records(input).into_iter().map(|r| r.1).collect();
+            assert_eq!(whole, expected, "{:?}", String::from_utf8_lossy(input));
+            let slow: Vec<_> = our_records(OneByteAtATime(input))
+                .into_iter()
+                .map(|r| r.1)
+                .collect();
+            assert_eq!(slow, expected, "one byte at a time: {input:?}");
+        }
+    }
+
+    #[test]
+    fn plain_lines_split_at_every_comma() {
+        for line in [
+            &b""[..],
+            b",",
+            b"abc",
+            b",,,,,,,,,,,,,,,,,",
+            b"a,bb,ccc,dddd,eeeee,ffffff,ggggggg,hhhhhhhh,iiiiiiiii,",
+            b"\xC3\xA9,\xFF\x2C\xAC,\x80,\xAC\xAC\xAC\xAC\xAC\xAC\xAC\xAC,x",
+        ] {
+            let mut ours = Vec::new();
+            for_each_field(line, None, |a, b| ours.push(&line[a..b]));
+            let expected: Vec<&[u8]> = line.split(|&b| b == b',').collect();
+            assert_eq!(ours, expected, "{line:?}");
+        }
+    }
+
+    #[test]
+    fn row_breaks_skip_line_ends_inside_quotes() {
+        let input = b"h1,h2\r\n\"a\r\nb\",\"c\nd\"\r\n1,2\r\n\r\n\"x\"\r3,4\n";
+        let breaks: Vec<u64> = our_records(&input[..]).iter().map(|r| r.0).collect();
+        assert_eq!(breaks, [0, 1, 2, 4, 5]);
+    }
+
+    #[test]
+    fn a_quoted_newline_then_plain_rows_keep_spreadsheet_numbers() {
+        let (s, c) = read(b"A,B\r\n1,\"two\r\nlines\"\r\n3,4\r\n\r\n5,\"x\ny\nz\"\n7,8\n9,10");
+        assert_eq!(s.rows, 5);
+        let numbers: Vec<u64> = c.rows.iter().map(|r| r.0).collect();
+        assert_eq!(numbers, [2, 3, 5, 6, 7]);
+        assert_eq!(c.rows[0].1, ["1", "two\r\nlines"]);
+        assert_eq!(c.rows[2].1, ["5", "x\ny\nz"]);
+        assert_eq!(c.rows[4].1, ["9", "10"]);
+    }
+
+    #[test]
+    fn lone_carriage_returns_end_rows() {
+        let (s, c) = read(b"A,B\r1,2\r\r3,4\r");
+        assert_eq!(s.rows, 2);
+        assert_eq!(c.rows[0], (2, vec!["1".to_string(), "2".to_string()]));
+        assert_eq!(c.rows[1], (4, vec!["3".to_string(), "4".to_string()]));
+    }
+
+    #[test]
+    fn quotes_mid_file_are_unquoted_and_a_stray_quote_is_kept() {
+        let (_, c) = read(b"A,B\n1,2\n\"say \"\"hi\"\"\",x\n5\"6,\"7\"8\n9,10\n");
+        assert_eq!(
+            c.rows[1],
+            (3, vec!["say \"hi\"".to_string(), "x".to_string()])
+        );
+        assert_eq!(c.rows[2], (4, vec!["5\"6".to_string(), "78".to_string()]));
+        assert_eq!(c.rows[3].0, 5);
+    }
+
+    #[test]
+    fn a_bom_with_crlf_and_quotes_is_reported_and_dropped() {
+        let (s, c) = read(b"\xEF\xBB\xBF\"A\",B\r\n\"1\",2\r\n");
+        assert_eq!(s.encoding, TextEncoding::Utf8Bom);
+        assert_eq!(c.rows, [(2, vec!["1".to_string(), "2".to_string()])]);
+    }
+
+    #[test]
+    fn records_longer_than_the_buffer_are_read_whole() {
+        // A plain line and a quoted one, each longer than the initial buffer, with many cells.
+        let cells = 5000;
+        let header: Vec<String> = (0..cells).map(|i| format!("C{i}")).collect();
+        let plain: Vec<String> = (0..cells).map(|i| format!("value number {i:05}")).collect();
+        let quoted: Vec<String> = (0..cells).map(|i| format!("\"q,{i:05}\"\"\"")).collect();
+        let input = format!(
+            "{}\n{}\n{}\r\n{}\n",
+            header.join(","),
+            plain.join(","),
+            quoted.join(","),
+            plain.join(",")
+        );
+        assert!(plain.join(",").len() > BUFFER_BYTES);
+        for (_, c) in [
+            read(input.as_bytes()),
+            read_csv(|| Ok(OneByteAtATime(input.as_bytes())), Collect::default).unwrap(),
+        ] {
+            assert_eq!(c.rows.len(), 3);
+            assert_eq!(c.rows[0].0, 2);
+            assert_eq!(c.rows[0].1[2999], "value number 02999");
+            assert_eq!(c.rows[1].0, 3);
+            assert_eq!(c.rows[1].1[7], "q,00007\"");
+            assert_eq!(c.rows[2].0, 4);
+            assert_eq!(c.rows[2].1, c.rows[0].1);
+        }
+        let long = "x".repeat(BUFFER_BYTES * 2);
+        let (s, c) = read(format!("A\n{long}\nshort\n").as_bytes());
+        assert_eq!(s.rows, 2);
+        assert_eq!(c.errors[0].row, Some(2));
+        assert_eq!(c.errors[0].code, codes::CELL_TOO_LONG);
+        assert_eq!(c.rows, [(3, vec!["short".to_string()])]);
+    }
+
+    #[test]
+    fn windows_1252_found_late_reads_the_file_again() {
+        let mut input = b"A,B\n".to_vec();
+        for i in 0..20_000 {
+            input.extend_from_slice(format!("{i},José\n").as_bytes());
+        }
+        // One Windows-1252 byte far past the first buffer: the whole file is Windows-1252.
+        input.extend_from_slice(b"last,P\xe9rez\n");
+        let (s, c) = read(&input);
+        assert_eq!(s.encoding, TextEncoding::Windows1252);
+        assert_eq!(s.rows, 20_001);
+        assert_eq!(c.rows[0].1, ["0", "JosÃ©"]);
+        assert_eq!(
+            c.rows[20_000],
+            (20_002, vec!["last".to_string(), "Pérez".to_string()])
+        );
+        assert_eq!(s.bytes, input.len() as u64);
+    }
+
+    #[test]
+    fn a_quoted_cell_split_inside_a_character_is_not_utf8() {
+        let (s, c) = read(b"A,B\n\"\xC3\",\"\xA9\"\n");
+        assert_eq!(s.encoding, TextEncoding::Windows1252);
+        assert_eq!(c.rows[0].1, ["Ã", "©"]);
     }
 
     #[test]
