@@ -464,10 +464,6 @@ async fn demo(args: &Args) -> Result<()> {
         "\nNotify received {} messages; sent twice: {duplicates}.",
         received.len()
     );
-    say!(
-        quiet,
-        "Not built yet: subject access (sais sar) and erasure from stored records (sais erase)."
-    );
     if args.json {
         let summary = if summaries.len() == 1 {
             serde_json::to_value(&summaries[0])?
