@@ -195,16 +195,21 @@ impl std::io::Write for Captured {
 
 impl Captured {
     /// The process-wide capture: every log line any test in this test binary writes, as JSON at
-    /// DEBUG and above. A global subscriber, because per-thread ones race with tracing's
+    /// DEBUG and above for our code, INFO and above for libraries. A global subscriber, because per-thread ones race with tracing's
     /// callsite-interest cache when tests run in parallel (lines go missing).
     pub fn global() -> &'static Captured {
         static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
         CAPTURED.get_or_init(|| {
             let captured = Captured::default();
             let writer = captured.clone();
+            // Our crates at DEBUG; everything else (the AWS SDK, hyper) at INFO, as the functions
+            // run (RUST_LOG=info). The SDK's DEBUG lines carry random request ids, which now and
+            // then contain a test's name ("Ava") by chance.
             let subscriber = tracing_subscriber::fmt()
                 .json()
-                .with_max_level(tracing::Level::DEBUG)
+                .with_env_filter(tracing_subscriber::EnvFilter::new(
+                    "info,sais_shared=debug,e2e=debug,webhook=debug,dispatch=debug",
+                ))
                 .with_writer(move || writer.clone())
                 .finish();
             tracing::subscriber::set_global_default(subscriber)
