@@ -97,7 +97,7 @@ async fn post_notification(
     }
     let root = url_root(&sim, &headers);
     if sim.first_send_errors(&request) {
-        tracing::warn!("answering 500 to the first send to a server-error address");
+        tracing::warn!(mode = "error_500_once", "injecting fault");
         return ApiError::Internal.into_response();
     }
     match sim.take_fault() {
