@@ -215,8 +215,24 @@ impl Ingest {
         // Raw uploads are kept only as long as the team says: an older one is not read (a
         // re-delivered or redriven event must not bring expired data back), and every one
         // read is tagged so the bucket's lifecycle deletes it on time.
-        let retention = if upload.kind.is_raw_upload() || unsupported_reason.is_some() {
-            let days = self.upload_days(&upload.team).await?;
+        // A raw upload's team settings say how long it and the records it makes are kept.
+        let raw = upload.kind.is_raw_upload() || unsupported_reason.is_some();
+        let settings = match raw {
+            true => self
+                .store()
+                .team_settings(&upload.team)
+                .await
+                .map_err(|e| IngestError::Ledger(e.to_string()))?,
+            false => None,
+        };
+        let records_days = settings
+            .as_ref()
+            .and_then(|s| s.retention.records_days)
+            .map_or(self.records_days, i64::from);
+        let retention = if raw {
+            let days = settings
+                .as_ref()
+                .map_or(self.default_upload_days, |s| s.retention.uploads_days);
             match self.uploaded_at(object).await? {
                 None => return Ok(IngestOutcome::Superseded),
                 Some(at) if self.is_past_retention(at, days) => {
@@ -250,7 +266,7 @@ impl Ingest {
             match &upload.kind {
                 UploadKind::Cohort => {
                     match self
-                        .child_file(&upload, object, ChildFileKind::Cohort, &upload_id)
+                        .child_file(&upload, object, ChildFileKind::Cohort, &upload_id, records_days)
                         .await?
                     {
                         Some(report) => report,
@@ -260,7 +276,13 @@ impl Ingest {
                 UploadKind::ClassList { folder } => match SchoolUrn::parse(folder) {
                     Ok(urn) => {
                         match self
-                            .child_file(&upload, object, ChildFileKind::ClassList { urn }, &upload_id)
+                            .child_file(
+                                &upload,
+                                object,
+                                ChildFileKind::ClassList { urn },
+                                &upload_id,
+                                records_days,
+                            )
                             .await?
                         {
                             Some(report) => report,
@@ -308,28 +330,26 @@ impl Ingest {
         Ok(IngestOutcome::Reported(report.status))
     }
 
-    /// Days the team keeps raw uploads: its `team.json`, or the deployment's default.
-    async fn upload_days(&self, team: &crate::uploads::TeamCode) -> Result<u32, IngestError> {
-        Ok(Store::new(self.clients.dynamodb.clone(), &self.table)
-            .team_settings(team)
-            .await
-            .map_err(|e| IngestError::Ledger(e.to_string()))?
-            .map_or(self.default_upload_days, |s| s.retention.uploads_days))
+    /// The table, with the erasure key when one is set.
+    fn store(&self) -> Store {
+        let store = Store::new(self.clients.dynamodb.clone(), &self.table);
+        match &self.erasure_key {
+            Some(key) => store.with_erasure_key(key.clone()),
+            None => store,
+        }
     }
 
     /// When the announced version was uploaded; `None` when it is no longer there.
     async fn uploaded_at(&self, object: &ObjectCreated) -> Result<Option<i64>, IngestError> {
+        let (version_id, if_match) = announced(object);
         let request = self
             .clients
             .s3
             .head_object()
             .bucket(&object.bucket)
-            .key(&object.key);
-        let request = match (&object.version_id, &object.etag) {
-            (Some(v), _) if !v.is_empty() && v != "null" => request.version_id(v),
-            (_, Some(etag)) => request.if_match(format!("\"{}\"", etag.trim_matches('"'))),
-            _ => request,
-        };
+            .key(&object.key)
+            .set_version_id(version_id)
+            .set_if_match(if_match);
         match request.send().await {
             Ok(head) => Ok(Some(head.last_modified.map_or(0, |d| d.secs()))),
             Err(e)
@@ -367,20 +387,14 @@ impl Ingest {
                 operation: "PutObjectTagging",
                 message: e.to_string(),
             })?;
-        let mut request = self
+        let request = self
             .clients
             .s3
             .put_object_tagging()
             .bucket(&object.bucket)
             .key(&object.key)
+            .set_version_id(announced(object).0)
             .tagging(tagging);
-        if let Some(v) = object
-            .version_id
-            .as_ref()
-            .filter(|v| !v.is_empty() && *v != "null")
-        {
-            request = request.version_id(v);
-        }
         request.send().await.map_err(|e| IngestError::S3 {
             operation: "PutObjectTagging",
             message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
@@ -396,6 +410,7 @@ impl Ingest {
         object: &ObjectCreated,
         kind: ChildFileKind,
         upload_id: &str,
+        records_days: i64,
     ) -> Result<Option<Report>, IngestError> {
         let today = OffsetDateTime::now_utc().date();
         let source = match &kind {
@@ -416,13 +431,6 @@ impl Ingest {
         let encoding = report.encoding.as_deref().and_then(TextEncoding::from_name);
         let (tx, mut rx) = mpsc::channel::<WriteRequest>(MAX_BATCH_ITEMS * 64);
         let updated_at = now_rfc3339();
-        // The team's own retention, when its team.json sets one.
-        let records_days = Store::new(self.clients.dynamodb.clone(), &self.table)
-            .team_settings(&upload.team)
-            .await
-            .map_err(|e| IngestError::Ledger(e.to_string()))?
-            .and_then(|s| s.retention.records_days)
-            .map_or(self.records_days, i64::from);
         let expires_at = OffsetDateTime::now_utc().unix_timestamp() + records_days * 86_400;
         let team = upload.team.clone();
         let sink = WriteSink {
@@ -475,7 +483,7 @@ impl Ingest {
         let today = OffsetDateTime::now_utc().date();
         let (report, campaign) = validate_campaign(&upload.file_name, &bytes, today);
         if let Some(campaign) = campaign {
-            Store::new(self.clients.dynamodb.clone(), &self.table)
+            self.store()
                 .put_campaign(&upload.team, &campaign)
                 .await
                 .map_err(|e| IngestError::Ledger(e.to_string()))?;
@@ -504,7 +512,7 @@ impl Ingest {
         if report.status == Status::Rejected {
             return Ok(Some(report));
         }
-        let store = Store::new(self.clients.dynamodb.clone(), &self.table);
+        let store = self.store();
         let team = &upload.team;
         let ledger = |e: crate::dispatch::records::StoreError| IngestError::Ledger(e.to_string());
 
@@ -566,7 +574,7 @@ impl Ingest {
         if report.status == Status::Rejected {
             return Ok(Some(report));
         }
-        let store = Store::new(self.clients.dynamodb.clone(), &self.table);
+        let store = self.store();
         let team = &upload.team;
         let ledger = |e: crate::dispatch::records::StoreError| IngestError::Ledger(e.to_string());
         let matched = match_children(&store, team, rows.iter().map(|r| &r.child)).await?;
@@ -636,14 +644,7 @@ impl Ingest {
                 && !row.withdraw
                 && let Some(key) = &row.parent_detail
             {
-                let Some(erasure_key) = &self.erasure_key else {
-                    return Err(IngestError::Ledger(
-                        "a serious-harm objection needs the erasure key".into(),
-                    ));
-                };
                 let erasure = store
-                    .clone()
-                    .with_erasure_key(erasure_key.clone())
                     .erase_detail(
                         team,
                         key,
@@ -736,7 +737,7 @@ impl Ingest {
         };
         let (report, settings) = validate_team_settings(&upload.file_name, &bytes);
         if let Some(settings) = settings {
-            Store::new(self.clients.dynamodb.clone(), &self.table)
+            self.store()
                 .put_team_settings(&upload.team, &settings)
                 .await
                 .map_err(|e| IngestError::Ledger(e.to_string()))?;
@@ -1037,11 +1038,21 @@ fn get_announced(
     s3: &aws_sdk_s3::Client,
     object: &ObjectCreated,
 ) -> aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder {
-    let request = s3.get_object().bucket(&object.bucket).key(&object.key);
+    let (version_id, if_match) = announced(object);
+    s3.get_object()
+        .bucket(&object.bucket)
+        .key(&object.key)
+        .set_version_id(version_id)
+        .set_if_match(if_match)
+}
+
+/// How to ask S3 for exactly the announced object: its version id, or, when the bucket is not
+/// versioned, an `If-Match` on its ETag.
+fn announced(object: &ObjectCreated) -> (Option<String>, Option<String>) {
     match (&object.version_id, &object.etag) {
-        (Some(v), _) if !v.is_empty() && v != "null" => request.version_id(v),
-        (_, Some(etag)) => request.if_match(format!("\"{}\"", etag.trim_matches('"'))),
-        _ => request,
+        (Some(v), _) if !v.is_empty() && v != "null" => (Some(v.clone()), None),
+        (_, Some(etag)) => (None, Some(format!("\"{}\"", etag.trim_matches('"')))),
+        _ => (None, None),
     }
 }
 
