@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
-use e2e::{dynamo_faults, receive_event};
+use e2e::{dynamo_faults, read_object, receive_event};
 use sais_shared::aws::{AwsClients, local_sdk_config};
 use sais_shared::ingest::Ingest;
 use sais_shared::local::{LocalStack, REGION};
@@ -49,24 +49,7 @@ async fn notifications(stack: &LocalStack, uploads: usize) -> SqsEvent {
 type Item = HashMap<String, AttributeValue>;
 
 async fn all_items(stack: &LocalStack) -> Vec<Item> {
-    let mut items = Vec::new();
-    let mut start = None;
-    loop {
-        let out = stack
-            .clients
-            .dynamodb
-            .scan()
-            .table_name(stack.table())
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
-        items.extend(out.items.unwrap_or_default());
-        start = out.last_evaluated_key;
-        if start.is_none() {
-            break;
-        }
-    }
+    let mut items = stack.all_items().await.expect("scan");
     items.sort_by(|a, b| format!("{:?}", a.get("pk")).cmp(&format!("{:?}", b.get("pk"))));
     items
 }
@@ -83,19 +66,6 @@ fn s(item: &Item, name: &str) -> String {
         Some(AttributeValue::S(v)) => v.clone(),
         other => panic!("{name} is {other:?}"),
     }
-}
-
-async fn read_object(stack: &LocalStack, key: &str) -> Option<Vec<u8>> {
-    let out = stack
-        .clients
-        .s3
-        .get_object()
-        .bucket(stack.bucket())
-        .key(key)
-        .send()
-        .await
-        .ok()?;
-    Some(out.body.collect().await.ok()?.into_bytes().to_vec())
 }
 
 async fn object_versions(stack: &LocalStack, prefix: &str) -> usize {
@@ -344,33 +314,17 @@ async fn ingest_with(
     key: &str,
     body: &str,
 ) -> (Vec<(String, String)>, serde_json::Value) {
-    let put = stack
-        .clients
-        .s3
-        .put_object()
-        .bucket(stack.bucket())
-        .key(key)
-        .body(ByteStream::from(body.as_bytes().to_vec()))
-        .send()
+    let object = stack
+        .put_and_ingest(ingest, key, body.as_bytes().to_vec())
         .await
-        .expect("put_object");
-    ingest
-        .ingest_object(&sais_shared::uploads::ObjectCreated {
-            bucket: stack.bucket(),
-            key: key.to_owned(),
-            version_id: put.version_id.clone(),
-            etag: put.e_tag,
-            size: body.len() as u64,
-        })
-        .await
-        .expect("ingest");
+        .expect("upload and ingest");
     let tags = stack
         .clients
         .s3
         .get_object_tagging()
         .bucket(stack.bucket())
         .key(key)
-        .set_version_id(put.version_id)
+        .set_version_id(object.version_id)
         .send()
         .await
         .expect("tags")
@@ -378,21 +332,7 @@ async fn ingest_with(
         .into_iter()
         .map(|t| (t.key, t.value))
         .collect();
-    let team = key.split('/').next().unwrap();
-    let name = key.rsplit('/').next().unwrap();
-    let report = stack
-        .clients
-        .s3
-        .get_object()
-        .bucket(stack.bucket())
-        .key(format!("{team}/reports/{name}.report.json"))
-        .send()
-        .await;
-    let report = match report {
-        Ok(r) => serde_json::from_slice(&r.body.collect().await.unwrap().into_bytes()).unwrap(),
-        Err(_) => serde_json::Value::Null,
-    };
-    (tags, report)
+    (tags, e2e::report_of(stack, key).await)
 }
 
 #[tokio::test]

@@ -46,27 +46,35 @@ pub async fn receive_event(
 /// Uploads `csv` to the stack's bucket under `key` and runs the real ingest on it, as the S3
 /// notification would.
 pub async fn upload_and_ingest(stack: &LocalStack, key: &str, csv: String) {
-    let put = stack
+    stack
+        .put_and_ingest(&stack.ingest(), key, csv.into_bytes())
+        .await
+        .expect("upload and ingest");
+}
+
+/// The bytes of an object in the stack's bucket, if it is there.
+pub async fn read_object(stack: &LocalStack, key: &str) -> Option<Vec<u8>> {
+    let out = stack
         .clients
         .s3
-        .put_object()
+        .get_object()
         .bucket(stack.bucket())
         .key(key)
-        .body(aws_sdk_s3::primitives::ByteStream::from(csv.into_bytes()))
         .send()
         .await
-        .expect("upload");
-    stack
-        .ingest()
-        .ingest_object(&sais_shared::uploads::ObjectCreated {
-            bucket: stack.bucket(),
-            key: key.to_owned(),
-            version_id: put.version_id,
-            etag: put.e_tag,
-            size: 0,
-        })
-        .await
-        .expect("ingest");
+        .ok()?;
+    Some(out.body.collect().await.ok()?.into_bytes().to_vec())
+}
+
+/// The report ingest wrote for the upload at `key` (`<team>/reports/<file>.report.json`), or
+/// null when there is none.
+pub async fn report_of(stack: &LocalStack, key: &str) -> serde_json::Value {
+    let team = key.split('/').next().unwrap_or_default();
+    let name = key.rsplit('/').next().unwrap_or_default();
+    match read_object(stack, &format!("{team}/reports/{name}.report.json")).await {
+        Some(bytes) => serde_json::from_slice(&bytes).expect("a JSON report"),
+        None => serde_json::Value::Null,
+    }
 }
 
 /// A fault-injecting proxy in front of moto's DynamoDB: moto never returns `UnprocessedItems`

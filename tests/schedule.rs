@@ -413,17 +413,9 @@ async fn a_rejected_campaign_file_saves_nothing_and_names_each_bad_field() {
 
 /// Uploads a CSV under `folder` and runs the real ingest; returns the report it wrote.
 async fn upload_csv(stack: &LocalStack, folder: &str, name: &str, csv: &str) -> serde_json::Value {
-    e2e::upload_and_ingest(stack, &format!("{TEAM}/{folder}/{name}"), csv.to_owned()).await;
-    let report = stack
-        .clients
-        .s3
-        .get_object()
-        .bucket(stack.bucket())
-        .key(format!("{TEAM}/reports/{name}.report.json"))
-        .send()
-        .await
-        .expect("the report is written back");
-    serde_json::from_slice(&report.body.collect().await.unwrap().into_bytes()).unwrap()
+    let key = format!("{TEAM}/{folder}/{name}");
+    e2e::upload_and_ingest(stack, &key, csv.to_owned()).await;
+    e2e::report_of(stack, &key).await
 }
 
 #[tokio::test]
@@ -635,40 +627,8 @@ async fn team_settings_set_how_long_records_are_kept_and_a_bad_file_changes_noth
 /// Uploads a JSON file under the team's folder and runs the real ingest; returns its report.
 async fn upload_json(stack: &LocalStack, path: &str, body: &str) -> serde_json::Value {
     let key = format!("{TEAM}/{path}");
-    let name = path.rsplit('/').next().unwrap_or(path);
-    let put = stack
-        .clients
-        .s3
-        .put_object()
-        .bucket(stack.bucket())
-        .key(&key)
-        .body(aws_sdk_s3::primitives::ByteStream::from(
-            body.as_bytes().to_vec(),
-        ))
-        .send()
-        .await
-        .expect("upload");
-    stack
-        .ingest()
-        .ingest_object(&sais_shared::uploads::ObjectCreated {
-            bucket: stack.bucket(),
-            key,
-            version_id: put.version_id,
-            etag: put.e_tag,
-            size: body.len() as u64,
-        })
-        .await
-        .expect("ingest");
-    let report = stack
-        .clients
-        .s3
-        .get_object()
-        .bucket(stack.bucket())
-        .key(format!("{TEAM}/reports/{name}.report.json"))
-        .send()
-        .await
-        .expect("the report is written back");
-    serde_json::from_slice(&report.body.collect().await.unwrap().into_bytes()).unwrap()
+    e2e::upload_and_ingest(stack, &key, body.to_owned()).await;
+    e2e::report_of(stack, &key).await
 }
 
 /// The messages the simulator received for one recipient.
@@ -794,26 +754,13 @@ async fn an_urgent_campaign_with_grounds_overrides_an_objection_and_records_the_
 
 /// Every item of the stack's table, as text (attribute names and values).
 async fn whole_table(stack: &LocalStack) -> String {
-    let mut text = String::new();
-    let mut start = None;
-    loop {
-        let page = stack
-            .clients
-            .dynamodb
-            .scan()
-            .table_name(stack.table())
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .expect("scan");
-        for item in page.items() {
-            text.push_str(&format!("{item:?}\n"));
-        }
-        start = page.last_evaluated_key;
-        if start.is_none() {
-            return text;
-        }
-    }
+    stack
+        .all_items()
+        .await
+        .expect("scan")
+        .iter()
+        .map(|item| format!("{item:?}\n"))
+        .collect()
 }
 
 async fn sar(stack: &LocalStack, nhs: &str) -> serde_json::Value {

@@ -538,15 +538,27 @@ pub fn example_campaign(
     }
 }
 
+/// A table item.
+type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
 impl LocalStack {
     /// Every item of a kind (`child`, `message`, …) in the table, by scanning it.
-    pub async fn items_of_type(
-        &self,
-        item_type: &str,
-    ) -> Result<
-        Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>,
-        LocalStackError,
-    > {
+    pub async fn items_of_type(&self, item_type: &str) -> Result<Vec<Item>, LocalStackError> {
+        Ok(self
+            .all_items()
+            .await?
+            .into_iter()
+            .filter(|i| {
+                i.get("item_type")
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str)
+                    == Some(item_type)
+            })
+            .collect())
+    }
+
+    /// Every item in the table, by scanning it.
+    pub async fn all_items(&self) -> Result<Vec<Item>, LocalStackError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -555,11 +567,6 @@ impl LocalStack {
                 .dynamodb
                 .scan()
                 .table_name(self.table())
-                .filter_expression("item_type = :t")
-                .expression_attribute_values(
-                    ":t",
-                    aws_sdk_dynamodb::types::AttributeValue::S(item_type.to_owned()),
-                )
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -570,6 +577,39 @@ impl LocalStack {
                 return Ok(items);
             }
         }
+    }
+
+    /// Puts `body` at `key` in the bucket and runs `ingest` on it, as its S3 notification
+    /// would; returns the object as announced.
+    pub async fn put_and_ingest(
+        &self,
+        ingest: &crate::ingest::Ingest,
+        key: &str,
+        body: Vec<u8>,
+    ) -> Result<crate::uploads::ObjectCreated, LocalStackError> {
+        let size = body.len() as u64;
+        let put = self
+            .clients
+            .s3
+            .put_object()
+            .bucket(self.bucket())
+            .key(key)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| create_err(key, e))?;
+        let object = crate::uploads::ObjectCreated {
+            bucket: self.bucket(),
+            key: key.to_owned(),
+            version_id: put.version_id,
+            etag: put.e_tag,
+            size,
+        };
+        ingest
+            .ingest_object(&object)
+            .await
+            .map_err(|e| LocalStackError::Start(e.to_string()))?;
+        Ok(object)
     }
 }
 

@@ -11,28 +11,14 @@ const COHORT: &str = "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD
 
 async fn stack_with_two_families() -> LocalStack {
     let stack = LocalStack::isolated().await.expect("local stack");
-    let key = format!("{TEAM}/cohort/cohort.csv");
-    let put = stack
-        .clients
-        .s3
-        .put_object()
-        .bucket(stack.bucket())
-        .key(&key)
-        .body(COHORT.as_bytes().to_vec().into())
-        .send()
-        .await
-        .expect("upload");
     stack
-        .ingest()
-        .ingest_object(&sais_shared::uploads::ObjectCreated {
-            bucket: stack.bucket(),
-            key,
-            version_id: put.version_id,
-            etag: put.e_tag,
-            size: COHORT.len() as u64,
-        })
+        .put_and_ingest(
+            &stack.ingest(),
+            &format!("{TEAM}/cohort/cohort.csv"),
+            COHORT.as_bytes().to_vec(),
+        )
         .await
-        .expect("ingest");
+        .expect("upload and ingest");
     stack
 }
 
