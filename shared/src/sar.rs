@@ -135,15 +135,7 @@ pub async fn export(
             .messages_of_child(team, &child_id)
             .await?
             .into_iter()
-            .map(|m| {
-                let mut v = serde_json::to_value(m).unwrap_or_default();
-                if let Some(o) = v.as_object_mut() {
-                    for key in PLUMBING {
-                        o.remove(*key);
-                    }
-                }
-                v
-            })
+            .map(|m| without_plumbing(serde_json::to_value(m).unwrap_or_default()))
             .collect();
         let listed: Vec<Value> = follow_ups
             .iter()
@@ -166,11 +158,17 @@ pub async fn export(
 
 /// An item as plain JSON, without the table's keys.
 fn plain(item: HashMap<String, AttributeValue>) -> Result<Value, StoreError> {
-    let mut value: Value = serde_dynamo::from_item(item).map_err(StoreError::new)?;
+    serde_dynamo::from_item(item)
+        .map(without_plumbing)
+        .map_err(StoreError::new)
+}
+
+/// A record without the table's keys.
+fn without_plumbing(mut value: Value) -> Value {
     if let Some(o) = value.as_object_mut() {
         for key in PLUMBING {
             o.remove(*key);
         }
     }
-    Ok(value)
+    value
 }

@@ -353,24 +353,8 @@ fn bench_schedule(children: u64, schools: u64) -> Result<serde_json::Value> {
                 "Child,Bench,2013-01-01,SW1A 1AA,{urn},{nhs},8,Parent Bench,p{i}@example.com\n"
             ));
         }
-        let key = "BENCH-sais/cohort/bench.csv";
-        let put = stack
-            .clients
-            .s3
-            .put_object()
-            .bucket(stack.bucket())
-            .key(key)
-            .body(csv.into_bytes().into())
-            .send()
-            .await?;
-        stack.ingest()
-            .ingest_object(&ObjectCreated {
-                bucket: stack.bucket(),
-                key: key.to_owned(),
-                version_id: put.version_id,
-                etag: put.e_tag,
-                size: 0,
-            })
+        stack
+            .put_and_ingest(&stack.ingest(), "BENCH-sais/cohort/bench.csv", csv.into_bytes())
             .await
             .context("ingest")?;
         let first_session = time::macros::date!(2027 - 02 - 10);

@@ -14,7 +14,7 @@ use sais_shared::dispatch::SendJob;
 use sais_shared::generate::TestNhsNumbers;
 use sais_shared::local::{LocalStack, example_campaign, start_notify_sim};
 use sais_shared::policy::Purpose;
-use sais_shared::uploads::{ObjectCreated, TeamCode};
+use sais_shared::uploads::TeamCode;
 use serde_json::json;
 
 const TEAM: &str = "BENCH-sais";
@@ -63,25 +63,12 @@ async fn bench(
     let team = TeamCode::parse(TEAM).expect("valid team code");
 
     // The children, through the real ingest.
-    let key = format!("{TEAM}/cohort/bench.csv");
-    let put = stack
-        .clients
-        .s3
-        .put_object()
-        .bucket(stack.bucket())
-        .key(&key)
-        .body(cohort(messages).into())
-        .send()
-        .await?;
     stack
-        .ingest()
-        .ingest_object(&ObjectCreated {
-            bucket: stack.bucket(),
-            key,
-            version_id: put.version_id,
-            etag: put.e_tag,
-            size: 0,
-        })
+        .put_and_ingest(
+            &stack.ingest(),
+            &format!("{TEAM}/cohort/bench.csv"),
+            cohort(messages),
+        )
         .await
         .context("ingesting the bench cohort")?;
     let first_session = time::OffsetDateTime::now_utc().date() + time::Duration::days(21);

@@ -62,23 +62,7 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("sais demo: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match runtime.block_on(demo(&args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sais demo: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    crate::block_on("sais demo", demo(&args))
 }
 
 fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {

@@ -93,7 +93,7 @@ pub fn sar(args: SarArgs) -> ExitCode {
             );
         }
     };
-    run("sais sar", async {
+    crate::block_on("sais sar", async {
         let store = store(&args.table, args.erasure_key_secret.as_deref()).await?;
         let document = export(&store, &team, &subject)
             .await
@@ -131,7 +131,7 @@ pub fn erase(args: EraseArgs) -> ExitCode {
     } else {
         ErasureReason::Correction
     };
-    run("sais erase", async {
+    crate::block_on("sais erase", async {
         let store = store(&args.table, args.erasure_key_secret.as_deref()).await?;
         let erasure = store
             .erase_detail(&team, &detail, args.by.trim(), reason, &[])
@@ -145,26 +145,6 @@ pub fn erase(args: EraseArgs) -> ExitCode {
 fn usage(command: &str, message: &str) -> ExitCode {
     eprintln!("{command}: {message}");
     ExitCode::from(crate::EX_USAGE)
-}
-
-fn run(command: &str, work: impl std::future::Future<Output = Result<()>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("{command}: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match runtime.block_on(work) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("{command}: {e:#}");
-            ExitCode::from(2)
-        }
-    }
 }
 
 /// The store with the erasure key: from the named secret, or the local stack's on 127.0.0.1.

@@ -17,6 +17,31 @@ mod validate;
 /// Exit code for a usage error (BSD's EX_USAGE).
 const EX_USAGE: u8 = 64;
 
+/// Runs a command's async work on a runtime: exit 0 when it succeeds, 2 (with the error on
+/// stderr, prefixed by the command's name) when it fails.
+fn block_on(
+    command: &str,
+    work: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{command}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{command}: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "sais",

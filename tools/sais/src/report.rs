@@ -36,23 +36,7 @@ pub fn run(args: Args) -> ExitCode {
         eprintln!("sais report: --team should be a team code such as RYG-sais");
         return ExitCode::from(crate::EX_USAGE);
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("sais report: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    match runtime.block_on(report(&args, &team)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("sais report: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    crate::block_on("sais report", report(&args, &team))
 }
 
 async fn report(args: &Args, team: &TeamCode) -> Result<()> {
