@@ -51,10 +51,15 @@ pub enum Gender {
 impl Gender {
     /// Parses `female`, `male`, `not known` or `not specified`, in any case.
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        [Self::Female, Self::Male, Self::NotKnown, Self::NotSpecified]
-            .into_iter()
-            .find(|gender| s.eq_ignore_ascii_case(gender.as_str()))
-            .ok_or(INVALID_GENDER)
+        let is = |gender: Self| s.eq_ignore_ascii_case(gender.as_str());
+        // By length first: this runs for every row.
+        match s.len() {
+            4 if is(Self::Male) => Ok(Self::Male),
+            6 if is(Self::Female) => Ok(Self::Female),
+            9 if is(Self::NotKnown) => Ok(Self::NotKnown),
+            13 if is(Self::NotSpecified) => Ok(Self::NotSpecified),
+            _ => Err(INVALID_GENDER),
+        }
     }
 
     /// The canonical lower-case value: `female`, `male`, `not known`, `not specified`.
@@ -72,14 +77,15 @@ string_serde!(Gender, Gender::parse);
 
 /// Parses a yes/no cell: `Y`/`N`, `yes`/`no`, `true`/`false` or `1`/`0`, in any case.
 pub fn parse_flag(s: &str) -> Result<bool, Invalid> {
-    const YES: [&str; 4] = ["y", "yes", "true", "1"];
-    const NO: [&str; 4] = ["n", "no", "false", "0"];
-    if YES.iter().any(|yes| s.eq_ignore_ascii_case(yes)) {
-        Ok(true)
-    } else if NO.iter().any(|no| s.eq_ignore_ascii_case(no)) {
-        Ok(false)
-    } else {
-        Err(INVALID_FLAG)
+    let is = |word: &str| s.eq_ignore_ascii_case(word);
+    match s.as_bytes() {
+        [b'y' | b'Y' | b'1'] => Ok(true),
+        [b'n' | b'N' | b'0'] => Ok(false),
+        [_, _] if is("no") => Ok(false),
+        [_, _, _] if is("yes") => Ok(true),
+        [_, _, _, _] if is("true") => Ok(true),
+        [_, _, _, _, _] if is("false") => Ok(false),
+        _ => Err(INVALID_FLAG),
     }
 }
 

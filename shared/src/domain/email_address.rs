@@ -1,6 +1,7 @@
 //! Email addresses, by GOV.UK Notify's rules (notifications-utils `validate_email_address`).
 
-use compact_str::CompactString;
+use std::cmp::Ordering;
+use std::hash::{Hash, Hasher};
 
 use super::Invalid;
 use super::serde_str::string_serde;
@@ -10,9 +11,19 @@ const INVALID: Invalid = Invalid {
     expected: "a valid email address such as name@example.com",
 };
 
+/// Addresses up to this long (nearly all of them) are held inline, without a heap allocation.
+const INLINE: usize = 46;
+
 /// An email address Notify will accept, stored lower-case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EmailAddress(CompactString);
+#[derive(Clone)]
+pub struct EmailAddress(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    /// ASCII bytes, `len` of them.
+    Inline { len: u8, bytes: [u8; INLINE] },
+    Heap(Box<str>),
+}
 
 /// Characters Notify zero-width-strips from an address before checking it.
 const OBSCURE_WHITESPACE: [char; 10] = [
@@ -26,8 +37,12 @@ impl EmailAddress {
     /// Notify IDNA-encodes a non-ASCII hostname; we accept only ASCII hostnames (punycode `xn--`
     /// labels included), so an address with a Unicode domain is rejected here.
     pub fn parse(s: &str) -> Result<Self, Invalid> {
+        // `check` accepts ASCII only, so what passes needs no cleaning.
+        if check(s).is_ok() {
+            return Ok(lower(s));
+        }
         if s.is_ascii() {
-            return check(s).map(|()| Self(lower(s)));
+            return Err(INVALID);
         }
         // Notify removes invisible spaces pasted along with an address, then trims.
         let cleaned: String = s
@@ -35,67 +50,84 @@ impl EmailAddress {
             .filter(|c| !OBSCURE_WHITESPACE.contains(c))
             .collect();
         let cleaned = cleaned.trim_matches(|c: char| c.is_ascii_whitespace());
-        if !cleaned.is_ascii() {
-            return Err(INVALID);
-        }
-        check(cleaned).map(|()| Self(lower(cleaned)))
+        check(cleaned).map(|()| lower(cleaned))
     }
 
     /// The address, lower-case.
     pub fn as_str(&self) -> &str {
-        &self.0
+        match &self.0 {
+            Repr::Inline { len, bytes } => {
+                let ascii = &bytes[..usize::from(*len)];
+                debug_assert!(ascii.is_ascii());
+                // SAFETY: only `lower` makes an inline address, from the bytes of a `&str` that
+                // `check` accepted, which are ASCII (lower-casing keeps them so); ASCII is UTF-8.
+                unsafe { std::str::from_utf8_unchecked(ascii) }
+            }
+            Repr::Heap(s) => s,
+        }
+    }
+}
+
+impl PartialEq for EmailAddress {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for EmailAddress {}
+
+impl Hash for EmailAddress {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl PartialOrd for EmailAddress {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for EmailAddress {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("EmailAddress").field(&self.as_str()).finish()
     }
 }
 
 string_serde!(EmailAddress, EmailAddress::parse);
 
-/// An ASCII address in lower case, inline when short enough.
-fn lower(s: &str) -> CompactString {
-    let mut out = CompactString::from(s);
-    out.as_mut_str().make_ascii_lowercase();
-    out
-}
-
-/// Notify's checks, on an ASCII address.
-fn check(address: &str) -> Result<(), Invalid> {
-    let bytes = address.as_bytes();
-    // `^[local chars]+@([^.@][^@\s]+)$`, 320 characters at most, no `..` anywhere.
-    let at = bytes.iter().position(|&b| b == b'@').ok_or(INVALID)?;
-    let (local, hostname) = (&bytes[..at], &bytes[at + 1..]);
-    let ok = !local.is_empty()
-        && local.iter().all(|&b| is_local_char(b))
-        && hostname.len() >= 2
-        && hostname[0] != b'.'
-        && !hostname
-            .iter()
-            .any(|&b| b == b'@' || b.is_ascii_whitespace())
-        && bytes.len() <= 320
-        && !bytes.windows(2).any(|w| matches!(w, [b'.', b'.']));
-    if !ok || hostname.len() > 253 {
-        return Err(INVALID);
+/// An address `check` accepted (so ASCII), in lower case.
+fn lower(s: &str) -> EmailAddress {
+    if s.len() <= INLINE {
+        let mut bytes = [0; INLINE];
+        bytes[..s.len()].copy_from_slice(s.as_bytes());
+        bytes.make_ascii_lowercase();
+        return EmailAddress(Repr::Inline {
+            len: s.len() as u8,
+            bytes,
+        });
     }
-    // At least two labels, each 1–63 characters of `^(xn|[a-z0-9]+)(-?-[a-z0-9]+)*$`, any case.
-    let mut labels = 0;
-    let mut last: &[u8] = &[];
-    for label in hostname.split(|&b| b == b'.') {
-        if !is_hostname_label(label) {
-            return Err(INVALID);
-        }
-        labels += 1;
-        last = label;
-    }
-    if labels < 2 || !is_top_level_domain(last) {
-        return Err(INVALID);
-    }
-    Ok(())
+    EmailAddress(Repr::Heap(s.to_ascii_lowercase().into_boxed_str()))
 }
 
 /// Notify's local-part characters: `[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]`.
-fn is_local_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'.' | b'!'
+const LOCAL_CHARS: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(
+            b as u8,
+            b'a'..=b'z'
+                | b'A'..=b'Z'
+                | b'0'..=b'9'
+                | b'.'
+                | b'!'
                 | b'#'
                 | b'$'
                 | b'%'
@@ -114,19 +146,79 @@ fn is_local_char(b: u8) -> bool {
                 | b'}'
                 | b'~'
                 | b'-'
-        )
+        );
+        b += 1;
+    }
+    table
+};
+
+/// Notify's checks: `^[local chars]+@([^.@][^@\s]+)$`, 320 characters at most, no `..`
+/// anywhere, and a hostname of at most 253 characters in two or more labels, each 1–63
+/// characters of `^(xn|[a-z0-9]+)(-?-[a-z0-9]+)*$` (any case), the last a top-level domain.
+/// (The label rule already refuses in the hostname what the first pattern does: `.` first,
+/// `@`, white space and `..`.) Only ASCII passes.
+fn check(address: &str) -> Result<(), Invalid> {
+    let bytes = address.as_bytes();
+    if bytes.len() > 320 {
+        return Err(INVALID);
+    }
+    // The local part, up to the first `@`, in one pass.
+    let mut at = None;
+    let mut after_dot = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'@' {
+            at = Some(i);
+            break;
+        }
+        let dot = b == b'.';
+        if !LOCAL_CHARS[usize::from(b)] || (dot && after_dot) {
+            return Err(INVALID);
+        }
+        after_dot = dot;
+    }
+    let at = at.filter(|&at| at > 0).ok_or(INVALID)?;
+    let hostname = &bytes[at + 1..];
+    if hostname.len() < 2 || hostname.len() > 253 {
+        return Err(INVALID);
+    }
+    let mut labels = 0;
+    let mut last: &[u8] = &[];
+    for label in hostname.split(|&b| b == b'.') {
+        if !is_hostname_label(label) {
+            return Err(INVALID);
+        }
+        labels += 1;
+        last = label;
+    }
+    if labels < 2 || !is_top_level_domain(last) {
+        return Err(INVALID);
+    }
+    Ok(())
 }
 
 /// `^(xn|[a-z0-9]+)(-?-[a-z0-9]+)*$` (case-insensitive), at most 63 long: runs of letters and
 /// digits joined by one or two hyphens. (The `xn` branch adds nothing: `xn` is such a run.)
 fn is_hostname_label(label: &[u8]) -> bool {
-    (1..=63).contains(&label.len())
-        && label[0].is_ascii_alphanumeric()
-        && label[label.len() - 1].is_ascii_alphanumeric()
-        && label
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'-')
-        && !label.windows(3).any(|w| matches!(w, [b'-', b'-', b'-']))
+    let (Some(first), Some(last)) = (label.first(), label.last()) else {
+        return false;
+    };
+    if label.len() > 63 || !first.is_ascii_alphanumeric() || !last.is_ascii_alphanumeric() {
+        return false;
+    }
+    let mut hyphens = 0;
+    for &b in label {
+        if b == b'-' {
+            hyphens += 1;
+            if hyphens == 3 {
+                return false;
+            }
+        } else if b.is_ascii_alphanumeric() {
+            hyphens = 0;
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 /// `^([a-z]{2,63}|xn--([a-z0-9]+-)*[a-z0-9]+)$` (case-insensitive).
@@ -273,6 +365,27 @@ mod tests {
     fn invisible_spaces_pasted_with_an_address_are_removed() {
         assert_eq!(ok("john@example.com\u{200B}"), "john@example.com");
         assert_eq!(ok("\u{FEFF}jo\u{200D}hn@example.com"), "john@example.com");
+    }
+
+    #[test]
+    fn addresses_of_every_length_are_kept_whole_and_compare_by_their_text() {
+        // Either side of the inline size, and far past it.
+        for local in [INLINE - 13, INLINE - 12, INLINE - 11, 200] {
+            let written = format!("{}@Example.com", "Ab".repeat(local).split_at(local).0);
+            let parsed = EmailAddress::parse(&written).unwrap();
+            assert_eq!(parsed.as_str(), written.to_ascii_lowercase());
+            assert_eq!(parsed, EmailAddress::parse(&written.to_ascii_uppercase()).unwrap());
+        }
+        let short = EmailAddress::parse("a@example.com").unwrap();
+        let long = EmailAddress::parse(&format!("{}@example.com", "b".repeat(60))).unwrap();
+        assert!(short < long && long > short && short != long);
+    }
+
+    #[test]
+    fn a_dot_either_side_of_the_at_is_not_a_double_dot() {
+        assert_eq!(ok("john.@example.com"), "john.@example.com");
+        bad("john@.example.com");
+        bad("john.@.example.com");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Cohort (CHIS extract) and class-list files: the columns, the field rules, duplicate children
 //! across the whole file, and the normalised record each valid row becomes.
 
+use arrayvec::ArrayVec;
 use serde::Serialize;
 use time::Date;
 
@@ -94,8 +95,8 @@ pub struct ChildRow {
     pub restricted: bool,
     /// Marked deceased: never contacted.
     pub deceased: bool,
-    /// Parents and carers (0 to 2).
-    pub parents: Vec<ParentRow>,
+    /// Parents and carers (0 to 2), held inline.
+    pub parents: ArrayVec<ParentRow, 2>,
 }
 
 const FIRST_NAME: &str = "CHILD_FIRST_NAME";
@@ -563,7 +564,7 @@ impl<S: FnMut(ChildRow)> RowVisitor for ChildFileValidator<S> {
         let deceased = check.optional(DECEASED, get(c.deceased), parse_flag);
         let registration = Some(get(c.registration)).filter(|s| !s.is_empty());
 
-        let mut parents = Vec::with_capacity(2);
+        let mut parents = ArrayVec::<ParentRow, 2>::new();
         // This row's warnings go straight on the list, and come off it if the row fails.
         let warnings_before = self.warnings.len();
         let warnings = &mut self.warnings;
