@@ -24,17 +24,31 @@ pub struct AddressLine(CompactString);
 impl AddressLine {
     /// Parses a line that is not empty, has no control characters and starts acceptably.
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        let first = s.chars().next().ok_or(INVALID_LINE)?;
+        let first = *s.as_bytes().first().ok_or(INVALID_LINE)?;
         // A line break inside a quoted cell would turn one address line into two. (The ASCII
-        // control characters are those below a space, and DEL.)
-        let control = if s.is_ascii() {
-            s.bytes().any(|b| b < b' ' || b == 0x7f)
+        // control characters are those below a space, and DEL; only a line with a byte past
+        // ASCII needs Unicode's list.)
+        let control = if s.bytes().all(|b| (b' '..0x7f).contains(&b)) {
+            false
+        } else if s.is_ascii() {
+            true
         } else {
             s.chars().any(char::is_control)
         };
         if matches!(
             first,
-            '@' | '(' | ')' | '=' | '[' | ']' | '"' | '\\' | '/' | ',' | '<' | '>' | '~'
+            b'@' | b'('
+                | b')'
+                | b'='
+                | b'['
+                | b']'
+                | b'"'
+                | b'\\'
+                | b'/'
+                | b','
+                | b'<'
+                | b'>'
+                | b'~'
         ) || control
         {
             return Err(INVALID_LINE);

@@ -21,7 +21,10 @@ pub struct EmailAddress(Repr);
 #[derive(Clone)]
 enum Repr {
     /// ASCII bytes, `len` of them.
-    Inline { len: u8, bytes: [u8; INLINE] },
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE],
+    },
     Heap(Box<str>),
 }
 
@@ -374,7 +377,10 @@ mod tests {
             let written = format!("{}@Example.com", "Ab".repeat(local).split_at(local).0);
             let parsed = EmailAddress::parse(&written).unwrap();
             assert_eq!(parsed.as_str(), written.to_ascii_lowercase());
-            assert_eq!(parsed, EmailAddress::parse(&written.to_ascii_uppercase()).unwrap());
+            assert_eq!(
+                parsed,
+                EmailAddress::parse(&written.to_ascii_uppercase()).unwrap()
+            );
         }
         let short = EmailAddress::parse("a@example.com").unwrap();
         let long = EmailAddress::parse(&format!("{}@example.com", "b".repeat(60))).unwrap();

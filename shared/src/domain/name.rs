@@ -66,19 +66,19 @@ const ASCII_NAME_BYTES: [u8; 256] = {
 /// least one letter; so `J£mmy`, `Sm©th` and digits are rejected.
 fn check(s: &str) -> Result<(), Invalid> {
     let mut has_letter = false;
-    // Most names are ASCII: check bytes, and decode only what is not.
-    if s.is_ascii() {
-        // Without a branch per byte: every byte must be allowed, and one a letter.
-        let mut allowed = true;
-        for &b in s.as_bytes() {
-            let class = ASCII_NAME_BYTES[usize::from(b)];
-            allowed &= class != 0;
-            has_letter |= class == LETTER;
-        }
-        if !allowed {
-            return Err(INVALID);
-        }
-    } else {
+    // Most names are ASCII: check bytes (without a branch per byte: every byte must be allowed,
+    // and one a letter), and decode only a name with a byte the table refuses that is not ASCII.
+    let mut allowed = true;
+    for &b in s.as_bytes() {
+        let class = ASCII_NAME_BYTES[usize::from(b)];
+        allowed &= class != 0;
+        has_letter |= class == LETTER;
+    }
+    if !allowed && s.is_ascii() {
+        return Err(INVALID);
+    }
+    if !allowed {
+        has_letter = false;
         let mut after_letter = false;
         for c in s.chars() {
             if is_latin_letter(c) {
