@@ -394,6 +394,54 @@ mod tests {
         bad("john.@.example.com");
     }
 
+    /// Notify's `validate_email_address`, written out as its Python reads (regexes and all), for
+    /// an ASCII address with nothing to strip.
+    fn notify_accepts(address: &str) -> bool {
+        use regex::Regex;
+        use std::sync::LazyLock;
+        static WHOLE: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~\-]+@([^.@][^@\s]+)$").unwrap()
+        });
+        static PART: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"(?i)^(xn|[a-z0-9]+)(-?-[a-z0-9]+)*$").unwrap());
+        static TLD: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"(?i)^([a-z]{2,63}|xn--([a-z0-9]+-)*[a-z0-9]+)$").unwrap()
+        });
+        let (part, tld) = (&*PART, &*TLD);
+        let Some(found) = WHOLE.captures(address) else {
+            return false;
+        };
+        if address.len() > 320 || address.contains("..") {
+            return false;
+        }
+        let hostname = &found[1];
+        let parts: Vec<&str> = hostname.split('.').collect();
+        hostname.len() <= 253
+            && parts.len() >= 2
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.len() <= 63 && part.is_match(p))
+            && tld.is_match(parts[parts.len() - 1])
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_one_pass_check_agrees_with_notifys_regexes(
+            address in proptest::prop_oneof![
+                // Mostly well formed, with the edges of each rule within reach.
+                "[a-zA-Z0-9._+-]{1,6}@([a-zA-Z0-9]{1,4}(--?[a-zA-Z0-9]{1,3})?\\.){1,3}([a-zA-Z]{2,4}|xn--[a-z0-9]{1,3}-?[a-z0-9]{1,3}|[a-z0-9-]{1,3})",
+                // Anything of the same characters.
+                "[a-zA-Z0-9.!_+ -]{0,6}@?@?([a-zA-Z0-9 -]{0,4}(xn--)?[a-zA-Z0-9-]{0,3}\\.{1,2}){0,3}[a-zA-Z0-9-]{0,6}(\\.xn--[a-z0-9-]{0,5})?",
+            ]
+        ) {
+            let parsed = EmailAddress::parse(&address);
+            proptest::prop_assert_eq!(parsed.is_ok(), notify_accepts(&address), "{:?}", address);
+            if let Ok(parsed) = parsed {
+                proptest::prop_assert_eq!(parsed.as_str(), address.to_ascii_lowercase());
+            }
+        }
+    }
+
     #[test]
     fn serde_round_trips_and_revalidates() {
         let e = EmailAddress::parse("Jane@Example.com").unwrap();
