@@ -384,7 +384,8 @@ mod tests {
         }
         let short = EmailAddress::parse("a@example.com").unwrap();
         let long = EmailAddress::parse(&format!("{}@example.com", "b".repeat(60))).unwrap();
-        assert!(short < long && long > short && short != long);
+        assert_eq!(short.cmp(&long), std::cmp::Ordering::Less);
+        assert_ne!(short, long);
     }
 
     #[test]
