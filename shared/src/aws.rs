@@ -37,6 +37,36 @@ impl AwsClients {
     }
 }
 
+/// The SDK configuration inside a Lambda function: the region and the role's credentials from
+/// the environment Lambda sets (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`), and `AWS_ENDPOINT_URL` when set.
+///
+/// `aws_config::load_defaults` would find the same values, but links its whole provider chain
+/// (profile files, SSO, web identity through STS, ECS, instance metadata) into every function,
+/// where only the environment is ever used; the functions' size target is 8 MB.
+pub fn lambda_sdk_config() -> Result<SdkConfig, crate::config::MissingEnv> {
+    sdk_config_from(|name| std::env::var(name).ok())
+}
+
+fn sdk_config_from(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<SdkConfig, crate::config::MissingEnv> {
+    let region = var("AWS_REGION")
+        .filter(|r| !r.is_empty())
+        .ok_or(crate::config::MissingEnv("AWS_REGION"))?;
+    let credentials = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
+    let mut builder = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            credentials,
+        ));
+    if let Some(url) = var("AWS_ENDPOINT_URL").filter(|u| !u.is_empty()) {
+        builder = builder.endpoint_url(url);
+    }
+    Ok(builder.build())
+}
+
 /// An SDK configuration for a local endpoint (moto) with dummy credentials.
 pub fn local_sdk_config(endpoint_url: &str, region: &str) -> SdkConfig {
     let credentials =
@@ -84,4 +114,35 @@ pub async fn erasure_key(
     crate::dispatch::records::ErasureKey::new(secret.as_bytes()).ok_or(crate::config::MissingEnv(
         "an erasure key of 32 characters or more",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lambda_takes_its_region_and_endpoint_from_the_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let config = sdk_config_from(env(&[("AWS_REGION", "eu-west-2")])).unwrap();
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-2"));
+        assert_eq!(config.endpoint_url(), None);
+        assert!(config.credentials_provider().is_some());
+
+        let local = sdk_config_from(env(&[
+            ("AWS_REGION", "eu-west-2"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ]))
+        .unwrap();
+        assert_eq!(local.endpoint_url(), Some("http://127.0.0.1:5000"));
+
+        let missing = sdk_config_from(env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")]));
+        assert!(missing.is_err(), "no region is an error, not a guess");
+    }
 }

@@ -16,7 +16,7 @@ use sais_shared::notify::{ApiKey, NotifyClient};
 async fn main() -> Result<(), Error> {
     sais_shared::telemetry::init_json_logs();
     // Clients, configuration and the API key once per process.
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = sais_shared::aws::lambda_sdk_config()?;
     let clients = AwsClients::from_config(&config);
     let table = required_env("TABLE_NAME")?;
     let key =

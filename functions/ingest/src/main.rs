@@ -12,7 +12,7 @@ use sais_shared::ingest::Ingest;
 async fn main() -> Result<(), Error> {
     sais_shared::telemetry::init_json_logs();
     // Clients and configuration once per process, shared by every invocation.
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = sais_shared::aws::lambda_sdk_config()?;
     let clients = AwsClients::from_config(&config);
     let ingest = Ingest::new(clients, required_env("TABLE_NAME")?)
         .with_erasure_key(erasure_key(&config).await?)

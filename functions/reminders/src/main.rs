@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 async fn main() -> Result<(), Error> {
     sais_shared::telemetry::init_json_logs();
     // Clients, configuration and the API key once per process.
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = sais_shared::aws::lambda_sdk_config()?;
     let clients = AwsClients::from_config(&config);
     let key =
         ApiKey::parse(&secret_string(&config, &required_env("NOTIFY_API_KEY_SECRET_ARN")?).await?)?;

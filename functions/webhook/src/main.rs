@@ -12,7 +12,7 @@ use sais_shared::webhook::Webhook;
 async fn main() -> Result<(), Error> {
     sais_shared::telemetry::init_json_logs();
     // Clients, configuration and the callback token once per process.
-    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let config = sais_shared::aws::lambda_sdk_config()?;
     let clients = AwsClients::from_config(&config);
     let token = secret_string(&config, &required_env("CALLBACK_TOKEN_SECRET_ARN")?).await?;
     let receipts = Receipts::new(
