@@ -499,6 +499,43 @@ async fn after_a_stop_reply_the_next_reminder_goes_by_email_only() {
 }
 
 #[tokio::test]
+async fn a_failure_reported_after_a_stop_leaves_the_number_opted_out() {
+    let w = world(&[
+        "Ava,Smith,2013-05-01,SW1A 1AA,123456,9990000018,10 Downing Street,London,,Sarah Smith,sarah.smith@example.com,07700900111,any",
+    ])
+    .await;
+    let ava = w.child("9990000018").await;
+    w.send(&ava, Purpose::ConsentRequest).await;
+    let text = w
+        .notify
+        .sim
+        .received()
+        .into_iter()
+        .find(|n| n.notification_type.as_str() == "sms")
+        .expect("the text");
+    w.text_in("447700900111", "STOP").await;
+    assert_eq!(
+        w.detail_status("phone:+447700900111").await.as_deref(),
+        Some("opted_out")
+    );
+
+    // The text's receipt (07700900111 is a Notify smoke-test number the simulator never reports
+    // on) comes after the STOP, as a failure: the opt-out stays on record.
+    assert_eq!(w.receipt(&text, "permanent-failure").await, 200);
+    w.settle().await;
+    assert_eq!(
+        w.detail_status("phone:+447700900111").await.as_deref(),
+        Some("opted_out")
+    );
+    let texts = w
+        .sent()
+        .into_iter()
+        .filter(|(kind, _)| kind == "sms")
+        .count();
+    assert_eq!(texts, 1, "no second text to an opted-out number");
+}
+
+#[tokio::test]
 async fn other_inbound_texts_are_kept_for_the_team() {
     let w = world(&[]).await;
     w.text_in("07700900001", "Is the session still on Friday?")

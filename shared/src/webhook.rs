@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 
 use time::OffsetDateTime;
 
+use crate::dispatch::records::OPTED_OUT;
 use crate::domain::PhoneNumber;
 use crate::notify::Status;
 use crate::receipts::{Applied, ReceiptError, Receipts};
@@ -178,7 +179,7 @@ impl Webhook {
             match number {
                 Some(number) => {
                     store
-                        .set_detail_status(team, &format!("phone:{}", number.e164()), "opted_out")
+                        .set_detail_status(team, &format!("phone:{}", number.e164()), OPTED_OUT)
                         .await?;
                     tracing::info!(inbound_id = %inbound.id, "number opted out of texts");
                 }

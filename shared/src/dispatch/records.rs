@@ -30,6 +30,9 @@ pub const MESSAGE_RECORDS_DAYS: i64 = 400;
 /// so a live attempt is never taken over; a dead one is, once this has passed.
 pub const LEASE_SECONDS: i64 = 120;
 
+/// A contact detail's status after a parent texted STOP.
+pub const OPTED_OUT: &str = "opted_out";
+
 const MESSAGE_NAMESPACE: Uuid = Uuid::from_u128(0x2f6b_8e1a_5c3d_4e9f_a0b1_c2d3_e4f5_0617);
 
 /// The table could not be read or written.
@@ -652,7 +655,7 @@ impl Store {
                         .filter_map(|(item, detail)| {
                             let status = match str_attr(item, "status")?.as_str() {
                                 "failed" => DetailStatus::Failed,
-                                "opted_out" => DetailStatus::OptedOut,
+                                OPTED_OUT => DetailStatus::OptedOut,
                                 "erased" => DetailStatus::Erased,
                                 _ => DetailStatus::Usable,
                             };
@@ -825,14 +828,16 @@ impl Store {
         Ok(())
     }
 
-    /// Marks a contact detail (`email:…`/`phone:…`) failed, opted out or erased for the team.
+    /// Marks a contact detail (`email:…`/`phone:…`) failed or opted out for the team; an
+    /// opt-out is never replaced by a failure.
     pub async fn set_detail_status(
         &self,
         team: &TeamCode,
         detail: &str,
         status: &str,
     ) -> Result<(), StoreError> {
-        self.client
+        let mut put = self
+            .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(keys::contact_pk(team, detail)))
@@ -840,11 +845,25 @@ impl Store {
             .item("item_type", s("contact_status"))
             .item("detail", s(detail))
             .item("status", s(status))
-            .item("updated_at", s(now_rfc3339()))
-            .send()
-            .await
-            .map_err(sdk_err)?;
-        Ok(())
+            .item("updated_at", s(now_rfc3339()));
+        if status != OPTED_OUT {
+            // A parent's opt-out is their word, kept for staff and subject access requests: a
+            // later delivery failure of the same number does not replace it.
+            put = put
+                .condition_expression("attribute_not_exists(pk) OR #status <> :opted_out")
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":opted_out", s(OPTED_OUT));
+        }
+        match put.send().await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(sdk_err(e)),
+        }
     }
 
     /// Records the intent to send; false when a record with that id already exists.
