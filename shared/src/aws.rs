@@ -39,7 +39,8 @@ impl AwsClients {
 
 /// The SDK configuration inside a Lambda function: the region and the role's credentials from
 /// the environment Lambda sets (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-/// `AWS_SESSION_TOKEN`), and `AWS_ENDPOINT_URL` when set.
+/// `AWS_SESSION_TOKEN`), and `AWS_ENDPOINT_URL` when set; standard retries and a 3.1 s connect
+/// timeout, as `aws_config::load_defaults` gives.
 ///
 /// `aws_config::load_defaults` would find the same values, but links its whole provider chain
 /// (profile files, SSO, web identity through STS, ECS, instance metadata) into every function,
@@ -57,6 +58,14 @@ fn sdk_config_from(
     let credentials = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
     let mut builder = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        // As `load_defaults` sets them: standard retries (3 attempts, backoff; throttling
+        // retried) and a 3.1 s connect timeout, stated rather than left to the behaviour version.
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_millis(3100))
+                .build(),
+        )
         .region(Region::new(region))
         .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
             credentials,
@@ -134,6 +143,14 @@ mod tests {
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-2"));
         assert_eq!(config.endpoint_url(), None);
         assert!(config.credentials_provider().is_some());
+        let retry = config.retry_config().expect("retries configured");
+        assert_eq!(retry.mode(), aws_config::retry::RetryMode::Standard);
+        assert_eq!(retry.max_attempts(), 3);
+        let timeouts = config.timeout_config().expect("timeouts configured");
+        assert_eq!(
+            timeouts.connect_timeout(),
+            Some(std::time::Duration::from_millis(3100))
+        );
 
         let local = sdk_config_from(env(&[
             ("AWS_REGION", "eu-west-2"),
