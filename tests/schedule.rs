@@ -1015,6 +1015,51 @@ async fn a_corrected_email_is_erased_everywhere_and_recorded_without_the_address
 }
 
 #[tokio::test]
+async fn an_erasure_reaches_a_child_item_past_its_expiry_that_dynamodb_has_not_yet_deleted() {
+    let w = world().await;
+    let ava = child_id(&w.stack, "Ava").await;
+    // DynamoDB deletes expired items up to a few days late; until then they still hold data.
+    w.stack
+        .clients
+        .dynamodb
+        .update_item()
+        .table_name(w.stack.table())
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("T#{TEAM}#C#{ava}")),
+        )
+        .key(
+            "sk",
+            aws_sdk_dynamodb::types::AttributeValue::S("CHILD".into()),
+        )
+        .update_expression("SET expires_at = :past")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N("1000".into()),
+        )
+        .condition_expression("attribute_exists(pk)")
+        .send()
+        .await
+        .expect("the child item, expired");
+    assert!(whole_table(&w.stack).await.contains("sarah@example.com"));
+
+    let erasure = w
+        .stack
+        .store()
+        .erase_detail(
+            &team(),
+            "email:sarah@example.com",
+            "J Smith, SAIS admin",
+            sais_shared::dispatch::records::ErasureReason::Correction,
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(erasure.children, 1);
+    assert!(!whole_table(&w.stack).await.contains("sarah@example.com"));
+}
+
+#[tokio::test]
 async fn messages_go_from_the_reply_to_address_and_text_sender_the_team_chose() {
     let w = world().await;
     let (notify, dispatcher) = sender(&w).await;

@@ -280,6 +280,20 @@ impl Store {
         key: &str,
         sk_prefix: Option<&str>,
     ) -> Result<Vec<super::Item>, StoreError> {
+        let mut items = self.index_items_even_expired(index, key, sk_prefix).await?;
+        items.retain(|i| !expired(i));
+        Ok(items)
+    }
+
+    /// Every item of one partition of an index, expired ones included: DynamoDB deletes expired
+    /// items up to a few days late, and until then they still hold what they held (erasure must
+    /// reach them).
+    pub(super) async fn index_items_even_expired(
+        &self,
+        index: &str,
+        key: &str,
+        sk_prefix: Option<&str>,
+    ) -> Result<Vec<super::Item>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -299,12 +313,7 @@ impl Store {
                 None => query.key_condition_expression("#pk = :pk"),
             };
             let page = query.send().await.map_err(sdk_err)?;
-            items.extend(
-                page.items
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter(|i| !expired(i)),
-            );
+            items.extend(page.items.unwrap_or_default());
             start = page.last_evaluated_key;
             if start.is_none() {
                 return Ok(items);

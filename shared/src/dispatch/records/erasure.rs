@@ -13,7 +13,7 @@ use serde::Serialize;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::{Store, StoreError, err, expired, now_epoch, s, sdk_err, str_attr};
+use super::{Store, StoreError, err, now_epoch, s, sdk_err, str_attr};
 use crate::files::now_rfc3339;
 use crate::store::{TTL_ATTRIBUTE, keys};
 use crate::uploads::TeamCode;
@@ -175,11 +175,12 @@ impl Store {
             .await
             .map_err(sdk_err)?;
 
-        // The children whose parents hold it.
+        // The children whose parents hold it (expired child items too, until DynamoDB deletes
+        // them).
         let mut concerned: Vec<String> = also_children.to_vec();
         for shard in 0..crate::store::TEAM_SHARDS {
             for mut item in self
-                .index_items("gsi2", &keys::team_children(team, shard), None)
+                .index_items_even_expired("gsi2", &keys::team_children(team, shard), None)
                 .await?
             {
                 if !remove_from_parents(&mut item, kind, value) {
@@ -369,9 +370,6 @@ fn remove_from_parents(
     kind: &str,
     value: &str,
 ) -> bool {
-    if expired(item) {
-        return false;
-    }
     let Some(AttributeValue::L(parents)) = item.get_mut("parents") else {
         return false;
     };
