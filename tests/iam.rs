@@ -550,6 +550,7 @@ const NEEDS: &[Need] = needs![
     "IngestRole" "dynamodb:UpdateItem" TABLE, "records.rs record_response, record_objection_with";
     "IngestRole" "dynamodb:BatchGetItem" TABLE, "records.rs existing_children (responses, objections by NHS number)";
     "IngestRole" "dynamodb:Query" GSI2, "records.rs children_by_details (rows without NHS number); erasure.rs erase_detail (every child of the team)";
+    "IngestRole" "dynamodb:Query" TABLE, "erasure.rs erased_markers (the team's erasure log, before a child file is written)";
     "IngestRole" "dynamodb:DeleteItem" TABLE, "erasure.rs erase_detail (the erased detail's status item)";
     "IngestRole" "dynamodb:Scan" TABLE, "erasure.rs team_items_holding (messages and inbound texts of an erased detail)";
     "IngestRole" "s3:PutObjectTagging" UPLOAD, "ingest.rs tag_for_expiry (unversioned bucket)";

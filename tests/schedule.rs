@@ -850,13 +850,40 @@ async fn a_serious_harm_objection_erases_the_number_from_the_store_and_the_sar_a
         .expect("the text sent before is still accounted for");
     assert_eq!(text["recipient"], "erased");
 
-    // A later file that brings the number back: it is never texted again.
-    e2e::upload_and_ingest(
-        &w.stack,
-        &format!("{TEAM}/cohort/ben-again.csv"),
-        families.into(),
-    )
-    .await;
+    // A later file that brings the number back: it is not stored, and never texted again.
+    let again = upload_csv(&w.stack, "cohort", "ben-again.csv", families).await;
+    assert_eq!(again["status"], "imported", "{again}");
+    let left_out: Vec<_> = again["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["code"] == "detail_erased")
+        .collect();
+    assert_eq!(left_out.len(), 1, "{again}");
+    assert_eq!(left_out[0]["column"], "PARENT_1_PHONE");
+    assert!(
+        !again.to_string().contains("7700"),
+        "the report does not repeat the number"
+    );
+    let table = whole_table(&w.stack).await;
+    assert!(!table.contains("+447700900124") && !table.contains("7700 900124"));
+    assert!(
+        table.contains("tom@example.com"),
+        "the parent's email is kept"
+    );
+
+    // However the number gets back onto the child (here an ingest without the erasure key; an
+    // erasure logged before its marker was), the dispatcher still never uses it.
+    let keyless = sais_shared::ingest::Ingest::new(w.stack.clients.clone(), w.stack.table());
+    w.stack
+        .put_and_ingest(
+            &keyless,
+            &format!("{TEAM}/cohort/ben-third.csv"),
+            families.as_bytes().to_vec(),
+        )
+        .await
+        .expect("ingest");
+    assert!(whole_table(&w.stack).await.contains("+447700900124"));
     job.purpose = Purpose::ConsentReminder;
     job.occasion = Some("2026-11-25".into());
     let outcome = dispatcher.handle_job(&job).await.unwrap();

@@ -22,7 +22,7 @@ use crate::aws::AwsClients;
 use crate::dispatch::records::Store;
 use crate::domain::SchoolUrn;
 use crate::files::campaign_file::{MAX_CAMPAIGN_BYTES, validate_campaign};
-use crate::files::children::ChildFileKind;
+use crate::files::children::{ChildFileKind, ChildRow};
 use crate::files::csv_file::TextEncoding;
 use crate::files::objections::validate_objections_file;
 use crate::files::report::{Report, Status, codes};
@@ -428,6 +428,26 @@ impl Ingest {
             return Ok(Some(report));
         }
 
+        // Details erased for the team (serious harm, corrections) stay out of what is stored,
+        // even when a file brings them back.
+        let erased = match &self.erasure_key {
+            Some(key) => {
+                let markers = self
+                    .store()
+                    .erased_markers(&upload.team)
+                    .await
+                    .map_err(|e| IngestError::Ledger(e.to_string()))?;
+                (!markers.is_empty()).then(|| {
+                    Arc::new(ErasedDetails {
+                        key: key.clone(),
+                        markers,
+                    })
+                })
+            }
+            None => None,
+        };
+        let left_out = Arc::new(std::sync::Mutex::new(Vec::new()));
+
         let encoding = report.encoding.as_deref().and_then(TextEncoding::from_name);
         let (tx, mut rx) = mpsc::channel::<WriteRequest>(MAX_BATCH_ITEMS * 64);
         let updated_at = now_rfc3339();
@@ -440,6 +460,8 @@ impl Ingest {
             upload_id: upload_id.to_owned(),
             updated_at,
             expires_at,
+            erased,
+            left_out: left_out.clone(),
         };
         let reading = self.read_pass(upload, object, &kind, today, encoding, Some(sink));
         let rows = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).chunks(MAX_BATCH_ITEMS);
@@ -467,6 +489,20 @@ impl Ingest {
             "children written"
         );
         self.set_latest(upload, &source, upload_id).await?;
+        let mut report = report;
+        let left_out = std::mem::take(&mut *left_out.lock().unwrap_or_else(|e| e.into_inner()));
+        if !left_out.is_empty() {
+            tracing::info!(details = left_out.len(), "erased details left out");
+        }
+        for (row, column) in left_out {
+            report.warnings.push(crate::files::report::Issue::new(
+                row,
+                Some(column),
+                codes::DETAIL_ERASED,
+                "This contact detail was erased earlier (serious harm or a correction), so it was not stored and will never be used",
+            ));
+        }
+        report.warnings.sort_by_key(|w| w.row);
         Ok(Some(report))
     }
 
@@ -658,7 +694,7 @@ impl Ingest {
                 report.warnings.push(crate::files::report::Issue::new(
                     row.row,
                     None::<&'static str>,
-                    "detail_erased",
+                    codes::DETAIL_ERASED,
                     format!(
                         "The {} was erased from {} children's records, {} messages and {} objections; it will never be used again",
                         if erasure.detail_kind == "email" { "email address" } else { "phone number" },
@@ -990,11 +1026,55 @@ struct WriteSink {
     upload_id: String,
     updated_at: String,
     expires_at: i64,
+    /// The team's erased details, when it has any.
+    erased: Option<Arc<ErasedDetails>>,
+    /// Where an erased detail was left out: row and column.
+    left_out: Arc<std::sync::Mutex<Vec<(u64, String)>>>,
+}
+
+/// The markers of a team's erased details, and the key they are made with.
+struct ErasedDetails {
+    key: crate::dispatch::records::ErasureKey,
+    markers: std::collections::HashSet<String>,
+}
+
+impl ErasedDetails {
+    /// The row without its erased details (a copy only when it has one), and their columns.
+    fn strip<'r>(
+        &self,
+        team: &crate::uploads::TeamCode,
+        row: &'r ChildRow,
+    ) -> (std::borrow::Cow<'r, ChildRow>, Vec<String>) {
+        let erased = |detail: String| self.markers.contains(&self.key.marker(team, &detail));
+        let mut row = std::borrow::Cow::Borrowed(row);
+        let mut columns = Vec::new();
+        for i in 0..row.parents.len() {
+            let parent = &row.parents[i];
+            let slot = parent.slot;
+            let email = parent
+                .email
+                .as_ref()
+                .is_some_and(|e| erased(format!("email:{}", e.as_str())));
+            let phone = parent
+                .phone
+                .as_ref()
+                .is_some_and(|p| erased(format!("phone:{}", p.e164())));
+            if email {
+                row.to_mut().parents[i].email = None;
+                columns.push(format!("PARENT_{slot}_EMAIL"));
+            }
+            if phone {
+                row.to_mut().parents[i].phone = None;
+                columns.push(format!("PARENT_{slot}_PHONE"));
+            }
+        }
+        (row, columns)
+    }
 }
 
 impl WriteSink {
     /// False when the writer has stopped.
-    fn send(&self, row: &crate::files::children::ChildRow) -> bool {
+    fn send(&self, row: &ChildRow) -> bool {
         let provenance = Provenance {
             team: &self.team,
             source: &self.source,
@@ -1002,7 +1082,21 @@ impl WriteSink {
             updated_at: &self.updated_at,
             expires_at: self.expires_at,
         };
-        let item = ChildItem::from_row(row, &provenance);
+        let row = match &self.erased {
+            Some(erased) => {
+                let (row, columns) = erased.strip(&self.team, row);
+                if !columns.is_empty() {
+                    let number = row.row;
+                    self.left_out
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(columns.into_iter().map(|c| (number, c)));
+                }
+                row
+            }
+            None => std::borrow::Cow::Borrowed(row),
+        };
+        let item = ChildItem::from_row(&row, &provenance);
         let Ok(item) = serde_dynamo::to_item(item) else {
             return false;
         };

@@ -43,6 +43,8 @@ pub mod codes {
     pub const SHARED_EMAIL: &str = "shared_email";
     /// Warning: the file was read as Windows-1252.
     pub const WINDOWS_1252: &str = "windows_1252";
+    /// A contact detail erased earlier (serious harm or a correction): not stored, never used.
+    pub const DETAIL_ERASED: &str = "detail_erased";
 }
 
 /// A file-level problem.

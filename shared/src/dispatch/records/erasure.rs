@@ -265,7 +265,10 @@ impl Store {
                 AttributeValue::N(outcome.inbound_texts.to_string()),
             ),
         ]);
-        log.insert("pk".into(), s(format!("T#{team}#ERASURES")));
+        // The marker (a keyed hash, never the detail), so ingest can keep a file from bringing
+        // the detail back: see `erased_markers`.
+        log.insert("marker".into(), s(key.marker(team, detail)));
+        log.insert("pk".into(), s(erasures_pk(team)));
         log.insert("sk".into(), s(format!("{erased_at}#{erasure_id}")));
         self.put(log).await?;
         tracing::info!(
@@ -279,6 +282,21 @@ impl Store {
             "contact detail erased"
         );
         Ok(outcome)
+    }
+
+    /// The markers of every detail erased for the team (from its erasure log), so that ingest
+    /// can leave them out of a later file's rows. Erasures recorded before markers were logged
+    /// are not in it (the dispatcher still never uses those details).
+    pub async fn erased_markers(
+        &self,
+        team: &TeamCode,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        Ok(self
+            .partition(&erasures_pk(team), None)
+            .await?
+            .iter()
+            .filter_map(|item| str_attr(item, "marker"))
+            .collect())
     }
 
     /// Every unexpired item of a child's partition: the child, their state (responses and
@@ -365,6 +383,11 @@ impl Store {
 }
 
 /// Removes an email or phone from a child item's parents; true when any parent held it.
+/// The team's erasure log.
+fn erasures_pk(team: &TeamCode) -> String {
+    format!("T#{team}#ERASURES")
+}
+
 fn remove_from_parents(
     item: &mut HashMap<String, AttributeValue>,
     kind: &str,
