@@ -794,3 +794,28 @@ fn the_wildcard_matcher_follows_iams_rules() {
     assert!(!glob("${T.Arn}", "${T.Arn}/index/gsi1"));
     assert!(glob("*", "anything"));
 }
+
+#[test]
+fn the_public_webhook_is_capped_by_reserved_concurrency_unless_the_parameter_is_zero() {
+    let t = template();
+    let parameter = &t["Parameters"]["WebhookMaxConcurrency"];
+    let default = parameter["Default"].as_u64().expect("a numeric default");
+    // Notify's whole 3,000 receipts a minute need about 5 instances; the default leaves room.
+    assert!(
+        default >= 10,
+        "default {default} would throttle ordinary receipts"
+    );
+    assert_eq!(parameter["MinValue"].as_u64(), Some(0));
+    let reserved = format!(
+        "{:?}",
+        t["Resources"]["WebhookFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    );
+    for part in ["LimitsWebhook", "WebhookMaxConcurrency", "AWS::NoValue"] {
+        assert!(reserved.contains(part), "{part} missing from {reserved}");
+    }
+    let condition = format!("{:?}", t["Conditions"]["LimitsWebhook"]);
+    assert!(
+        condition.contains("WebhookMaxConcurrency") && condition.contains("Not"),
+        "{condition}"
+    );
+}
