@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_sdk_s3::primitives::ByteStream;
 use e2e::{dynamo_faults, read_object, receive_event};
 use sais_shared::aws::{AwsClients, local_sdk_config};
 use sais_shared::ingest::Ingest;
@@ -23,16 +22,7 @@ fn mavis(folder: &str, file: &str) -> Vec<u8> {
 }
 
 async fn upload(stack: &LocalStack, key: &str, body: Vec<u8>) {
-    stack
-        .clients
-        .s3
-        .put_object()
-        .bucket(stack.bucket())
-        .key(key)
-        .body(ByteStream::from(body))
-        .send()
-        .await
-        .expect("put_object");
+    stack.upload(key, body).await.expect("put_object");
 }
 
 /// The notifications for the uploads so far (moto's set-up test event included).

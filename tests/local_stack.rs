@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use aws_sdk_s3::primitives::ByteStream;
 use e2e::receive_event;
 use sais_shared::local::LocalStack;
 use sais_shared::uploads::{
@@ -15,13 +14,7 @@ async fn an_upload_with_spaces_and_brackets_notifies_the_ingest_queue_with_its_k
     let stack = LocalStack::isolated().await.expect("local stack");
     let key = "RYG-sais/cohort/Year 8 (autumn) [v2].csv";
     stack
-        .clients
-        .s3
-        .put_object()
-        .bucket(stack.bucket())
-        .key(key)
-        .body(ByteStream::from_static(b"CHILD_FIRST_NAME\n"))
-        .send()
+        .upload(key, b"CHILD_FIRST_NAME\n".to_vec())
         .await
         .expect("put_object");
 
@@ -58,13 +51,7 @@ async fn two_isolated_stacks_do_not_see_each_others_objects() {
     let (a, b) = tokio::join!(LocalStack::isolated(), LocalStack::isolated());
     let (a, b) = (a.expect("stack a"), b.expect("stack b"));
     assert_ne!(a.bucket(), b.bucket());
-    a.clients
-        .s3
-        .put_object()
-        .bucket(a.bucket())
-        .key("T/cohort/a.csv")
-        .body(ByteStream::from_static(b"x"))
-        .send()
+    a.upload("T/cohort/a.csv", b"x".to_vec())
         .await
         .expect("put");
     let listed = b

@@ -579,11 +579,10 @@ impl LocalStack {
         }
     }
 
-    /// Puts `body` at `key` in the bucket and runs `ingest` on it, as its S3 notification
-    /// would; returns the object as announced.
-    pub async fn put_and_ingest(
+    /// Puts `body` at `key` in the bucket, as a team's upload; returns the object as its S3
+    /// notification would announce it.
+    pub async fn upload(
         &self,
-        ingest: &crate::ingest::Ingest,
         key: &str,
         body: Vec<u8>,
     ) -> Result<crate::uploads::ObjectCreated, LocalStackError> {
@@ -598,13 +597,24 @@ impl LocalStack {
             .send()
             .await
             .map_err(|e| create_err(key, e))?;
-        let object = crate::uploads::ObjectCreated {
+        Ok(crate::uploads::ObjectCreated {
             bucket: self.bucket(),
             key: key.to_owned(),
             version_id: put.version_id,
             etag: put.e_tag,
             size,
-        };
+        })
+    }
+
+    /// Puts `body` at `key` in the bucket and runs `ingest` on it, as its S3 notification
+    /// would; returns the object as announced.
+    pub async fn put_and_ingest(
+        &self,
+        ingest: &crate::ingest::Ingest,
+        key: &str,
+        body: Vec<u8>,
+    ) -> Result<crate::uploads::ObjectCreated, LocalStackError> {
+        let object = self.upload(key, body).await?;
         ingest
             .ingest_object(&object)
             .await

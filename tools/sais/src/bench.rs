@@ -14,7 +14,6 @@ use sais_shared::files::report::Status;
 use sais_shared::files::validate_child_file;
 use sais_shared::generate::write_cohort;
 use sais_shared::local::LocalStack;
-use sais_shared::uploads::ObjectCreated;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -259,23 +258,10 @@ fn bench_store(rows: u64) -> Result<serde_json::Value> {
             .context("starting the local stack (moto)")?;
         let bytes = cohort_bytes(rows);
         let key = "BENCH/cohort/bench.csv";
-        let put = stack
-            .clients
-            .s3
-            .put_object()
-            .bucket(stack.bucket())
-            .key(key)
-            .body(bytes.into())
-            .send()
+        let object = stack
+            .upload(key, bytes)
             .await
             .context("uploading the generated file")?;
-        let object = ObjectCreated {
-            bucket: stack.bucket(),
-            key: key.to_owned(),
-            version_id: put.version_id,
-            etag: put.e_tag,
-            size: 0,
-        };
         let ingest = stack.ingest();
         let start = Instant::now();
         let outcome = ingest.ingest_object(&object).await.context("ingest")?;

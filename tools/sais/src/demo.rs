@@ -113,13 +113,7 @@ impl Demo<'_> {
     async fn upload(&self, relative: &str, body: Vec<u8>) -> Result<()> {
         let key = format!("{}/{relative}", self.args.team);
         self.stack
-            .clients
-            .s3
-            .put_object()
-            .bucket(self.stack.bucket())
-            .key(&key)
-            .body(body.into())
-            .send()
+            .upload(&key, body)
             .await
             .with_context(|| format!("uploading {key}"))?;
         say!(self.quiet, "  uploaded {key}");
