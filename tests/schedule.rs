@@ -709,12 +709,11 @@ async fn objections_from_a_file_are_upheld_at_send_time_and_a_withdrawal_lifts_t
     );
 }
 
-#[tokio::test]
-async fn an_urgent_campaign_with_grounds_overrides_an_objection_and_records_the_grounds() {
-    let w = world().await;
+/// The test campaign made urgent with these grounds, and an objection to all contact for Ava.
+async fn urgent_campaign_and_an_objection_for_ava(w: &World, grounds: &str) {
     let mut urgent = campaign();
     urgent.urgent = true;
-    urgent.override_grounds = Some("Measles outbreak: UKHSA advice of 20 November".into());
+    urgent.override_grounds = Some(grounds.into());
     w.stack
         .store()
         .put_campaign(&team(), &urgent)
@@ -727,6 +726,13 @@ async fn an_urgent_campaign_with_grounds_overrides_an_objection_and_records_the_
         "CHILD_NHS_NUMBER,SCOPE,REASON,RECORDED_BY\n9990000018,all,No contact please,SAIS nurse\n",
     )
     .await;
+}
+
+#[tokio::test]
+async fn an_urgent_campaign_with_grounds_overrides_an_objection_and_records_the_grounds() {
+    let w = world().await;
+    urgent_campaign_and_an_objection_for_ava(&w, "Measles outbreak: UKHSA advice of 20 November")
+        .await;
     let (_notify, dispatcher) = sender(&w).await;
     let ava = child_id(&w.stack, "Ava").await;
     let outcome = dispatcher
@@ -904,21 +910,7 @@ async fn a_serious_harm_objection_erases_the_number_from_the_store_and_the_sar_a
 async fn a_subject_access_request_returns_everything_held_about_the_child_and_nothing_about_others()
 {
     let w = world().await;
-    let mut urgent = campaign();
-    urgent.urgent = true;
-    urgent.override_grounds = Some("Measles outbreak: UKHSA advice".into());
-    w.stack
-        .store()
-        .put_campaign(&team(), &urgent)
-        .await
-        .unwrap();
-    upload_csv(
-        &w.stack,
-        "objections",
-        "o.csv",
-        "CHILD_NHS_NUMBER,SCOPE,REASON,RECORDED_BY\n9990000018,all,No contact please,SAIS nurse\n",
-    )
-    .await;
+    urgent_campaign_and_an_objection_for_ava(&w, "Measles outbreak: UKHSA advice").await;
     let (_notify, dispatcher) = sender(&w).await;
     let ava = child_id(&w.stack, "Ava").await;
     dispatcher
