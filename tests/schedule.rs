@@ -632,6 +632,17 @@ async fn upload_json(stack: &LocalStack, path: &str, body: &str) -> serde_json::
 }
 
 /// The messages the simulator received for one recipient.
+/// The campaign's consent request for a child, as the daily run queues it.
+fn consent_request(child_id: &str) -> SendJob {
+    SendJob::new(
+        &team(),
+        "hpv-y8",
+        child_id,
+        Purpose::ConsentRequest,
+        "campaign",
+    )
+}
+
 fn to(notify: &sais_shared::local::LocalNotify, recipient: &str) -> usize {
     notify
         .sim
@@ -670,7 +681,7 @@ async fn objections_from_a_file_are_upheld_at_send_time_and_a_withdrawal_lifts_t
         child_id(&w.stack, "Ben").await,
         child_id(&w.stack, "Cara").await,
     );
-    let mut request = SendJob::new(&team(), "hpv-y8", &ben, Purpose::ConsentRequest, "campaign");
+    let mut request = consent_request(&ben);
     dispatcher.handle_job(&request).await.unwrap();
     assert_eq!(
         (to(&notify, "tom@example.com"), to(&notify, "+447700900124")),
@@ -678,13 +689,7 @@ async fn objections_from_a_file_are_upheld_at_send_time_and_a_withdrawal_lifts_t
         "an objection to texts leaves email only"
     );
     let skipped = dispatcher
-        .handle_job(&SendJob::new(
-            &team(),
-            "hpv-y8",
-            &cara,
-            Purpose::ConsentRequest,
-            "campaign",
-        ))
+        .handle_job(&consent_request(&cara))
         .await
         .unwrap();
     assert_eq!(skipped.sent, 0);
@@ -735,16 +740,7 @@ async fn an_urgent_campaign_with_grounds_overrides_an_objection_and_records_the_
         .await;
     let (_notify, dispatcher) = sender(&w).await;
     let ava = child_id(&w.stack, "Ava").await;
-    let outcome = dispatcher
-        .handle_job(&SendJob::new(
-            &team(),
-            "hpv-y8",
-            &ava,
-            Purpose::ConsentRequest,
-            "campaign",
-        ))
-        .await
-        .unwrap();
+    let outcome = dispatcher.handle_job(&consent_request(&ava)).await.unwrap();
     assert_eq!(outcome.sent, 1, "the urgent campaign reaches Ava's family");
     let messages = w
         .stack
@@ -789,7 +785,7 @@ async fn a_serious_harm_objection_erases_the_number_from_the_store_and_the_sar_a
     let (notify, dispatcher) = sender(&w).await;
     let ben = child_id(&w.stack, "Ben").await;
     // The request goes by email and text; an inbound text comes from the number too.
-    let mut job = SendJob::new(&team(), "hpv-y8", &ben, Purpose::ConsentRequest, "campaign");
+    let mut job = consent_request(&ben);
     dispatcher.handle_job(&job).await.unwrap();
     assert_eq!(to(&notify, "+447700900124"), 1);
     w.stack
@@ -913,16 +909,7 @@ async fn a_subject_access_request_returns_everything_held_about_the_child_and_no
     urgent_campaign_and_an_objection_for_ava(&w, "Measles outbreak: UKHSA advice").await;
     let (_notify, dispatcher) = sender(&w).await;
     let ava = child_id(&w.stack, "Ava").await;
-    dispatcher
-        .handle_job(&SendJob::new(
-            &team(),
-            "hpv-y8",
-            &ava,
-            Purpose::ConsentRequest,
-            "campaign",
-        ))
-        .await
-        .unwrap();
+    dispatcher.handle_job(&consent_request(&ava)).await.unwrap();
     upload_csv(
         &w.stack,
         "responses",
@@ -994,16 +981,7 @@ async fn a_corrected_email_is_erased_everywhere_and_recorded_without_the_address
     let w = world().await;
     let (notify, dispatcher) = sender(&w).await;
     let ava = child_id(&w.stack, "Ava").await;
-    dispatcher
-        .handle_job(&SendJob::new(
-            &team(),
-            "hpv-y8",
-            &ava,
-            Purpose::ConsentRequest,
-            "campaign",
-        ))
-        .await
-        .unwrap();
+    dispatcher.handle_job(&consent_request(&ava)).await.unwrap();
     assert_eq!(to(&notify, "sarah@example.com"), 1);
     let erasure = w
         .stack
@@ -1083,7 +1061,7 @@ async fn messages_go_from_the_reply_to_address_and_text_sender_the_team_chose() 
     let w = world().await;
     let (notify, dispatcher) = sender(&w).await;
     let ava = child_id(&w.stack, "Ava").await;
-    let first = SendJob::new(&team(), "hpv-y8", &ava, Purpose::ConsentRequest, "campaign");
+    let first = consent_request(&ava);
     dispatcher.handle_job(&first).await.unwrap();
     assert_eq!(
         notify.sim.received()[0].sender_id,
@@ -1105,16 +1083,7 @@ async fn messages_go_from_the_reply_to_address_and_text_sender_the_team_chose() 
         Ben,Jones,2013-06-02,SW1A 1AA,123456,9990000026,8,Tom Jones,tom@example.com,07700 900124\n";
     e2e::upload_and_ingest(&w.stack, &format!("{TEAM}/cohort/ben.csv"), rows.into()).await;
     let ben = child_id(&w.stack, "Ben").await;
-    dispatcher
-        .handle_job(&SendJob::new(
-            &team(),
-            "hpv-y8",
-            &ben,
-            Purpose::ConsentRequest,
-            "campaign",
-        ))
-        .await
-        .unwrap();
+    dispatcher.handle_job(&consent_request(&ben)).await.unwrap();
     let sender_of = |to: &str| {
         notify
             .sim
