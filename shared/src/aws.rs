@@ -14,13 +14,6 @@ pub struct AwsClients {
 }
 
 impl AwsClients {
-    /// Clients from the standard environment (Lambda's role, `AWS_REGION`, and `AWS_ENDPOINT_URL`
-    /// when set, which is how the local stack points the real SDK at moto).
-    pub async fn from_env() -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest()).load().await;
-        Self::from_config(&config)
-    }
-
     /// Clients from an explicit SDK configuration.
     pub fn from_config(config: &SdkConfig) -> Self {
         // Path-style addressing works against both AWS and a local endpoint on 127.0.0.1,
