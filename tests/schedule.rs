@@ -976,15 +976,9 @@ async fn a_subject_access_request_returns_everything_held_about_the_child_and_no
     assert_eq!(nobody["children"], serde_json::json!([]));
 }
 
-#[tokio::test]
-async fn a_corrected_email_is_erased_everywhere_and_recorded_without_the_address() {
-    let w = world().await;
-    let (notify, dispatcher) = sender(&w).await;
-    let ava = child_id(&w.stack, "Ava").await;
-    dispatcher.handle_job(&consent_request(&ava)).await.unwrap();
-    assert_eq!(to(&notify, "sarah@example.com"), 1);
-    let erasure = w
-        .stack
+/// A SAIS admin erases Sarah's email (Ava's parent) as a correction.
+async fn correct_away_sarahs_email(w: &World) -> sais_shared::dispatch::records::Erasure {
+    w.stack
         .store()
         .erase_detail(
             &team(),
@@ -994,7 +988,17 @@ async fn a_corrected_email_is_erased_everywhere_and_recorded_without_the_address
             &[],
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_corrected_email_is_erased_everywhere_and_recorded_without_the_address() {
+    let w = world().await;
+    let (notify, dispatcher) = sender(&w).await;
+    let ava = child_id(&w.stack, "Ava").await;
+    dispatcher.handle_job(&consent_request(&ava)).await.unwrap();
+    assert_eq!(to(&notify, "sarah@example.com"), 1);
+    let erasure = correct_away_sarahs_email(&w).await;
     assert_eq!((erasure.children, erasure.messages), (1, 1));
     assert!(!whole_table(&w.stack).await.contains("sarah@example.com"));
     let log = w
@@ -1040,18 +1044,7 @@ async fn an_erasure_reaches_a_child_item_past_its_expiry_that_dynamodb_has_not_y
         .expect("the child item, expired");
     assert!(whole_table(&w.stack).await.contains("sarah@example.com"));
 
-    let erasure = w
-        .stack
-        .store()
-        .erase_detail(
-            &team(),
-            "email:sarah@example.com",
-            "J Smith, SAIS admin",
-            sais_shared::dispatch::records::ErasureReason::Correction,
-            &[],
-        )
-        .await
-        .unwrap();
+    let erasure = correct_away_sarahs_email(&w).await;
     assert_eq!(erasure.children, 1);
     assert!(!whole_table(&w.stack).await.contains("sarah@example.com"));
 }
