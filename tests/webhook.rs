@@ -660,9 +660,10 @@ async fn bad_callbacks_change_nothing_and_get_the_right_status() {
         "template_version": 1,
     }))
     .unwrap();
-    let mut extra_field: serde_json::Value =
+    let mut not_a_callback: serde_json::Value =
         serde_json::from_slice(&receipt("permanent-failure")).unwrap();
-    extra_field["surprise"] = serde_json::json!(true);
+    not_a_callback.as_object_mut().unwrap().remove("status");
+    not_a_callback["surprise"] = serde_json::json!(true);
 
     let cases: Vec<(&str, Option<&str>, Vec<u8>, u16)> = vec![
         ("no token", None, receipt("permanent-failure"), 401),
@@ -682,12 +683,18 @@ async fn bad_callbacks_change_nothing_and_get_the_right_status() {
         ("broken JSON", Some(&bearer), b"{\"id\": ".to_vec(), 400),
         ("a JSON array", Some(&bearer), b"[1, 2, 3]".to_vec(), 400),
         (
-            "an unknown shape",
+            "a receipt without its status",
             Some(&bearer),
-            serde_json::to_vec(&extra_field).unwrap(),
+            serde_json::to_vec(&not_a_callback).unwrap(),
             400,
         ),
         ("an unknown notification", Some(&bearer), unknown, 200),
+        (
+            "a status Notify adds later",
+            Some(&bearer),
+            receipt("pending-virus-check"),
+            200,
+        ),
     ];
     let captured = e2e::Captured::global();
     for (name, authorization, body, want) in cases {
@@ -708,11 +715,108 @@ async fn bad_callbacks_change_nothing_and_get_the_right_status() {
         })
         .count();
     assert_eq!(counted, 1);
+    // So is the unknown status, by name, under `{ $.fields.metric = "unknown_status" }`.
+    let unknown_statuses = captured
+        .text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| {
+            v["fields"]["metric"] == "unknown_status"
+                && v["fields"]["status"] == "pending-virus-check"
+                && v["fields"]["notify_id"] == email.id.to_string()
+        })
+        .count();
+    assert_eq!(unknown_statuses, 1);
     // The real callback still works afterwards.
     assert_eq!(w.receipt(&email, "delivered").await, 200);
     assert_eq!(
         statuses(&w.messages().await),
         vec![("email".into(), "delivered".into())]
+    );
+}
+
+#[tokio::test]
+async fn a_receipt_and_an_inbound_text_with_fields_notify_adds_later_are_applied() {
+    let w = world(&[
+        "Ava,Smith,2013-05-01,SW1A 1AA,123456,9990000018,10 Downing Street,London,,Sarah Smith,sarah.smith@example.com,07700900001,email",
+    ])
+    .await;
+    // This test posts the callbacks itself, as Notify would on the day it adds a field.
+    w.notify.sim.set_callback(None, None);
+    let ava = w.child("9990000018").await;
+    w.send(&ava, Purpose::ConsentRequest).await;
+    let email = w.notify.sim.received().pop().expect("the email");
+    let bearer = format!("Bearer {TOKEN}");
+
+    let receipt = serde_json::json!({
+        "id": email.id,
+        "reference": email.reference,
+        "to": email.to,
+        "status": "permanent-failure",
+        "created_at": "2026-11-22T10:00:00.000000Z",
+        "completed_at": "2026-11-22T10:00:05.000000Z",
+        "sent_at": "2026-11-22T10:00:01.000000Z",
+        "notification_type": "email",
+        "template_id": email.template_id,
+        "template_version": email.template_version,
+        // Fields Notify does not send today.
+        "cost_in_pounds": 0.0,
+        "is_international": false,
+        "provider_response": {"code": "550", "text": "mailbox unavailable"},
+    });
+    let got = w
+        .post(Some(&bearer), serde_json::to_vec(&receipt).unwrap())
+        .await;
+    assert_eq!(got.as_u16(), 200, "a receipt with added fields is applied");
+    assert_eq!(
+        statuses(&w.messages().await),
+        vec![("email".into(), "permanent-failure".into())]
+    );
+    assert_eq!(
+        w.detail_status("email:sarah.smith@example.com")
+            .await
+            .as_deref(),
+        Some("failed")
+    );
+    // The bounce falls back to a text.
+    w.settle().await;
+    assert_eq!(
+        w.sent(),
+        vec![
+            pair("email", "sarah.smith@example.com"),
+            pair("sms", "+447700900001")
+        ]
+    );
+
+    let inbound = serde_json::json!({
+        "id": uuid::Uuid::new_v4(),
+        "source_number": "447700900001",
+        "destination_number": "07700900000",
+        "message": "Stop.",
+        "date_received": "2026-11-22T10:05:00.000000Z",
+        "service_id": uuid::Uuid::new_v4(),
+        "new_field_next_year": {"nested": [1, 2]},
+    });
+    let got = w
+        .post(Some(&bearer), serde_json::to_vec(&inbound).unwrap())
+        .await;
+    assert_eq!(
+        got.as_u16(),
+        200,
+        "an inbound text with added fields is applied"
+    );
+    assert_eq!(
+        w.detail_status("phone:+447700900001").await.as_deref(),
+        Some("opted_out"),
+        "\"Stop.\" opts the number out"
+    );
+    assert!(
+        w.stack
+            .items_of_type("inbound_text")
+            .await
+            .expect("scan")
+            .is_empty(),
+        "an opt-out is acted on, not kept as a reply"
     );
 }
 

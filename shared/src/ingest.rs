@@ -53,21 +53,38 @@ pub enum IngestError {
     S3 {
         /// Which call.
         operation: &'static str,
-        /// The SDK's error.
+        /// The SDK's error code and message.
         message: String,
+        /// The SDK's error, when the call was made.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
     },
     /// Writing to the table failed.
     #[error(transparent)]
     Store(#[from] BatchWriteError),
     /// The uploads ledger could not be read or written.
     #[error("uploads ledger: {0}")]
-    Ledger(String),
+    Ledger(#[source] crate::dispatch::records::StoreError),
     /// The second pass did not agree with the first (the object changed underneath us).
     #[error("the file read differently on the second pass")]
     Inconsistent,
     /// A blocking task panicked or was cancelled.
     #[error("a reading task failed: {0}")]
     Task(String),
+}
+
+impl IngestError {
+    /// An S3 call that failed, carrying the SDK's error as its source.
+    fn s3<E: std::error::Error + Send + Sync + 'static>(
+        operation: &'static str,
+        e: aws_sdk_s3::error::SdkError<E>,
+    ) -> Self {
+        Self::S3 {
+            operation,
+            message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+            source: Some(Box::new(e)),
+        }
+    }
 }
 
 /// What happened to one object.
@@ -222,7 +239,7 @@ impl Ingest {
                 .store()
                 .team_settings(&upload.team)
                 .await
-                .map_err(|e| IngestError::Ledger(e.to_string()))?,
+                .map_err(IngestError::Ledger)?,
             false => None,
         };
         let records_days = settings
@@ -358,10 +375,7 @@ impl Ingest {
             {
                 Ok(None)
             }
-            Err(e) => Err(IngestError::S3 {
-                operation: "HeadObject",
-                message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
-            }),
+            Err(e) => Err(IngestError::s3("HeadObject", e)),
         }
     }
 
@@ -379,6 +393,7 @@ impl Ingest {
             .map_err(|e| IngestError::S3 {
                 operation: "PutObjectTagging",
                 message: e.to_string(),
+                source: None,
             })?;
         let tagging = aws_sdk_s3::types::Tagging::builder()
             .tag_set(tag)
@@ -386,6 +401,7 @@ impl Ingest {
             .map_err(|e| IngestError::S3 {
                 operation: "PutObjectTagging",
                 message: e.to_string(),
+                source: None,
             })?;
         let request = self
             .clients
@@ -395,10 +411,10 @@ impl Ingest {
             .key(&object.key)
             .set_version_id(announced(object).0)
             .tagging(tagging);
-        request.send().await.map_err(|e| IngestError::S3 {
-            operation: "PutObjectTagging",
-            message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
-        })?;
+        request
+            .send()
+            .await
+            .map_err(|e| IngestError::s3("PutObjectTagging", e))?;
         Ok(())
     }
 
@@ -436,7 +452,7 @@ impl Ingest {
                     .store()
                     .erased_markers(&upload.team)
                     .await
-                    .map_err(|e| IngestError::Ledger(e.to_string()))?;
+                    .map_err(IngestError::Ledger)?;
                 (!markers.is_empty()).then(|| {
                     Arc::new(ErasedDetails {
                         key: key.clone(),
@@ -522,7 +538,7 @@ impl Ingest {
             self.store()
                 .put_campaign(&upload.team, &campaign)
                 .await
-                .map_err(|e| IngestError::Ledger(e.to_string()))?;
+                .map_err(IngestError::Ledger)?;
             self.count_single_write();
         }
         Ok(Some(report))
@@ -550,7 +566,7 @@ impl Ingest {
         }
         let store = self.store();
         let team = &upload.team;
-        let ledger = |e: crate::dispatch::records::StoreError| IngestError::Ledger(e.to_string());
+        let ledger = IngestError::Ledger;
 
         let matched = match_children(&store, team, rows.iter().map(|r| &r.child)).await?;
         let mut writes: Vec<(String, &'static str, &'static str)> = Vec::new();
@@ -612,7 +628,7 @@ impl Ingest {
         }
         let store = self.store();
         let team = &upload.team;
-        let ledger = |e: crate::dispatch::records::StoreError| IngestError::Ledger(e.to_string());
+        let ledger = IngestError::Ledger;
         let matched = match_children(&store, team, rows.iter().map(|r| &r.child)).await?;
         let recorded_at = now_rfc3339();
         let (mut recorded, mut erased) = (0u64, 0u64);
@@ -776,7 +792,7 @@ impl Ingest {
             self.store()
                 .put_team_settings(&upload.team, &settings)
                 .await
-                .map_err(|e| IngestError::Ledger(e.to_string()))?;
+                .map_err(IngestError::Ledger)?;
             self.count_single_write();
         }
         Ok(Some(report))
@@ -792,10 +808,7 @@ impl Ingest {
             Ok(output) => output,
             Err(e) if is_gone(&e) => return Ok(None),
             Err(e) => {
-                return Err(IngestError::S3 {
-                    operation: "GetObject",
-                    message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
-                });
+                return Err(IngestError::s3("GetObject", e));
             }
         };
         let mut bytes = Vec::new();
@@ -807,6 +820,7 @@ impl Ingest {
         .map_err(|e| IngestError::S3 {
             operation: "GetObject",
             message: e.to_string(),
+            source: None,
         })?;
         Ok(Some(bytes))
     }
@@ -877,6 +891,7 @@ impl Ingest {
             return Err(IngestError::S3 {
                 operation: "GetObject",
                 message: "the object could not be read to the end".into(),
+                source: None,
             });
         }
         Ok(Some(report))
@@ -980,10 +995,7 @@ impl Ingest {
                 .key(upload.errors_key())
                 .send()
                 .await
-                .map_err(|e| IngestError::S3 {
-                    operation: "DeleteObject",
-                    message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
-                })?;
+                .map_err(|e| IngestError::s3("DeleteObject", e))?;
         }
         Ok(())
     }
@@ -1004,18 +1016,15 @@ impl Ingest {
             .body(body.into())
             .send()
             .await
-            .map_err(|e| IngestError::S3 {
-                operation: "PutObject",
-                message: aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
-            })?;
+            .map_err(|e| IngestError::s3("PutObject", e))?;
         Ok(())
     }
 }
 
-fn ledger_error<E: std::error::Error + 'static>(
+fn ledger_error<E: std::error::Error + Send + Sync + 'static>(
     e: aws_sdk_dynamodb::error::SdkError<E>,
 ) -> IngestError {
-    IngestError::Ledger(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+    IngestError::Ledger(crate::dispatch::records::StoreError::sdk(e))
 }
 
 /// Turns valid rows into put requests on the reading thread and hands them to the writer.
@@ -1221,7 +1230,7 @@ async fn match_children<'a>(
     team: &crate::uploads::TeamCode,
     rows: impl Iterator<Item = &'a ChildMatch> + Clone,
 ) -> Result<Vec<Vec<String>>, IngestError> {
-    let ledger = |e: crate::dispatch::records::StoreError| IngestError::Ledger(e.to_string());
+    let ledger = IngestError::Ledger;
     let by_nhs: Vec<String> = rows
         .clone()
         .filter_map(|c| match c {

@@ -40,6 +40,8 @@ pub enum Applied {
     Stale,
     /// No message with that id.
     Unknown,
+    /// A status this code does not know (Notify added it later): nothing changed.
+    UnknownStatus,
 }
 
 /// Applies delivery statuses and releases due work.
@@ -58,8 +60,8 @@ pub enum ReceiptError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The send queue.
-    #[error("send queue: {0}")]
-    Queue(String),
+    #[error(transparent)]
+    Queue(#[from] crate::dispatch::QueueError),
     /// The record kept changing under the update (Notify retries the callback).
     #[error("the message record kept changing")]
     Contended,
@@ -111,6 +113,11 @@ impl Receipts {
         status: &Status,
         now: OffsetDateTime,
     ) -> Result<Applied, ReceiptError> {
+        if let Status::Unknown(_) = status {
+            // Until the code knows what a status Notify added means, it moves nothing on: the
+            // record keeps what staff and the policy already rely on.
+            return Ok(Applied::UnknownStatus);
+        }
         let mut acted = false;
         // The dispatcher's own update (intent → created) or another receipt can land between
         // the read and the conditional write: read again and decide again, a few times.
@@ -274,6 +281,14 @@ impl Receipts {
         for letter in self.store.open_letters().await? {
             match notify.get_notification(letter.notify_id).await {
                 Ok(found) => {
+                    if let Status::Unknown(name) = &found.status {
+                        tracing::warn!(
+                            message_id = letter.message_id.as_str(),
+                            status_chars = name.len(),
+                            metric = "unknown_status",
+                            "letter status this service does not know; polled again next time"
+                        );
+                    }
                     let applied = self
                         .apply(&letter.team, &letter.message_id, &found.status, now)
                         .await?;

@@ -36,49 +36,47 @@ fn reply(status: u16, message: &str) -> Reply {
     }
 }
 
-/// Notify's delivery receipt (notify.md, "Callbacks").
+/// Notify's delivery receipt (notify.md, "Callbacks"), as far as the service uses it.
+///
+/// Read as Notify documents it and tolerant of additions: Notify has added callback fields before
+/// (`template_id`, `template_version`) and never retries a 4xx, so a field it adds tomorrow must
+/// not lose today's receipts. Unknown fields, and documented fields the service does not use
+/// (`to`, `created_at`, `completed_at`, `sent_at`, `notification_type`, `template_id`,
+/// `template_version`), are ignored. The fields it uses are required: `id`, `status`, and
+/// `reference`, which must be present but may be `null`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct DeliveryReceipt {
     /// Notify's id.
     pub id: uuid::Uuid,
-    /// Our message id, sent as `reference`.
+    /// Our message id, sent as `reference`; `null` for a notification we did not send.
+    #[serde(deserialize_with = "present_or_null")]
     pub reference: Option<String>,
-    /// The recipient as submitted (never logged).
-    pub to: String,
-    /// The status.
-    pub status: String,
-    /// When Notify created it.
-    pub created_at: String,
-    /// When it reached a final state.
-    pub completed_at: Option<String>,
-    /// When it was sent.
-    pub sent_at: Option<String>,
-    /// `email` or `sms`.
-    pub notification_type: String,
-    /// The template.
-    pub template_id: uuid::Uuid,
-    /// The template's version.
-    pub template_version: u32,
+    /// The status, as Notify names it (a name Notify adds later is [`Status::Unknown`]).
+    pub status: Status,
 }
 
-/// Notify's inbound text callback.
+/// Notify's inbound text callback, as far as the service uses it: `id`, `source_number`,
+/// `message` and `date_received` are required; `destination_number` and anything Notify adds
+/// later are ignored.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct InboundText {
     /// Notify's id.
     pub id: uuid::Uuid,
     /// The sender (a parent's number; never logged).
     pub source_number: String,
-    /// The service's number.
-    pub destination_number: String,
     /// The text (never logged).
     pub message: String,
     /// When it arrived.
     pub date_received: String,
 }
 
-/// A callback body of either kind.
+/// A required field whose value may be `null` (serde treats a missing `Option` as `None`).
+fn present_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<String>::deserialize(d)
+}
+
+/// A callback body of either kind. A receipt has a `status`; an inbound text has a
+/// `source_number` and a `message`. A body with neither shape is not a callback (400).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub enum Callback {
@@ -95,10 +93,53 @@ pub struct Webhook {
     token: String,
 }
 
-/// Whether a text asks to stop texts: "STOP" or "UNSUBSCRIBE", any case, spaces around.
+/// The words that opt a number out of texts, as parents write them (compared without case,
+/// after the white space and punctuation around them are dropped).
+pub const OPT_OUT_WORDS: [&str; 7] = [
+    "STOP",
+    "STOPALL",
+    "UNSUBSCRIBE",
+    "CANCEL",
+    "END",
+    "QUIT",
+    "OPT OUT",
+];
+
+/// Whether a text asks to stop texts: one of [`OPT_OUT_WORDS`], in any case, with white space
+/// and punctuation around it ignored ("Stop.", " STOP! ", "opt-out"). Any other text — "stop
+/// texting me about flu", "Wrong number" — is a reply for staff to read, not an opt-out.
 pub fn is_stop(message: &str) -> bool {
-    let m = message.trim();
-    m.eq_ignore_ascii_case("stop") || m.eq_ignore_ascii_case("unsubscribe")
+    let word = message.trim_matches(|c: char| !c.is_alphanumeric());
+    if word.len() > 16 {
+        return false;
+    }
+    // "opt out", "opt-out", "opt  out" and "optout" are the same words.
+    let mut normalised = String::with_capacity(word.len());
+    for part in word.split(|c: char| c.is_whitespace() || c == '-' || c == '_') {
+        if part.is_empty() {
+            continue;
+        }
+        if !normalised.is_empty() {
+            normalised.push(' ');
+        }
+        normalised.push_str(part);
+    }
+    normalised.eq_ignore_ascii_case("optout")
+        || OPT_OUT_WORDS
+            .iter()
+            .any(|w| normalised.eq_ignore_ascii_case(w))
+}
+
+/// The longest status name logged as it is; Notify's are at most 17 characters.
+const MAX_LOGGED_STATUS: usize = 40;
+
+/// A status name fit for a log line: only the characters Notify's names use, bounded in length
+/// (whoever holds the token could otherwise write anything into our logs).
+fn loggable_status(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .take(MAX_LOGGED_STATUS)
+        .collect()
 }
 
 impl Webhook {
@@ -160,10 +201,22 @@ impl Webhook {
             tracing::warn!(notify_id = %receipt.id, metric = "unknown_notification", "receipt without a reference");
             return Ok(());
         };
-        let status = Status::parse(&receipt.status);
+        if let Status::Unknown(name) = &receipt.status {
+            // A status Notify added after this code was written: answered 200 (Notify never
+            // retries a 4xx, and a 5xx would only be retried for nothing), counted and alarmed
+            // on, and nothing changes until the code knows what it means.
+            tracing::warn!(
+                notify_id = %receipt.id,
+                message_id,
+                status = loggable_status(name).as_str(),
+                metric = "unknown_status",
+                "receipt with a status this service does not know; nothing changed"
+            );
+            return Ok(());
+        }
         let applied = self
             .receipts
-            .apply(team, message_id, &status, OffsetDateTime::now_utc())
+            .apply(team, message_id, &receipt.status, OffsetDateTime::now_utc())
             .await?;
         if applied == Applied::Unknown {
             // Answered 200 all the same: Notify would otherwise retry it for nothing.
@@ -234,12 +287,159 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stop_and_unsubscribe_in_any_case_with_spaces_opt_out() {
-        for m in ["STOP", "stop", " Stop \n", "UNSUBSCRIBE", "unsubscribe "] {
+    fn every_opt_out_word_in_any_case_with_spaces_and_punctuation_opts_out() {
+        for m in [
+            "STOP",
+            "stop",
+            " Stop \n",
+            "Stop.",
+            " STOP! ",
+            "stop!!!",
+            "\"STOP\"",
+            "STOPALL",
+            "StopAll",
+            "UNSUBSCRIBE",
+            "unsubscribe ",
+            "Cancel",
+            "END.",
+            "quit",
+            "OPT OUT",
+            "opt out",
+            "Opt-out",
+            "optout",
+            "opt  out!",
+            "STOP 🙏",
+        ] {
             assert!(is_stop(m), "{m:?}");
         }
-        for m in ["stop please", "STOPP", "don't stop", ""] {
+    }
+
+    #[test]
+    fn a_reply_in_a_parents_own_words_is_not_an_opt_out() {
+        for m in [
+            "stop please",
+            "Please stop",
+            "STOPP",
+            "don't stop",
+            "He's scared of needles, can we talk?",
+            "Wrong number",
+            "stop texting me about flu",
+            "The end of term",
+            "opt in",
+            "",
+            "...",
+        ] {
             assert!(!is_stop(m), "{m:?}");
         }
+    }
+
+    fn parse(body: serde_json::Value) -> Result<Callback, serde_json::Error> {
+        serde_json::from_value(body)
+    }
+
+    fn documented_receipt() -> serde_json::Value {
+        // notify.md: every field of today's delivery receipt.
+        serde_json::json!({
+            "id": "740e5834-3a29-46b4-9a6f-16142fde533a",
+            "reference": "12345678",
+            "to": "07700900123",
+            "status": "delivered",
+            "created_at": "2017-05-14T12:15:30.000000Z",
+            "completed_at": "2017-05-14T12:15:30.000000Z",
+            "sent_at": "2017-05-14T12:15:30.000000Z",
+            "notification_type": "sms",
+            "template_id": "f33517ff-2a88-4f6e-b855-c550268ce08a",
+            "template_version": 1
+        })
+    }
+
+    fn documented_inbound() -> serde_json::Value {
+        serde_json::json!({
+            "id": "df3b1d43-2a2b-4a1e-9d19-2a8c6e0a1f4e",
+            "source_number": "447700900111",
+            "destination_number": "07700900000",
+            "message": "Stop.",
+            "date_received": "2017-05-14T12:15:30.000000Z"
+        })
+    }
+
+    fn with_extra(mut body: serde_json::Value) -> serde_json::Value {
+        body["cost_in_pounds"] = serde_json::json!(0.0227);
+        body["is_international"] = serde_json::json!(false);
+        body["new_field_next_year"] = serde_json::json!({"nested": [1, 2]});
+        body
+    }
+
+    #[test]
+    fn a_documented_receipt_is_read_with_or_without_fields_notify_adds_later() {
+        for body in [documented_receipt(), with_extra(documented_receipt())] {
+            let Ok(Callback::Receipt(r)) = parse(body) else {
+                panic!("a receipt");
+            };
+            assert_eq!(r.reference.as_deref(), Some("12345678"));
+            assert_eq!(r.status, Status::Delivered);
+        }
+    }
+
+    #[test]
+    fn a_receipt_with_a_null_reference_is_still_a_receipt() {
+        let mut body = with_extra(documented_receipt());
+        body["reference"] = serde_json::Value::Null;
+        let Ok(Callback::Receipt(r)) = parse(body) else {
+            panic!("a receipt");
+        };
+        assert_eq!(r.reference, None);
+    }
+
+    #[test]
+    fn a_documented_inbound_text_is_read_with_or_without_fields_notify_adds_later() {
+        for body in [documented_inbound(), with_extra(documented_inbound())] {
+            let Ok(Callback::Inbound(t)) = parse(body) else {
+                panic!("an inbound text");
+            };
+            assert_eq!(t.message, "Stop.");
+        }
+    }
+
+    #[test]
+    fn a_status_notify_adds_later_is_read_as_unknown_not_refused() {
+        let mut body = documented_receipt();
+        body["status"] = serde_json::json!("pending-virus-check");
+        let Ok(Callback::Receipt(r)) = parse(body) else {
+            panic!("a receipt");
+        };
+        assert_eq!(r.status, Status::Unknown("pending-virus-check".into()));
+    }
+
+    #[test]
+    fn a_body_missing_a_field_the_service_uses_is_not_a_callback() {
+        for field in ["id", "status", "reference"] {
+            let mut body = documented_receipt();
+            body.as_object_mut().unwrap().remove(field);
+            assert!(parse(body).is_err(), "receipt without {field}");
+        }
+        for field in ["id", "source_number", "message", "date_received"] {
+            let mut body = documented_inbound();
+            body.as_object_mut().unwrap().remove(field);
+            assert!(parse(body).is_err(), "inbound text without {field}");
+        }
+        for body in [
+            serde_json::json!({}),
+            serde_json::json!({"hello": "world"}),
+            serde_json::json!([1, 2]),
+            serde_json::json!("delivered"),
+        ] {
+            assert!(parse(body).is_err());
+        }
+    }
+
+    #[test]
+    fn a_status_name_is_logged_only_in_notifys_alphabet_and_bounded() {
+        assert_eq!(
+            loggable_status("pending-virus-check"),
+            "pending-virus-check"
+        );
+        assert_eq!(loggable_status("a b\n\"c\"{}"), "abc");
+        assert_eq!(loggable_status(&"x".repeat(500)).len(), MAX_LOGGED_STATUS);
     }
 }

@@ -103,32 +103,66 @@ fn campaign_kind() -> String {
 
 /// Why a job could not be finished now (the SQS message fails and is retried, then
 /// dead-lettered with an alarm — never dropped).
+///
+/// Each variant keeps the failure's own kind and source: a failure of our infrastructure (the
+/// table, the pacer, the queue) is never recorded against a recipient, a message or a contact
+/// detail. Only Notify's answer about a recipient does that, and it is not an error here: it is
+/// a [`JobOutcome::permanent_failures`] and a fallback.
 #[derive(Debug, thiserror::Error)]
 pub enum DispatchError {
     /// The body is not a send job.
-    #[error("not a send job: {0}")]
-    BadJob(String),
+    #[error("not a send job")]
+    BadJob(#[source] serde_json::Error),
+    /// The job names a team code that is not one.
+    #[error("not a send job: invalid team code")]
+    BadTeam,
     /// The table could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// Pacing failed.
+    /// Pacing failed (the shared token bucket could not be read or written).
     #[error(transparent)]
     Pacer(#[from] pacer::PacerError),
     /// Notify failed in a way worth retrying later, or is misconfigured (alarm).
     #[error("Notify: {0}")]
-    Notify(NotifyError),
+    Notify(#[source] NotifyError),
     /// The campaign the job names is not known.
     #[error("campaign not found")]
     NoCampaign,
+    /// The campaign has no template for this purpose and channel.
+    #[error("the campaign has no {channel} template for {purpose}")]
+    NoTemplate {
+        /// The purpose.
+        purpose: &'static str,
+        /// The channel.
+        channel: &'static str,
+    },
     /// Re-queueing a held job failed.
     #[error("re-queueing failed: {0}")]
-    Requeue(String),
+    Requeue(#[source] QueueError),
     /// Another attempt is sending this message now; retry the job later.
     #[error("another attempt owns this message")]
     InFlight,
     /// A crash injected by a test between Notify's answer and the record update.
     #[error("injected crash after Notify accepted the message")]
     InjectedCrash,
+}
+
+/// The send queue could not take a job. `Display` holds SQS's error code and message, never
+/// the job's body.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The job could not be written as JSON.
+    #[error("send queue: the job could not be encoded")]
+    Encode(#[source] serde_json::Error),
+    /// SQS refused or did not answer.
+    #[error("send queue: {context}")]
+    Sqs {
+        /// SQS's error code and message.
+        context: String,
+        /// The SDK's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
 
 /// What a job came to.
@@ -276,16 +310,14 @@ impl Dispatcher {
 
     /// Runs one job to completion (or to an error to be retried).
     pub async fn handle_job(&self, job: &SendJob) -> Result<JobOutcome, DispatchError> {
-        let team = TeamCode::parse(&job.team)
-            .ok_or_else(|| DispatchError::BadJob("invalid team code".into()))?;
+        let team = TeamCode::parse(&job.team).ok_or(DispatchError::BadTeam)?;
         let loaded = self.store.load(&team, job).await?;
         self.run_job(job, loaded).await
     }
 
     /// Runs one job on the records read for it.
     async fn run_job(&self, job: &SendJob, loaded: Loaded) -> Result<JobOutcome, DispatchError> {
-        let team = TeamCode::parse(&job.team)
-            .ok_or_else(|| DispatchError::BadJob("invalid team code".into()))?;
+        let team = TeamCode::parse(&job.team).ok_or(DispatchError::BadTeam)?;
         let mut outcome = JobOutcome::default();
         if let Some(wait) = loaded.hold {
             self.requeue(job, wait).await?;
@@ -382,7 +414,10 @@ impl Dispatcher {
             .templates
             .for_purpose(job.purpose)
             .for_channel(send.channel)
-            .ok_or(DispatchError::NoCampaign)?;
+            .ok_or(DispatchError::NoTemplate {
+                purpose: job.purpose.as_str(),
+                channel: send.channel.as_str(),
+            })?;
         let personalisation = facts.personalisation(campaign);
         let mut record = MessageRecord::intent(team, job, send, template_id, &personalisation);
         if let Some(days) = senders.records_days {
@@ -463,7 +498,8 @@ impl Dispatcher {
                 }
                 Ok(Delivery::Sent)
             }
-            Err(e) if e.action() == SenderAction::PermanentForRecipient => {
+            // Only Notify's own answer about this recipient blames the recipient.
+            Err(DispatchError::Notify(e)) if e.action() == SenderAction::PermanentForRecipient => {
                 tracing::warn!(
                     message_id = message_id.as_str(),
                     channel = send.channel.as_str(),
@@ -487,11 +523,13 @@ impl Dispatcher {
                 }
                 Ok(Delivery::Permanent(send.channel))
             }
-            Err(e) => Err(DispatchError::Notify(e)),
+            Err(e) => Err(e),
         }
     }
 
     /// Calls Notify for one message, pacing first and retrying briefly on 429 and 5xx.
+    ///
+    /// A pacer failure is [`DispatchError::Pacer`]: the job is retried and nobody is blamed.
     async fn call_notify(
         &self,
         send: &PlannedSend,
@@ -500,14 +538,11 @@ impl Dispatcher {
         facts: &Facts,
         senders: TeamSendSettings,
         reference: &str,
-    ) -> Result<crate::notify::SentNotification, NotifyError> {
+    ) -> Result<crate::notify::SentNotification, DispatchError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if let Err(e) = self.pacer.acquire().await {
-                tracing::error!(error = %e, "pacer unavailable");
-                return Err(NotifyError::InvalidRequest("pacer unavailable"));
-            }
+            self.pacer.acquire().await?;
             let result = match send.channel {
                 Channel::Email => {
                     self.notify
@@ -533,7 +568,11 @@ impl Dispatcher {
                 }
                 Channel::Letter => {
                     let Some(address) = facts.letter_address() else {
-                        return Err(NotifyError::InvalidRequest("no letter address"));
+                        // The policy plans a letter only to a usable address; an address that
+                        // cannot be printed is the record's, like Notify's own refusal of it.
+                        return Err(DispatchError::Notify(NotifyError::InvalidRequest(
+                            "no letter address",
+                        )));
                     };
                     self.notify
                         .send_letter(&LetterRequest {
@@ -549,16 +588,19 @@ impl Dispatcher {
             match result {
                 Err(e) if e.action() == SenderAction::RetryLater && attempt < 4 => {
                     if e.status() == Some(429) {
-                        // Notify says we went too fast: every dispatcher backs off.
-                        let _ = self.pacer.drain().await;
+                        // Notify says we went too fast: every dispatcher backs off. A failed
+                        // drain only means the others are not told; this one still waits.
+                        if let Err(drain) = self.pacer.drain().await {
+                            tracing::warn!(error = %drain, "pacer could not be drained after a 429");
+                        }
                     }
                     if e.may_have_been_created() {
                         // Never send twice: only a fresh job run may reconcile and resend.
-                        return Err(e);
+                        return Err(DispatchError::Notify(e));
                     }
                     tokio::time::sleep(Duration::from_millis(250 * (1 << attempt))).await;
                 }
-                other => return other,
+                other => return other.map_err(DispatchError::Notify),
             }
         }
     }
@@ -574,8 +616,7 @@ impl Dispatcher {
 }
 
 fn parse_job(message: &SqsMessage) -> Result<SendJob, DispatchError> {
-    serde_json::from_str(message.body.as_deref().unwrap_or(""))
-        .map_err(|e| DispatchError::BadJob(e.to_string()))
+    serde_json::from_str(message.body.as_deref().unwrap_or("")).map_err(DispatchError::BadJob)
 }
 
 /// One log line per job: ids and counts only.
@@ -594,21 +635,23 @@ fn log_outcome(job: &SendJob, outcome: &JobOutcome) {
     );
 }
 
-/// Puts a send job on the send queue, visible after `delay_seconds` (0–900); the error is
-/// SQS's, as text.
+/// Puts a send job on the send queue, visible after `delay_seconds` (0–900).
 pub async fn enqueue_job(
     sqs: &aws_sdk_sqs::Client,
     queue_url: &str,
     job: &SendJob,
     delay_seconds: i32,
-) -> Result<(), String> {
-    let body = serde_json::to_string(job).map_err(|e| e.to_string())?;
+) -> Result<(), QueueError> {
+    let body = serde_json::to_string(job).map_err(QueueError::Encode)?;
     sqs.send_message()
         .queue_url(queue_url)
         .message_body(body)
         .delay_seconds(delay_seconds)
         .send()
         .await
-        .map_err(|e| aws_sdk_sqs::error::DisplayErrorContext(e).to_string())?;
+        .map_err(|e| QueueError::Sqs {
+            context: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+            source: Box::new(e),
+        })?;
     Ok(())
 }

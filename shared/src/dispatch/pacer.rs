@@ -7,6 +7,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use super::records::StoreError;
+
 /// Fraction of Notify's sustained rate we use: clocks and network jitter need some room.
 pub const RATE_MARGIN: f64 = 0.99;
 /// Fraction of Notify's burst we use.
@@ -31,10 +33,11 @@ pub struct Pacer {
     capacity_milli: i64,
 }
 
-/// Pacing could not talk to the table.
+/// Pacing could not talk to the table: our own infrastructure failed, never the recipient's
+/// fault. The job fails and SQS delivers it again.
 #[derive(Debug, thiserror::Error)]
 #[error("pacer: {0}")]
-pub struct PacerError(String);
+pub struct PacerError(#[source] pub StoreError);
 
 fn now_ms() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
@@ -93,9 +96,7 @@ impl Pacer {
                 .consistent_read(true)
                 .send()
                 .await
-                .map_err(|e| {
-                    PacerError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
-                })?
+                .map_err(|e| PacerError(StoreError::sdk(e)))?
                 .item;
             let number = |name: &str| {
                 current
@@ -144,11 +145,7 @@ impl Pacer {
                     // Another dispatcher took a token first: read again.
                     continue;
                 }
-                Err(e) => {
-                    return Err(PacerError(
-                        aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
-                    ));
-                }
+                Err(e) => return Err(PacerError(StoreError::sdk(e))),
             }
         }
     }
@@ -165,7 +162,7 @@ impl Pacer {
             .item("at_ms", AttributeValue::N(now_ms().to_string()))
             .send()
             .await
-            .map_err(|e| PacerError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string()))?;
+            .map_err(|e| PacerError(StoreError::sdk(e)))?;
         Ok(())
     }
 }

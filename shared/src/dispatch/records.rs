@@ -44,23 +44,45 @@ pub use campaigns::{CampaignRef, Decision, RunRecord, run_record_expiry};
 pub use erasure::{Erasure, ErasureKey, ErasureReason};
 pub use later::{DueJob, FollowUp, OpenLetter};
 
+///
+/// `Display` says what failed (DynamoDB's error code and message, or which stored item could not
+/// be read), never a stored value; the SDK's error, when there is one, is the `source`.
 #[derive(Debug, thiserror::Error)]
-#[error("table: {0}")]
-pub struct StoreError(String);
+#[error("table: {context}")]
+pub struct StoreError {
+    context: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
 
 impl StoreError {
     /// An error with this description (never personal data).
     pub fn new(e: impl std::fmt::Display) -> Self {
-        Self(e.to_string())
+        Self {
+            context: e.to_string(),
+            source: None,
+        }
+    }
+
+    /// A DynamoDB request that failed, carrying the SDK's error as its source.
+    pub fn sdk<E: std::error::Error + Send + Sync + 'static>(
+        e: aws_sdk_dynamodb::error::SdkError<E>,
+    ) -> Self {
+        Self {
+            context: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+            source: Some(Box::new(e)),
+        }
     }
 }
 
 fn err(e: impl std::fmt::Display) -> StoreError {
-    StoreError(e.to_string())
+    StoreError::new(e)
 }
 
-fn sdk_err<E: std::error::Error + 'static>(e: aws_sdk_dynamodb::error::SdkError<E>) -> StoreError {
-    StoreError(aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())
+fn sdk_err<E: std::error::Error + Send + Sync + 'static>(
+    e: aws_sdk_dynamodb::error::SdkError<E>,
+) -> StoreError {
+    StoreError::sdk(e)
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {
