@@ -16,10 +16,8 @@ use serde_json::{Value, json};
 
 use crate::callbacks::CallbackTarget;
 use crate::sim::Sim;
-use crate::state::{Fault, FaultMode, Notification};
+use crate::state::{Fault, FaultMode, FaultOn, Notification};
 
-/// How long timeout faults hold a request by default (longer than most clients wait).
-pub const DEFAULT_FAULT_HOLD: Duration = Duration::from_millis(30_000);
 /// The service's inbound number when `/_sim/inbound` does not name one.
 pub const DEFAULT_INBOUND_NUMBER: &str = "447700900000";
 
@@ -86,16 +84,45 @@ async fn inbound(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
         .into_response()
 }
 
+/// `POST /_sim/faults`: `{"mode", "count"? | "for_ms"?, "hold_ms"?, "on"?}`.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FaultRequest {
     mode: String,
-    #[serde(default = "one")]
-    count: u32,
+    count: Option<u32>,
+    for_ms: Option<u64>,
     hold_ms: Option<u64>,
+    on: Option<String>,
 }
 
-fn one() -> u32 {
-    1
+const MODES: &str = "error_500, error_429, timeout, timeout_after_create, latency or clear";
+
+impl FaultRequest {
+    /// The fault asked for; `Ok(None)` for `clear`.
+    fn fault(&self) -> Result<Option<Fault>, String> {
+        if self.mode == "clear" {
+            return Ok(None);
+        }
+        let mode = serde_json::from_value::<FaultMode>(Value::String(self.mode.clone()))
+            .map_err(|_| format!("unknown mode {:?}: use {MODES}", self.mode))?;
+        let mut fault = Fault::new(mode);
+        match (self.count, self.for_ms) {
+            (Some(_), Some(_)) => return Err("give count or for_ms, not both".into()),
+            (Some(n), None) => fault = fault.count(n),
+            (None, Some(0)) => return Err("for_ms must be more than 0".into()),
+            (None, Some(ms)) => fault = fault.for_duration(Duration::from_millis(ms)),
+            (None, None) => {}
+        }
+        if let Some(on) = &self.on {
+            let on = serde_json::from_value::<FaultOn>(Value::String(on.clone()))
+                .map_err(|_| format!("unknown on {on:?}: use send, get or any"))?;
+            fault = fault.on(on);
+        }
+        if let Some(ms) = self.hold_ms {
+            fault = fault.hold(Duration::from_millis(ms));
+        }
+        Ok(Some(fault))
+    }
 }
 
 async fn faults(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
@@ -103,25 +130,15 @@ async fn faults(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
         Ok(r) => r,
         Err(e) => return *e,
     };
-    let mut state = sim.lock();
-    if request.mode == "clear" {
-        state.faults.clear();
-        return Json(json!({ "queued": 0 })).into_response();
-    }
-    let Ok(mode) = serde_json::from_value::<FaultMode>(Value::String(request.mode.clone())) else {
-        return bad_request(format!(
-            "unknown mode {:?}: use error_500, timeout, timeout_after_create or clear",
-            request.mode
-        ));
+    let stats = match request.fault() {
+        Err(message) => return bad_request(message),
+        Ok(None) => {
+            sim.clear_faults();
+            sim.fault_stats()
+        }
+        Ok(Some(fault)) => sim.inject(fault),
     };
-    let hold = request
-        .hold_ms
-        .map(Duration::from_millis)
-        .unwrap_or(DEFAULT_FAULT_HOLD);
-    for _ in 0..request.count.min(100_000) {
-        state.faults.push_back(Fault { mode, hold });
-    }
-    Json(json!({ "queued": state.faults.len() })).into_response()
+    Json(json!({ "queued": stats.queued, "windows_active": stats.windows_active })).into_response()
 }
 
 #[derive(Deserialize)]

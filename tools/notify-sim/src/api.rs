@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::auth::parse_python_uuid;
 use crate::errors::ApiError;
 use crate::sim::Sim;
-use crate::state::{FaultMode, Record};
+use crate::state::{FaultMode, FaultOn, Record};
 use crate::validation::{self, ListQuery};
 use crate::vocab::{NotificationType, format_timestamp};
 
@@ -100,22 +100,53 @@ async fn post_notification(
         tracing::warn!(mode = "error_500_once", "injecting fault");
         return ApiError::Internal.into_response();
     }
-    match sim.take_fault() {
-        None => (StatusCode::CREATED, Json(sim.create(request, &root))).into_response(),
-        Some(fault) => {
-            tracing::warn!(mode = ?fault.mode, "injecting fault");
-            match fault.mode {
-                FaultMode::Error500 => ApiError::Internal.into_response(),
-                FaultMode::Timeout => {
-                    tokio::time::sleep(fault.hold).await;
-                    drop_connection()
-                }
-                FaultMode::TimeoutAfterCreate => {
-                    sim.create(request, &root);
-                    tokio::time::sleep(fault.hold).await;
-                    drop_connection()
-                }
-            }
+    let Some((mode, hold)) = sim.take_fault(FaultOn::Send) else {
+        return (StatusCode::CREATED, Json(sim.create(request, &root))).into_response();
+    };
+    tracing::warn!(mode = mode.as_str(), on = "send", "injecting fault");
+    match mode {
+        FaultMode::Error500 => ApiError::Internal.into_response(),
+        FaultMode::Error429 => rate_limited(&sim),
+        FaultMode::Timeout => {
+            tokio::time::sleep(hold).await;
+            drop_connection()
+        }
+        FaultMode::TimeoutAfterCreate => {
+            sim.create(request, &root);
+            tokio::time::sleep(hold).await;
+            drop_connection()
+        }
+        FaultMode::Latency => {
+            tokio::time::sleep(hold).await;
+            (StatusCode::CREATED, Json(sim.create(request, &root))).into_response()
+        }
+    }
+}
+
+/// The 429 an `error_429` fault answers: the bucket's own `RateLimitError`.
+fn rate_limited(sim: &Sim) -> Response {
+    ApiError::RateLimit {
+        limit: sim.rate_limit_per_min,
+    }
+    .into_response()
+}
+
+/// A fault for a read (`GET`) that would otherwise be answered: `Some(response)` to answer
+/// instead, `None` to go on (after a latency hold, if that was the fault).
+async fn read_fault(sim: &Sim) -> Option<Response> {
+    let (mode, hold) = sim.take_fault(FaultOn::Get)?;
+    tracing::warn!(mode = mode.as_str(), on = "get", "injecting fault");
+    match mode {
+        FaultMode::Error500 => Some(ApiError::Internal.into_response()),
+        FaultMode::Error429 => Some(rate_limited(sim)),
+        // Nothing to create on a read: both timeouts just hang up.
+        FaultMode::Timeout | FaultMode::TimeoutAfterCreate => {
+            tokio::time::sleep(hold).await;
+            Some(drop_connection())
+        }
+        FaultMode::Latency => {
+            tokio::time::sleep(hold).await;
+            None
         }
     }
 }
@@ -132,6 +163,9 @@ async fn get_notification(
         return ApiError::Validation(vec!["notification_id is not a valid UUID".into()])
             .into_response();
     };
+    if let Some(response) = read_fault(&sim).await {
+        return response;
+    }
     let root = url_root(&sim, &headers);
     let state = sim.lock();
     match state.find(id) {
@@ -152,6 +186,9 @@ async fn list_notifications(
         Ok(q) => q,
         Err(e) => return e.into_response(),
     };
+    if let Some(response) = read_fault(&sim).await {
+        return response;
+    }
     let root = url_root(&sim, &headers);
     let state = sim.lock();
     // Notify compares created_at with the older_than notification's; an unknown id matches nothing.

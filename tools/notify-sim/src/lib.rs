@@ -21,5 +21,8 @@ mod vocab;
 pub use auth::{ApiKey, make_api_key, make_jwt};
 pub use config::{Config, DailyLimits};
 pub use server::{SimHandle, spawn};
-pub use state::{CallbackAttempt, CallbackKind, FaultMode, Notification};
+pub use state::{
+    CallbackAttempt, CallbackKind, Fault, FaultMode, FaultOn, FaultSpan, FaultStats, FaultsFired,
+    Notification,
+};
 pub use vocab::NotificationType;

@@ -19,7 +19,7 @@ use crate::auth::ApiKey;
 use crate::callbacks::CallbackTarget;
 use crate::config::Config;
 use crate::sim::Sim;
-use crate::state::{CallbackAttempt, Notification};
+use crate::state::{CallbackAttempt, Fault, FaultMode, FaultStats, Notification};
 
 /// A running simulator; dropping it stops the server too.
 pub struct SimHandle {
@@ -135,6 +135,48 @@ impl SimHandle {
     /// waiting to retry; `false` if that did not happen within `timeout`.
     pub async fn wait_callbacks_idle(&self, timeout: Duration) -> bool {
         self.sim.wait_idle(timeout).await
+    }
+
+    /// Queues `count` `mode` faults for the next sends that would otherwise succeed, as
+    /// `POST /_sim/faults {"mode", "count", "hold_ms"}` does; `hold` is how long `timeout`,
+    /// `timeout_after_create` and `latency` hold the request (`None`: 30 s for the timeouts,
+    /// 2 s for latency). E.g. `sim.inject(FaultMode::Error429, 5, None)` for a burst of 429s.
+    pub fn inject(&self, mode: FaultMode, count: u32, hold: Option<Duration>) -> FaultStats {
+        self.inject_fault(Fault {
+            hold,
+            ..Fault::new(mode).count(count)
+        })
+    }
+
+    /// Makes every send that would otherwise succeed get a `mode` fault for the next `window`
+    /// (from now), as `POST /_sim/faults {"mode", "for_ms", "hold_ms"}` does.
+    pub fn inject_for(
+        &self,
+        mode: FaultMode,
+        window: Duration,
+        hold: Option<Duration>,
+    ) -> FaultStats {
+        self.inject_fault(Fault {
+            hold,
+            ..Fault::new(mode).for_duration(window)
+        })
+    }
+
+    /// Injects any fault (count or window, on sends, reads or both), e.g.
+    /// `sim.inject_fault(Fault::new(FaultMode::Error500).on(FaultOn::Get).count(2))`.
+    /// Returns the fault picture afterwards.
+    pub fn inject_fault(&self, fault: Fault) -> FaultStats {
+        self.sim.inject(fault)
+    }
+
+    /// Forgets queued faults and open windows (`{"mode": "clear"}`); fired counts stay.
+    pub fn clear_faults(&self) {
+        self.sim.clear_faults();
+    }
+
+    /// Faults queued, windows open and faults fired per mode (`/_sim/stats` `faults`).
+    pub fn fault_stats(&self) -> FaultStats {
+        self.sim.fault_stats()
     }
 
     /// Forgets notifications, faults, the rate-limit bucket, daily counts and the callback log,

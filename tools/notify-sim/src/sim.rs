@@ -13,7 +13,9 @@ use crate::callbacks::{self, CallbackTarget};
 use crate::config::{Config, DailyLimits};
 use crate::errors::ApiError;
 use crate::rate_limit::limit_for;
-use crate::state::{CallbackAttempt, CallbackKind, Fault, Record, State};
+use crate::state::{
+    CallbackAttempt, CallbackKind, Fault, FaultMode, FaultOn, FaultSpan, FaultStats, Record, State,
+};
 use crate::validation::SendRequest;
 use crate::validation::address;
 use crate::validation::email;
@@ -168,19 +170,46 @@ impl Sim {
         let mut state = self.lock();
         let first = state.errored_once.insert(email::normalise(&request.to));
         if first {
-            state.counters.faults_fired += 1;
+            state.counters.faults_fired.server_error_address += 1;
         }
         first
     }
 
-    /// Takes the next queued fault, if any.
-    pub fn take_fault(&self) -> Option<Fault> {
+    /// The fault that hits this request, if any (`request` is `Send` or `Get`), counted as fired.
+    /// Callers ask only once the request would otherwise succeed.
+    pub fn take_fault(&self, request: FaultOn) -> Option<(FaultMode, Duration)> {
+        self.lock().take_fault(request, Instant::now())
+    }
+
+    /// Queues a count fault or opens a time window, starting now.
+    pub fn inject(&self, fault: Fault) -> FaultStats {
         let mut state = self.lock();
-        let fault = state.faults.pop_front();
-        if fault.is_some() {
-            state.counters.faults_fired += 1;
-        }
-        fault
+        let now = Instant::now();
+        state.add_fault(fault, now);
+        let (count, for_ms) = match fault.span {
+            FaultSpan::Count(n) => (Some(n), None),
+            FaultSpan::For(window) => (None, Some(millis(window))),
+        };
+        tracing::info!(
+            mode = fault.mode.as_str(),
+            on = fault.on.as_str(),
+            count,
+            for_ms,
+            hold_ms = millis(fault.effective_hold()),
+            "fault injected"
+        );
+        state.fault_stats(now)
+    }
+
+    /// Forgets queued faults and open windows (what has fired stays counted).
+    pub fn clear_faults(&self) {
+        self.lock().clear_faults();
+        tracing::info!("faults cleared");
+    }
+
+    /// Queued faults, open windows and faults fired per mode.
+    pub fn fault_stats(&self) -> FaultStats {
+        self.lock().fault_stats(Instant::now())
     }
 
     /// Creates the notification, starts its lifecycle and returns Notify's 201 body.
@@ -408,6 +437,7 @@ impl Sim {
     pub fn stats(&self) -> Value {
         let today = OffsetDateTime::now_utc().date();
         let mut state = self.lock();
+        let faults = state.fault_stats(Instant::now());
         let sent_today: Map<String, Value> = [
             NotificationType::Email,
             NotificationType::Sms,
@@ -453,11 +483,18 @@ impl Sim {
                 "daily_limit": state.counters.daily_limited,
             },
             "faults": {
-                "queued": state.faults.len(),
-                "fired": state.counters.faults_fired,
+                "queued": faults.queued,
+                "windows_active": faults.windows_active,
+                "fired": faults.fired.total(),
+                "fired_by_mode": faults.fired,
             },
         })
     }
+}
+
+/// Whole milliseconds, saturating, for log fields.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Whether the recipient is one of Notify's smoke-test recipients.

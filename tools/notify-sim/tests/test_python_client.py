@@ -13,6 +13,7 @@ import time
 import uuid
 
 import pytest
+import requests
 from notifications_python_client.errors import HTTPError
 from notifications_python_client.notifications import NotificationsAPIClient
 
@@ -176,3 +177,32 @@ def test_rate_limit_error_once_the_bucket_is_empty():
     assert raised.value.message == [
         {"error": "RateLimitError", "message": "Exceeded rate limit for key type LIVE of 30 requests per 60 seconds"}
     ]
+
+
+def test_injected_faults_reach_the_client_as_notify_errors(sim):
+    def fault(**body):
+        response = requests.post(f"{sim.base_url}/_sim/faults", json=body, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    client = sim.client()
+    assert fault(mode="error_429", count=2) == {"queued": 2, "windows_active": 0}
+    for _ in range(2):
+        with pytest.raises(HTTPError) as raised:
+            client.send_sms_notification(phone_number="07700900123", template_id=template_id(), reference="burst")
+        assert raised.value.status_code == 429
+        assert raised.value.message == [
+            {"error": "RateLimitError", "message": "Exceeded rate limit for key type LIVE of 3000 requests per 60 seconds"}
+        ]
+
+    fault(mode="error_500", on="get")
+    sent = client.send_sms_notification(phone_number="07700900123", template_id=template_id(), reference="burst")
+    with pytest.raises(HTTPError) as raised:
+        client.get_all_notifications(reference="burst")
+    assert raised.value.status_code == 500
+    found = client.get_all_notifications(reference="burst")["notifications"]
+    assert [n["id"] for n in found] == [sent["id"]]
+
+    stats = requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()["faults"]
+    assert stats["fired_by_mode"]["error_429"] == 2
+    assert stats["fired_by_mode"]["error_500"] == 1

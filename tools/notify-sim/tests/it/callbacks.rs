@@ -126,6 +126,58 @@ async fn a_callback_answered_500_is_retried_after_the_retry_interval() {
 }
 
 #[tokio::test]
+async fn a_webhook_failing_its_first_attempts_gets_the_receipt_once_it_recovers() {
+    // K = 3, and K = 5: the last of Notify's five retries still lands.
+    for k in [3_usize, 5] {
+        let retry = Duration::from_millis(50);
+        let rx = receiver(&vec![500; k]).await;
+        let h = start(|c| {
+            c.callback_url = Some(rx.url.clone());
+            c.callback_bearer_token = Some(TOKEN.into());
+            c.callback_retry_interval = retry;
+        })
+        .await;
+        let sent = h.sms("07700900123", "recovers").await;
+        assert!(h.sim.wait_callbacks_idle(Duration::from_secs(10)).await);
+        let calls = rx.calls();
+        assert_eq!(
+            calls.len(),
+            k + 1,
+            "K = {k}: {k} failures, then the one that lands"
+        );
+        assert!(
+            calls.iter().all(|c| c.body == calls[0].body),
+            "every attempt is the same receipt"
+        );
+        assert!(
+            calls
+                .iter()
+                .all(|c| c.authorization.as_deref() == Some(&*format!("Bearer {TOKEN}")))
+        );
+        assert_eq!(calls[k].body["id"], sent.body["id"]);
+        assert_eq!(calls[k].body["status"], "delivered");
+        let log = h.sim.callback_log();
+        let summary: Vec<(u32, Option<u16>, &str)> = log
+            .iter()
+            .map(|a| (a.attempt, a.status_code, a.outcome))
+            .collect();
+        let mut expected: Vec<(u32, Option<u16>, &str)> =
+            (1..=k as u32).map(|n| (n, Some(500), "retrying")).collect();
+        expected.push((k as u32 + 1, Some(200), "delivered"));
+        assert_eq!(summary, expected, "K = {k}");
+        for pair in log.windows(2) {
+            assert!(
+                pair[1].at - pair[0].at >= retry,
+                "retries wait the retry interval"
+            );
+        }
+        let stats = h.admin_get("/_sim/stats").await;
+        assert_eq!(stats["callbacks"]["attempts"], k + 1);
+        assert_eq!(stats["callbacks"]["delivered"], 1);
+    }
+}
+
+#[tokio::test]
 async fn a_429_is_retried_but_other_client_errors_are_dropped() {
     let rx = receiver(&[429, 404]).await;
     let h = start(|c| {
