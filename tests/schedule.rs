@@ -1108,3 +1108,267 @@ async fn messages_go_from_the_reply_to_address_and_text_sender_the_team_chose() 
         assert!((729..=730).contains(&days), "message kept {days} days");
     }
 }
+
+/// `n` message ids made as the service makes them (UUIDv5s).
+fn message_ids(n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            uuid::Uuid::new_v5(
+                &uuid::Uuid::NAMESPACE_OID,
+                format!("sharding test {i}").as_bytes(),
+            )
+            .to_string()
+        })
+        .collect()
+}
+
+/// The partitions (`pk`) that hold the table's items of a kind, each checked to be one of the
+/// queue's 16 shards.
+async fn shards_of(
+    stack: &LocalStack,
+    item_type: &str,
+    queue: &str,
+) -> std::collections::BTreeSet<u32> {
+    stack
+        .items_of_type(item_type)
+        .await
+        .expect("scan")
+        .iter()
+        .map(|item| {
+            let pk = item["pk"].as_s().unwrap();
+            pk.strip_prefix(&format!("{queue}#"))
+                .and_then(|n| n.parse().ok())
+                .filter(|n: &u32| *n < 16)
+                .unwrap_or_else(|| panic!("{item_type} in partition {pk}"))
+        })
+        .collect()
+}
+
+fn attr(v: &str) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::S(v.into())
+}
+
+fn number(v: i64) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::N(v.to_string())
+}
+
+#[tokio::test]
+async fn due_jobs_are_spread_over_shards_returned_in_due_order_and_each_deleted() {
+    let stack = LocalStack::isolated().await.expect("local stack");
+    let store = stack.store();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut expected = Vec::new();
+    for (i, id) in message_ids(48).iter().enumerate() {
+        // Written out of due order, several due in the same second; the last 8 are not due yet.
+        let due = if i < 40 {
+            now - 3_600 + (i as i64 * 37 % 11) * 60
+        } else {
+            now + 3_600
+        };
+        let job = consent_request(&format!("child-{i}"));
+        store.schedule_job(due, id, &job).await.expect("schedule");
+        if i < 40 {
+            expected.push((due, format!("{due:010}#{TEAM}#{id}"), job));
+        }
+    }
+    expected.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+
+    let shards = shards_of(&stack, "due_job", "DUE").await;
+    assert!(shards.len() >= 8, "48 jobs in only {shards:?}");
+
+    let due = store.due_jobs(now).await.expect("due jobs");
+    let got: Vec<_> = due
+        .iter()
+        .map(|d| (d.due, d.key.clone(), d.job.clone()))
+        .collect();
+    assert_eq!(got, expected, "every due job, by due time then key");
+
+    for job in &due {
+        store.delete_due(&job.key).await.expect("delete");
+    }
+    assert!(store.due_jobs(now).await.expect("due jobs").is_empty());
+    assert_eq!(
+        stack.items_of_type("due_job").await.unwrap().len(),
+        8,
+        "only the jobs not yet due are left"
+    );
+    assert_eq!(
+        store.due_jobs(now + 3_600).await.expect("due jobs").len(),
+        8
+    );
+}
+
+#[tokio::test]
+async fn open_letters_are_spread_over_shards_listed_by_team_and_id_and_each_closed() {
+    let stack = LocalStack::isolated().await.expect("local stack");
+    let store = stack.store();
+    let teams = [team(), TeamCode::parse("QKK-sais").unwrap()];
+    let mut expected = Vec::new();
+    for (i, id) in message_ids(40).iter().enumerate() {
+        let team = &teams[i % 2];
+        let notify_id = uuid::Uuid::new_v4();
+        store
+            .open_letter(team, id, notify_id)
+            .await
+            .expect("open letter");
+        expected.push((team.to_string(), id.clone(), notify_id));
+    }
+    expected.sort();
+
+    let shards = shards_of(&stack, "open_letter", "LETTERS_OPEN").await;
+    assert!(shards.len() >= 8, "40 letters in only {shards:?}");
+
+    let open = store.open_letters().await.expect("open letters");
+    let got: Vec<_> = open
+        .iter()
+        .map(|l| (l.team.to_string(), l.message_id.clone(), l.notify_id))
+        .collect();
+    assert_eq!(got, expected, "every letter, by team then message id");
+
+    for letter in &open {
+        store
+            .close_letter(&letter.team, &letter.message_id)
+            .await
+            .expect("close");
+    }
+    assert!(store.open_letters().await.expect("open letters").is_empty());
+    assert!(stack.items_of_type("open_letter").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_retry_and_a_letter_stored_before_sharding_are_still_released_and_closed() {
+    let stack = LocalStack::isolated().await.expect("local stack");
+    let store = stack.store();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let ids = message_ids(4);
+    let put =
+        |pk: &str, sk: String, extra: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>| {
+            let mut request = stack
+                .clients
+                .dynamodb
+                .put_item()
+                .table_name(stack.table())
+                .item("pk", attr(pk))
+                .item("sk", attr(&sk));
+            for (name, value) in extra {
+                request = request.item(name, value);
+            }
+            request.send()
+        };
+    // As the unsharded code wrote them: one partition `DUE`, one `LETTERS_OPEN`.
+    let old_job = consent_request("child-old");
+    let old_due = now - 7_200;
+    let old_key = format!("{old_due:010}#{TEAM}#{}", ids[0]);
+    put(
+        "DUE",
+        old_key.clone(),
+        vec![
+            ("item_type", attr("due_job")),
+            ("job", attr(&serde_json::to_string(&old_job).unwrap())),
+            ("expires_at", number(old_due + 30 * 86_400)),
+        ],
+    )
+    .await
+    .expect("old due job");
+    // Expired, not yet deleted by DynamoDB: not returned.
+    put(
+        "DUE",
+        format!("{:010}#{TEAM}#{}", now - 60, ids[1]),
+        vec![
+            ("item_type", attr("due_job")),
+            ("job", attr(&serde_json::to_string(&old_job).unwrap())),
+            ("expires_at", number(1_000)),
+        ],
+    )
+    .await
+    .expect("expired due job");
+    let old_notify_id = uuid::Uuid::new_v4();
+    put(
+        "LETTERS_OPEN",
+        format!("{TEAM}#{}", ids[2]),
+        vec![
+            ("item_type", attr("open_letter")),
+            ("notify_id", attr(&old_notify_id.to_string())),
+            ("expires_at", number(now + 60 * 86_400)),
+        ],
+    )
+    .await
+    .expect("old letter");
+    // And one of each written now, in their shards.
+    let new_job = consent_request("child-new");
+    let new_due = now - 60;
+    store
+        .schedule_job(new_due, &ids[3], &new_job)
+        .await
+        .expect("schedule");
+    let new_notify_id = uuid::Uuid::new_v4();
+    store
+        .open_letter(&team(), &ids[3], new_notify_id)
+        .await
+        .expect("open letter");
+
+    let due = store.due_jobs(now).await.expect("due jobs");
+    let got: Vec<_> = due
+        .iter()
+        .map(|d| (d.due, d.key.clone(), d.job.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (old_due, old_key.clone(), old_job),
+            (new_due, format!("{new_due:010}#{TEAM}#{}", ids[3]), new_job),
+        ]
+    );
+    let mut letters: Vec<_> = store
+        .open_letters()
+        .await
+        .expect("open letters")
+        .into_iter()
+        .map(|l| (l.message_id, l.notify_id))
+        .collect();
+    letters.sort();
+    let mut expected = vec![
+        (ids[2].clone(), old_notify_id),
+        (ids[3].clone(), new_notify_id),
+    ];
+    expected.sort();
+    assert_eq!(letters, expected);
+
+    for job in &due {
+        store.delete_due(&job.key).await.expect("delete");
+    }
+    store
+        .close_letter(&team(), &ids[2])
+        .await
+        .expect("close old");
+    store
+        .close_letter(&team(), &ids[3])
+        .await
+        .expect("close new");
+    assert!(store.due_jobs(now).await.expect("due jobs").is_empty());
+    assert!(store.open_letters().await.expect("open letters").is_empty());
+    let left: Vec<_> = stack
+        .all_items()
+        .await
+        .expect("scan")
+        .into_iter()
+        .filter(|i| {
+            i.get("item_type")
+                .is_some_and(|t| t.as_s().is_ok_and(|t| t == "due_job" || t == "open_letter"))
+        })
+        .map(|i| {
+            (
+                i["pk"].as_s().unwrap().clone(),
+                i["sk"].as_s().unwrap().clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        left,
+        vec![(
+            "DUE".to_owned(),
+            format!("{:010}#{TEAM}#{}", now - 60, ids[1])
+        )],
+        "only the expired item DynamoDB will delete is left"
+    );
+}
