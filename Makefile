@@ -13,6 +13,7 @@ help:
 	@echo "make demo   - run the whole service locally (moto + Notify simulator) on the example in events/demo"
 	@echo "make test   - every check: fmt, clippy, cfn-lint, Rust tests against the local stack, simulator client test"
 	@echo "make up     - keep the local stack running to try the service by hand"
+	@echo "make chaos  - the reliability suite: the scenario once per fault class; writes docs/reliability.md"
 
 # The project virtualenv with pinned moto, cfn-lint and Notify's Python client; rebuilt when the pins change.
 $(VENV_OK): requirements-dev.txt
@@ -22,7 +23,7 @@ $(VENV_OK): requirements-dev.txt
 
 venv: $(VENV_OK)
 
-.PHONY: help venv test demo up fmt lint cfn-lint rust-test sim-client-test build
+.PHONY: help venv test demo up chaos fmt lint cfn-lint rust-test sim-client-test build
 build:
 	$(CARGO) build --workspace --all-targets --locked
 
@@ -48,6 +49,13 @@ test: fmt lint cfn-lint rust-test sim-client-test
 
 demo: $(VENV_OK)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" TARGET_DIR="$(TARGET_DIR)" scripts/demo.sh
+
+# The reliability suite: the chaos scenario without faults, then once per fault class (AWS faults
+# through a proxy in front of moto, Notify's through the simulator, crashes); every family's
+# outcome must equal the reference. Prints the table and writes it to docs/reliability.md.
+chaos: $(VENV_OK)
+	$(CARGO) build --locked -p sais-cli
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/with-moto.sh "$(TARGET_DIR)/debug/sais" chaos --write docs/reliability.md
 
 # The local stack kept running, for trying the service by hand (Ctrl-C stops it).
 up: $(VENV_OK)

@@ -494,3 +494,202 @@ async fn every_token_two_dispatchers_take_comes_out_of_the_one_shared_bucket() {
         "the shared bucket still holds {left} milli-tokens after 12 sends"
     );
 }
+
+/// Each step of a send failing because of our own infrastructure or a passing Notify fault:
+/// the job fails (SQS delivers it again), and no recipient, message or contact detail is
+/// blamed. The dispatcher's table and queue calls go through a fault proxy in front of moto.
+mod each_step_of_a_send {
+    use super::*;
+    use fault_proxy::{Fault, FaultProxy, Rule, Service};
+    use sais_shared::aws::{AwsClients, local_sdk_config};
+
+    struct Faulty {
+        w: World,
+        proxy: FaultProxy,
+        child: String,
+    }
+
+    /// `rows` ingested without faults; a dispatcher whose AWS calls go through the proxy, with
+    /// the SDK's standard retries (fast backoff) as on Lambda, and leases over at once.
+    async fn faulty(rows: &[&str], configure: impl FnOnce(&mut notify_sim::Config)) -> Faulty {
+        let w = world(rows, configure).await;
+        let proxy = FaultProxy::start(&w.stack.endpoint).await.expect("proxy");
+        let config = local_sdk_config(&proxy.endpoint(), sais_shared::local::REGION)
+            .to_builder()
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_initial_backoff(Duration::from_millis(5)),
+            )
+            .build();
+        let mut through = w.stack.clone();
+        through.clients = AwsClients::from_config(&config);
+        let dispatcher = through
+            .dispatcher(
+                &w.notify.sim.base_url(),
+                &w.notify.api_key,
+                3000,
+                Duration::from_millis(500),
+            )
+            .expect("dispatcher")
+            .with_lease_seconds(0);
+        let child = child_id(&w.stack, "9990000018").await;
+        Faulty {
+            w: World { dispatcher, ..w },
+            proxy,
+            child,
+        }
+    }
+
+    impl Faulty {
+        /// Every contact-detail status and every message's (state, status), read past the proxy.
+        async fn statuses(&self) -> (Vec<(String, String)>, Vec<(String, String)>) {
+            let text =
+                |i: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+                 n: &str| {
+                    i.get(n)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default()
+                };
+            let details = self
+                .w
+                .stack
+                .items_of_type("contact_status")
+                .await
+                .expect("scan")
+                .iter()
+                .map(|i| (text(i, "detail"), text(i, "status")))
+                .collect();
+            let messages = self
+                .w
+                .stack
+                .items_of_type("message")
+                .await
+                .expect("scan")
+                .iter()
+                .map(|i| (text(i, "state"), text(i, "status")))
+                .collect();
+            (details, messages)
+        }
+
+        /// After the fault: nothing blamed; then, faults gone, the retry sends exactly once.
+        async fn retry_sends_once(&self, sent_before: usize) {
+            let (details, messages) = self.statuses().await;
+            assert!(details.is_empty(), "no contact detail marked: {details:?}");
+            assert!(
+                messages.iter().all(|(state, _)| state != "failed"),
+                "no message recorded as failed: {messages:?}"
+            );
+            assert_eq!(received(&self.w.notify).len(), sent_before);
+            self.proxy.clear();
+            self.w.notify.sim.clear_faults();
+            let retried = self
+                .w
+                .dispatcher
+                .handle_job(&job(&self.child))
+                .await
+                .expect("the retry succeeds");
+            assert_eq!(retried.sent + retried.already_sent, 1);
+            assert_eq!(retried.permanent_failures, 0);
+            assert_eq!(received(&self.w.notify).len(), 1, "sent exactly once");
+            let (details, messages) = self.statuses().await;
+            assert!(details.is_empty(), "no contact detail marked: {details:?}");
+            assert_eq!(messages, vec![("sent".to_owned(), "created".to_owned())]);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_throttled_pacer_fails_the_job_and_blames_nobody() {
+        let f = faulty(&[EMAIL_ONLY], |_| {}).await;
+        // As a new on-demand table does under a burst: the pacer's item is throttled.
+        f.proxy.add(
+            Rule::new(Fault::Throttle)
+                .service(Service::DynamoDb)
+                .pattern("PACER")
+                .always(),
+        );
+        let result = f.w.dispatcher.handle_job(&job(&f.child)).await;
+        assert!(
+            matches!(result, Err(DispatchError::Pacer(_))),
+            "a pacer failure is the pacer's: {result:?}"
+        );
+        f.retry_sends_once(0).await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_intent_put_fails_the_job_and_blames_nobody() {
+        let f = faulty(&[EMAIL_ONLY], |_| {}).await;
+        f.proxy.add(
+            Rule::new(Fault::ServerError)
+                .service(Service::DynamoDb)
+                .operation("PutItem")
+                .pattern(r#""state":{"S":"intent"}"#)
+                .always(),
+        );
+        let result = f.w.dispatcher.handle_job(&job(&f.child)).await;
+        assert!(matches!(result, Err(DispatchError::Store(_))), "{result:?}");
+        assert!(f.statuses().await.1.is_empty(), "no message record");
+        f.retry_sends_once(0).await;
+    }
+
+    #[tokio::test]
+    async fn a_notify_outage_fails_the_job_and_blames_nobody() {
+        let f = faulty(&[EMAIL_ONLY], |_| {}).await;
+        f.w.notify
+            .sim
+            .inject(notify_sim::FaultMode::Error500, 10, None);
+        let result = f.w.dispatcher.handle_job(&job(&f.child)).await;
+        assert!(
+            matches!(result, Err(DispatchError::Notify(_))),
+            "{result:?}"
+        );
+        f.retry_sends_once(0).await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_status_update_after_notify_accepted_fails_the_job_and_is_reconciled() {
+        let f = faulty(&[EMAIL_ONLY], |_| {}).await;
+        f.proxy.add(
+            Rule::new(Fault::ServerError)
+                .service(Service::DynamoDb)
+                .operation("UpdateItem")
+                .pattern("#status = :intent")
+                .always(),
+        );
+        let result = f.w.dispatcher.handle_job(&job(&f.child)).await;
+        assert!(matches!(result, Err(DispatchError::Store(_))), "{result:?}");
+        // Notify has it; the record is still the intent, and the retry finds it by reference.
+        f.retry_sends_once(1).await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_requeue_of_a_held_job_fails_the_job_and_blames_nobody() {
+        let f = faulty(&[EMAIL_ONLY], |c| c.daily_limits.email = 0).await;
+        f.proxy.add(
+            Rule::new(Fault::Throttle)
+                .service(Service::Sqs)
+                .operation("SendMessage")
+                .always(),
+        );
+        let result = f.w.dispatcher.handle_job(&job(&f.child)).await;
+        assert!(
+            matches!(result, Err(DispatchError::Requeue(_))),
+            "{result:?}"
+        );
+        let (details, messages) = f.statuses().await;
+        assert!(details.is_empty(), "no contact detail marked: {details:?}");
+        assert!(
+            messages.iter().all(|(state, _)| state != "failed"),
+            "{messages:?}"
+        );
+        assert_eq!(received(&f.w.notify).len(), 0);
+        // The queue takes it once it can: the job is held again, not lost.
+        f.proxy.clear();
+        let held =
+            f.w.dispatcher
+                .handle_job(&job(&f.child))
+                .await
+                .expect("held");
+        assert!(held.held);
+    }
+}

@@ -113,6 +113,21 @@ impl Receipts {
         status: &Status,
         now: OffsetDateTime,
     ) -> Result<Applied, ReceiptError> {
+        self.apply_receipt(team, message_id, None, status, now)
+            .await
+    }
+
+    /// As [`Receipts::apply`], for a delivery receipt from Notify about the notification
+    /// `notify_id`: a record still in `intent` (its attempt died after Notify accepted) is
+    /// completed with it.
+    pub async fn apply_receipt(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+        notify_id: Option<uuid::Uuid>,
+        status: &Status,
+        now: OffsetDateTime,
+    ) -> Result<Applied, ReceiptError> {
         if let Status::Unknown(_) = status {
             // Until the code knows what a status Notify added means, it moves nothing on: the
             // record keeps what staff and the policy already rely on.
@@ -141,7 +156,13 @@ impl Receipts {
             }
             if self
                 .store
-                .apply_status(team, message_id, &record.status, status.as_str())
+                .apply_status(
+                    team,
+                    message_id,
+                    &record.status,
+                    status.as_str(),
+                    notify_id.filter(|_| record.state == "intent"),
+                )
                 .await?
             {
                 tracing::info!(message_id, status = status.as_str(), "status recorded");

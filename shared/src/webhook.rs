@@ -216,7 +216,13 @@ impl Webhook {
         }
         let applied = self
             .receipts
-            .apply(team, message_id, &receipt.status, OffsetDateTime::now_utc())
+            .apply_receipt(
+                team,
+                message_id,
+                Some(receipt.id),
+                &receipt.status,
+                OffsetDateTime::now_utc(),
+            )
             .await?;
         if applied == Applied::Unknown {
             // Answered 200 all the same: Notify would otherwise retry it for nothing.

@@ -460,6 +460,11 @@ impl Dispatcher {
                                 None,
                             )
                             .await?;
+                        if send.channel == Channel::Letter {
+                            // The attempt that sent it died before it could open the letter
+                            // for polling (Notify sends no callbacks for letters).
+                            self.store.open_letter(team, &message_id, n.id).await?;
+                        }
                         tracing::info!(message_id = message_id.as_str(), "reconciled by reference");
                         return Ok(Delivery::AlreadySent);
                     }

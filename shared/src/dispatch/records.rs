@@ -1028,30 +1028,42 @@ impl Store {
 
     /// Moves a message's status from `expected` to `new`, appending to its history; false when
     /// the status was no longer `expected` (another callback got there first).
+    ///
+    /// `completes` is Notify's id when the record is still an intent: a receipt proves Notify
+    /// created the message, so the record is completed as the dispatcher's own update would
+    /// have (its attempt may have died before it could, and the retried job may no longer plan
+    /// that message: the family answered, or the detail just failed).
     pub async fn apply_status(
         &self,
         team: &TeamCode,
         message_id: &str,
         expected: &str,
         new: &str,
+        completes: Option<Uuid>,
     ) -> Result<bool, StoreError> {
-        match self
+        let mut update =
+            "SET #status = :new, status_history = list_append(status_history, :change)".to_owned();
+        let mut request = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(message_pk(team, message_id)))
             .key("sk", s("MSG"))
-            .update_expression(
-                "SET #status = :new, status_history = list_append(status_history, :change)",
-            )
             .condition_expression("#status = :expected")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":new", s(new))
             .expression_attribute_values(":expected", s(expected))
-            .expression_attribute_values(":change", status_change(new)?)
-            .send()
-            .await
-        {
+            .expression_attribute_values(":change", status_change(new)?);
+        if let Some(notify_id) = completes {
+            update.push_str(", #state = :sent, notify_id = :nid, gsi2pk = :g2, gsi2sk = :msg");
+            request = request
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":sent", s("sent"))
+                .expression_attribute_values(":nid", s(notify_id.to_string()))
+                .expression_attribute_values(":g2", s(format!("T#{team}#N#{notify_id}")))
+                .expression_attribute_values(":msg", s("MSG"));
+        }
+        match request.update_expression(update).send().await {
             Ok(_) => Ok(true),
             Err(e)
                 if e.as_service_error()

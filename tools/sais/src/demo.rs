@@ -65,7 +65,7 @@ pub fn run(args: Args) -> ExitCode {
     crate::block_on("sais demo", demo(&args))
 }
 
-fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -92,7 +92,7 @@ macro_rules! say {
 }
 
 /// Which simulated day a file belongs to: `day-<N>/…` is day N, anything else day 0.
-fn day_of(relative: &str) -> (u32, String) {
+pub(crate) fn day_of(relative: &str) -> (u32, String) {
     if let Some(rest) = relative.strip_prefix("day-")
         && let Some((n, path)) = rest.split_once('/')
         && let Ok(n) = n.parse()
@@ -550,7 +550,7 @@ async fn overnight(
 }
 
 /// `FROM,MESSAGE` rows (a header first).
-fn inbound_texts(body: &[u8]) -> Result<Vec<(String, String)>> {
+pub(crate) fn inbound_texts(body: &[u8]) -> Result<Vec<(String, String)>> {
     let mut reader = csv::Reader::from_reader(body);
     let mut texts = Vec::new();
     for record in reader.records() {

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod bench_dispatch;
+mod chaos;
 mod demo;
 mod governance;
 mod lint;
@@ -60,6 +61,7 @@ enum Command {
     Validate(validate::Args),
     /// Run the service on the local stack over a folder laid out like a team's S3 prefix.
     Demo(demo::Args),
+    Chaos(chaos::Args),
     /// Make a campaign's report now (CSV, summary, HTML in the team's reports folder) and
     /// print its summary.
     Report(report::Args),
@@ -92,6 +94,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Chaos(args) => chaos::run(args),
         Command::Report(args) => report::run(args),
         Command::Sar(args) => governance::sar(args),
         Command::Erase(args) => governance::erase(args),
