@@ -69,8 +69,8 @@ pub enum IngestError {
     #[error("the file read differently on the second pass")]
     Inconsistent,
     /// A blocking task panicked or was cancelled.
-    #[error("a reading task failed: {0}")]
-    Task(String),
+    #[error("a reading task failed")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 impl IngestError {
@@ -875,7 +875,7 @@ impl Ingest {
             validate(&mut open, &aborted2)
         })
         .await
-        .map_err(|e| IngestError::Task(e.to_string()))?;
+        .map_err(IngestError::Task)?;
         if gone.load(Ordering::Relaxed) {
             return Ok(None);
         }

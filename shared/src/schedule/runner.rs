@@ -51,8 +51,11 @@ pub enum ScheduleError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// SQS did not take every job.
-    #[error("send queue: {0}")]
-    Queue(String),
+    #[error(transparent)]
+    Queue(#[from] crate::dispatch::QueueError),
+    /// SQS kept refusing some entries of a batch (it answered for each, so no source).
+    #[error("send queue: {0} jobs not accepted after {SQS_ATTEMPTS} attempts")]
+    NotAccepted(usize),
     /// The campaign named is not known.
     #[error("campaign not found")]
     NoCampaign,
@@ -316,7 +319,7 @@ impl Scheduler {
             .map(|(i, job)| {
                 serde_json::to_string(job)
                     .map(|body| (i.to_string(), body))
-                    .map_err(|e| ScheduleError::Queue(e.to_string()))
+                    .map_err(|e| ScheduleError::Queue(crate::dispatch::QueueError::Encode(e)))
             })
             .collect::<Result<_, _>>()?;
         for attempt in 0..SQS_ATTEMPTS {
@@ -330,7 +333,12 @@ impl Scheduler {
                         .id(id)
                         .message_body(body)
                         .build()
-                        .map_err(|e| ScheduleError::Queue(e.to_string()))
+                        .map_err(|e| {
+                            ScheduleError::Queue(crate::dispatch::QueueError::Sqs {
+                                context: e.to_string(),
+                                source: Box::new(e),
+                            })
+                        })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let out = match self
@@ -347,9 +355,10 @@ impl Scheduler {
                     continue;
                 }
                 Err(e) => {
-                    return Err(ScheduleError::Queue(
-                        aws_sdk_sqs::error::DisplayErrorContext(e).to_string(),
-                    ));
+                    return Err(ScheduleError::Queue(crate::dispatch::QueueError::Sqs {
+                        context: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+                        source: Box::new(e),
+                    }));
                 }
             };
             let failed: Vec<String> = out.failed.into_iter().map(|f| f.id).collect();
@@ -358,10 +367,7 @@ impl Scheduler {
                 return Ok(());
             }
         }
-        Err(ScheduleError::Queue(format!(
-            "{} jobs not accepted after {SQS_ATTEMPTS} attempts",
-            pending.len()
-        )))
+        Err(ScheduleError::NotAccepted(pending.len()))
     }
 }
 

@@ -26,8 +26,14 @@ pub enum BatchWriteError {
         attempts: u32,
     },
     /// A call failed with an error that retrying will not fix.
-    #[error("BatchWriteItem failed: {0}")]
-    Sdk(String),
+    #[error("BatchWriteItem failed: {context}")]
+    Sdk {
+        /// DynamoDB's error code and message.
+        context: String,
+        /// The SDK's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 }
 
 /// How hard to try before giving up on unprocessed items.
@@ -176,9 +182,10 @@ pub async fn write_chunk(
                 );
             }
             Err(e) => {
-                return Err(BatchWriteError::Sdk(
-                    aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string(),
-                ));
+                return Err(BatchWriteError::Sdk {
+                    context: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+                    source: Box::new(e),
+                });
             }
         }
     }
@@ -190,7 +197,10 @@ pub fn put_request(item: Item) -> Result<WriteRequest, BatchWriteError> {
     let put = PutRequest::builder()
         .set_item(Some(item))
         .build()
-        .map_err(|e| BatchWriteError::Sdk(e.to_string()))?;
+        .map_err(|e| BatchWriteError::Sdk {
+            context: e.to_string(),
+            source: Box::new(e),
+        })?;
     Ok(WriteRequest::builder().put_request(put).build())
 }
 
