@@ -821,6 +821,43 @@ async fn a_receipt_and_an_inbound_text_with_fields_notify_adds_later_are_applied
 }
 
 #[tokio::test]
+async fn a_receipt_completes_a_message_whose_sending_attempt_died_after_notify_accepted_it() {
+    let w = world(&[
+        "Ava,Smith,2013-05-01,SW1A 1AA,123456,9990000018,10 Downing Street,London,,Sarah Smith,sarah.smith@example.com,07700900001,email",
+    ])
+    .await;
+    w.notify.sim.set_callback(None, None);
+    let ava = w.child("9990000018").await;
+    // The attempt dies after Notify accepted the email, before recording it.
+    w.dispatcher.faults().crash_after_accept(1);
+    let job = SendJob::new(&team(), CAMPAIGN, &ava, Purpose::ConsentRequest, "campaign");
+    assert!(w.dispatcher.handle_job(&job).await.is_err());
+    let email = w.notify.sim.received().pop().expect("the email");
+    assert_eq!(w.messages().await[0].state, "intent");
+
+    // Its bounce comes back before SQS delivers the job again; the retried job then plans the
+    // text instead (the email just failed), so nothing else would ever complete the record.
+    assert_eq!(w.receipt(&email, "permanent-failure").await, 200);
+    let records = w.messages().await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].state, "sent", "the receipt completed the intent");
+    assert_eq!(records[0].notify_id, Some(email.id.to_string()));
+    assert_eq!(records[0].status, "permanent-failure");
+    w.settle().await;
+    assert_eq!(
+        w.sent(),
+        vec![
+            pair("email", "sarah.smith@example.com"),
+            pair("sms", "+447700900001")
+        ]
+    );
+    assert!(
+        w.messages().await.iter().all(|m| m.state == "sent"),
+        "nothing left in intent"
+    );
+}
+
+#[tokio::test]
 async fn a_receipt_that_overtakes_the_dispatchers_own_update_is_kept() {
     // Notify answers slowly and calls back at once: the receipt reaches the webhook while the
     // record still says "intent", before the dispatcher records "created".

@@ -31,6 +31,9 @@ pub const TECHNICAL_RETRIES: u32 = 3;
 /// minutes.
 pub const TECHNICAL_BACKOFF_SECONDS: i32 = 300;
 
+/// Due jobs queued at once by the hourly release.
+pub const RELEASE_CONCURRENCY: usize = 16;
+
 /// What a status did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
@@ -280,11 +283,20 @@ impl Receipts {
     /// Queues every job due by `now` (retries after temporary failures); returns how many.
     /// Run by the reminders function; a job is deleted only once it is on the queue.
     pub async fn release_due(&self, now: OffsetDateTime) -> Result<usize, ReceiptError> {
+        use futures::stream::{self, StreamExt, TryStreamExt};
         let due = self.store.due_jobs(now.unix_timestamp()).await?;
-        for job in &due {
-            self.enqueue(&job.job, 0).await?;
-            self.store.delete_due(&job.key).await?;
-        }
+        // Many at once: a national campaign's hour can hold tens of thousands, and one at a
+        // time (two round trips each) would not fit in the function's 15 minutes. Each job is
+        // deleted only after it is on the queue; a failure leaves the rest for the next run.
+        stream::iter(&due)
+            .map(|job| async move {
+                self.enqueue(&job.job, 0).await?;
+                self.store.delete_due(&job.key).await?;
+                Ok::<_, ReceiptError>(())
+            })
+            .buffer_unordered(RELEASE_CONCURRENCY)
+            .try_collect::<()>()
+            .await?;
         if !due.is_empty() {
             tracing::info!(count = due.len(), "due retries queued");
         }
