@@ -819,3 +819,66 @@ fn the_public_webhook_is_capped_by_reserved_concurrency_unless_the_parameter_is_
         "{condition}"
     );
 }
+
+#[test]
+fn every_metric_the_code_logs_is_counted_by_a_filter_that_an_alarm_watches() {
+    // The JSON log lines carry `metric: <name>`; each name must reach CloudWatch through a
+    // metric filter on the log group of every function that logs it, and an alarm must watch
+    // the metric, or the failure it counts is seen by nobody.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut logged: std::collections::BTreeMap<String, std::collections::BTreeSet<&str>> =
+        Default::default();
+    for (file, group) in [
+        ("shared/src/webhook.rs", "WebhookLogGroup"),
+        ("shared/src/receipts.rs", "RemindersLogGroup"),
+    ] {
+        let text = std::fs::read_to_string(root.join(file)).expect(file);
+        for part in text.split("metric = \"").skip(1) {
+            let name = part.split('"').next().unwrap_or_default().to_owned();
+            logged.entry(name).or_default().insert(group);
+        }
+    }
+    assert!(logged.contains_key("unknown_status"), "{logged:?}");
+    assert!(logged.contains_key("unknown_notification"), "{logged:?}");
+    let t = template();
+    let resources = t["Resources"].as_mapping().expect("resources");
+    for (name, groups) in &logged {
+        let pattern = format!("$.fields.metric = \"{name}\"");
+        let mut metrics = std::collections::BTreeSet::new();
+        let mut filtered_groups = std::collections::BTreeSet::new();
+        for (_, resource) in resources {
+            if resource["Type"].as_str() != Some("AWS::Logs::MetricFilter") {
+                continue;
+            }
+            let props = &resource["Properties"];
+            if !props["FilterPattern"]
+                .as_str()
+                .is_some_and(|p| p.contains(&pattern))
+            {
+                continue;
+            }
+            filtered_groups.insert(format!("{:?}", props["LogGroupName"]));
+            for m in props["MetricTransformations"]
+                .as_sequence()
+                .expect("transformations")
+            {
+                metrics.insert(m["MetricName"].as_str().expect("metric name").to_owned());
+            }
+        }
+        for group in groups {
+            assert!(
+                filtered_groups.iter().any(|g| g.contains(group)),
+                "metric {name}: no filter on {group}"
+            );
+        }
+        for metric in &metrics {
+            let watched = resources.iter().any(|(_, r)| {
+                r["Type"].as_str() == Some("AWS::CloudWatch::Alarm")
+                    && r["Properties"]["MetricName"].as_str() == Some(metric)
+                    && r["Properties"]["AlarmActions"].as_sequence().is_some()
+            });
+            assert!(watched, "metric {metric} ({name}) has no alarm");
+        }
+        assert!(!metrics.is_empty(), "metric {name} is counted by no filter");
+    }
+}
