@@ -692,4 +692,49 @@ mod each_step_of_a_send {
                 .expect("held");
         assert!(held.held);
     }
+
+    #[tokio::test]
+    async fn a_letter_whose_sender_died_after_recording_it_is_still_polled() {
+        // No email or phone: a letter to the child's address.
+        let f = faulty(
+            &["Ava,Smith,2013-05-01,SW1A 1AA,123456,9990000018,10 Downing Street,London,Sarah Smith,,,"],
+            |_| {},
+        )
+        .await;
+        f.proxy.add(
+            Rule::new(Fault::CrashAfterForward)
+                .service(Service::DynamoDb)
+                .operation("UpdateItem")
+                .pattern("#status = :intent"),
+        );
+        let mut crashed = f.proxy.crashed();
+        crashed.borrow_and_update();
+        // The process dies once the record of the letter is written, before it opens the letter
+        // for polling: its future is dropped there.
+        let first = job(&f.child);
+        tokio::select! {
+            r = f.w.dispatcher.handle_job(&first) => panic!("the crash did not happen: {r:?}"),
+            _ = crashed.changed() => {}
+        }
+        assert_eq!(received(&f.w.notify).len(), 1);
+        assert!(
+            f.w.stack
+                .store()
+                .open_letters()
+                .await
+                .expect("letters")
+                .is_empty()
+        );
+        // SQS delivers the job again: nothing is sent again, and the letter is polled.
+        f.proxy.clear();
+        let retried =
+            f.w.dispatcher
+                .handle_job(&job(&f.child))
+                .await
+                .expect("retry");
+        assert_eq!((retried.sent, retried.already_sent), (0, 1));
+        assert_eq!(received(&f.w.notify).len(), 1);
+        let open = f.w.stack.store().open_letters().await.expect("letters");
+        assert_eq!(open.len(), 1, "the letter's status will be read");
+    }
 }

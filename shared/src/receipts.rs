@@ -11,7 +11,8 @@
 //!
 //! Actions run before the status is stored, and each is idempotent (jobs have deterministic
 //! message ids, items fixed keys): if recording fails half way, Notify's retry of the callback
-//! (or the next poll) finishes the work, and a repeated callback changes nothing.
+//! (or the next poll) finishes the work, and a repeated callback changes nothing. A letter stops
+//! being polled only once its final status is stored, so that next poll always comes.
 
 use time::OffsetDateTime;
 
@@ -151,6 +152,11 @@ impl Receipts {
                     status = status.as_str(),
                     "older or repeated status ignored"
                 );
+                // An attempt that recorded a letter's final status may have died before it
+                // stopped polling the letter: finish that (idempotent).
+                if channel_of(&record) == Channel::Letter && current.is_final() {
+                    self.store.close_letter(team, message_id).await?;
+                }
                 return Ok(Applied::Stale);
             }
             if !acted {
@@ -169,6 +175,11 @@ impl Receipts {
                 .await?
             {
                 tracing::info!(message_id, status = status.as_str(), "status recorded");
+                // Only once its final status is recorded does polling of a letter stop: closed
+                // any earlier, a failure in between would leave the status unread for good.
+                if channel_of(&record) == Channel::Letter && status.is_final() {
+                    self.store.close_letter(team, message_id).await?;
+                }
                 return Ok(Applied::Recorded);
             }
         }
@@ -196,15 +207,11 @@ impl Receipts {
                 .await
         };
         match (channel, status) {
-            (Channel::Letter, Status::Received) => {
-                self.store.close_letter(team, &record.message_id).await?;
-            }
             (
                 Channel::Letter,
                 Status::PermanentFailure | Status::ValidationFailed | Status::Cancelled,
             ) => {
                 follow_up(format!("letter_{}", status.as_str())).await?;
-                self.store.close_letter(team, &record.message_id).await?;
             }
             (_, Status::TechnicalFailure) => {
                 if record.attempt < TECHNICAL_RETRIES {
@@ -213,9 +220,6 @@ impl Receipts {
                     self.enqueue(&job, delay).await?;
                 } else {
                     follow_up("technical_failure".into()).await?;
-                    if channel == Channel::Letter {
-                        self.store.close_letter(team, &record.message_id).await?;
-                    }
                 }
             }
             (Channel::Email | Channel::Sms, Status::TemporaryFailure) if record.attempt == 0 => {

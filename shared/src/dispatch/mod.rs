@@ -431,7 +431,19 @@ impl Dispatcher {
                 return Err(DispatchError::InFlight);
             };
             match existing.state.as_str() {
-                "sent" => return Ok(Delivery::AlreadySent),
+                "sent" => {
+                    // The attempt that sent a letter may have died between recording it and
+                    // opening it for polling (Notify sends no callbacks for letters): open it
+                    // again unless its final status is in (a put of the same item: idempotent).
+                    if send.channel == Channel::Letter
+                        && !crate::notify::Status::parse(&existing.status).is_final()
+                        && let Some(notify_id) =
+                            existing.notify_id.as_deref().and_then(|id| id.parse().ok())
+                    {
+                        self.store.open_letter(team, &message_id, notify_id).await?;
+                    }
+                    return Ok(Delivery::AlreadySent);
+                }
                 "failed" => return Ok(Delivery::Permanent(send.channel)),
                 _ => {
                     // Another attempt owns the intent: it may be sending right now. Only when
