@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use sais_local::{LocalNotify, LocalStack, example_campaign, start_notify_sim};
 use sais_shared::campaign::Campaign;
 use sais_shared::dispatch::{DispatchError, Dispatcher, SendJob};
-use sais_shared::local::{LocalNotify, LocalStack, example_campaign, start_notify_sim};
 use sais_shared::policy::Purpose;
 use sais_shared::uploads::TeamCode;
 
@@ -514,7 +514,7 @@ mod each_step_of_a_send {
     async fn faulty(rows: &[&str], configure: impl FnOnce(&mut notify_sim::Config)) -> Faulty {
         let w = world(rows, configure).await;
         let proxy = FaultProxy::start(&w.stack.endpoint).await.expect("proxy");
-        let config = local_sdk_config(&proxy.endpoint(), sais_shared::local::REGION)
+        let config = local_sdk_config(&proxy.endpoint(), sais_local::REGION)
             .to_builder()
             .retry_config(
                 aws_config::retry::RetryConfig::standard()

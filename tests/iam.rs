@@ -882,3 +882,39 @@ fn every_metric_the_code_logs_is_counted_by_a_filter_that_an_alarm_watches() {
         assert!(!metrics.is_empty(), "metric {name} is counted by no filter");
     }
 }
+
+#[test]
+fn no_lambda_function_links_the_local_stack_the_simulator_or_the_fault_proxy() {
+    // What ships is each function's crate and the library; test support lives in crates of
+    // its own (tools/sais-local, tools/notify-sim, tools/fault-proxy) that only tests and tools use.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let test_support = ["sais-local", "notify-sim", "fault-proxy"];
+    for manifest in [
+        "shared/Cargo.toml",
+        "functions/ingest/Cargo.toml",
+        "functions/dispatcher/Cargo.toml",
+        "functions/webhook/Cargo.toml",
+        "functions/reminders/Cargo.toml",
+    ] {
+        let text = std::fs::read_to_string(root.join(manifest)).expect(manifest);
+        let mut section = String::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if line.starts_with('[') {
+                section = line.to_owned();
+                continue;
+            }
+            // Dev-dependencies never reach a binary; everything else might.
+            if section.contains("dev-dependencies") {
+                continue;
+            }
+            for name in test_support {
+                assert!(
+                    !line.starts_with(&format!("{name} "))
+                        && !line.starts_with(&format!("{name}.")),
+                    "{manifest} [{section}] depends on {name}"
+                );
+            }
+        }
+    }
+}

@@ -8,9 +8,9 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
 use e2e::{dynamo_faults, read_object, receive_event};
+use sais_local::{LocalStack, REGION};
 use sais_shared::aws::{AwsClients, local_sdk_config};
 use sais_shared::ingest::Ingest;
-use sais_shared::local::{LocalStack, REGION};
 use sais_shared::store::batch::RetryPolicy;
 
 fn mavis(folder: &str, file: &str) -> Vec<u8> {
@@ -273,7 +273,7 @@ async fn every_row_is_written_when_dynamodb_returns_unprocessed_items_and_thrott
     };
     upload(&stack, "RYG-sais/cohort/big.csv", cohort(260)).await;
     let ingest = Ingest::new(clients, stack.table())
-        .with_erasure_key(sais_shared::local::LocalStack::erasure_key())
+        .with_erasure_key(sais_local::LocalStack::erasure_key())
         .with_retry_policy(fast_retries());
     let response = ingest
         .handle_batch(notifications(&stack, 1).await)

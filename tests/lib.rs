@@ -1,10 +1,10 @@
 //! Shared helpers for the end-to-end tests (the local stack itself lives in
-//! `sais_shared::local`, so the demo and the benchmarks use the same code).
+//! `sais_local`, so the demo and the benchmarks use the same code).
 
 use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use sais_shared::local::LocalStack;
+use sais_local::LocalStack;
 
 /// Receives messages from a queue until `want` have arrived or `timeout` passes, and wraps them
 /// in the SQS event Lambda would deliver.
@@ -34,7 +34,7 @@ pub async fn receive_event(
             record.body = m.body;
             record.md5_of_body = m.md5_of_body;
             record.event_source = Some("aws:sqs".into());
-            record.aws_region = Some(sais_shared::local::REGION.into());
+            record.aws_region = Some(sais_local::REGION.into());
             records.push(record);
         }
     }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use e2e::receive_event;
-use sais_shared::local::LocalStack;
+use sais_local::LocalStack;
 use sais_shared::uploads::{
     KeyClass, S3Notification, UploadKind, classify_key, parse_s3_notification,
 };

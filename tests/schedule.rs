@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use sais_local::{LocalStack, example_campaign, start_notify_sim};
 use sais_shared::campaign::Campaign;
 use sais_shared::dispatch::SendJob;
-use sais_shared::local::{LocalStack, example_campaign, start_notify_sim};
 use sais_shared::policy::Purpose;
 use sais_shared::schedule::runner::Scheduler;
 use sais_shared::uploads::TeamCode;
@@ -32,12 +32,7 @@ struct World {
 }
 
 /// The Notify simulator and a real dispatcher sending to it.
-async fn sender(
-    w: &World,
-) -> (
-    sais_shared::local::LocalNotify,
-    sais_shared::dispatch::Dispatcher,
-) {
+async fn sender(w: &World) -> (sais_local::LocalNotify, sais_shared::dispatch::Dispatcher) {
     let notify = start_notify_sim(|_| {}).await.expect("simulator");
     let dispatcher = w
         .stack
@@ -643,7 +638,7 @@ fn consent_request(child_id: &str) -> SendJob {
     )
 }
 
-fn to(notify: &sais_shared::local::LocalNotify, recipient: &str) -> usize {
+fn to(notify: &sais_local::LocalNotify, recipient: &str) -> usize {
     notify
         .sim
         .received()

@@ -5,11 +5,9 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use sais_local::{LocalNotify, LocalStack, example_campaign, serve_webhook, start_notify_sim};
 use sais_shared::dispatch::records::MessageRecord;
 use sais_shared::dispatch::{Dispatcher, SendJob};
-use sais_shared::local::{
-    LocalNotify, LocalStack, example_campaign, serve_webhook, start_notify_sim,
-};
 use sais_shared::notify::Status;
 use sais_shared::policy::Purpose;
 use sais_shared::receipts::Receipts;

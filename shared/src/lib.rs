@@ -23,6 +23,3 @@ pub mod store;
 pub mod telemetry;
 pub mod uploads;
 pub mod webhook;
-
-#[cfg(feature = "local-stack")]
-pub mod local;

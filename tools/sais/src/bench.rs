@@ -9,11 +9,11 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use sais_local::LocalStack;
 use sais_shared::files::children::ChildFileKind;
 use sais_shared::files::report::Status;
 use sais_shared::files::validate_child_file;
 use sais_shared::generate::write_cohort;
-use sais_shared::local::LocalStack;
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -345,7 +345,7 @@ fn bench_schedule(children: u64, schools: u64) -> Result<serde_json::Value> {
             .context("ingest")?;
         let first_session = time::macros::date!(2027 - 02 - 10);
         let mut campaign =
-            sais_shared::local::example_campaign("bench", "hpv", first_session);
+            sais_local::example_campaign("bench", "hpv", first_session);
         campaign.schools = (0..schools).map(|s| (200_000 + s).to_string()).collect();
         campaign.year_groups = vec![8];
         stack.store().put_campaign(&team, &campaign).await?;

@@ -30,13 +30,13 @@ use anyhow::{Context, Result, bail};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use fault_proxy::{Fault, FaultProxy, Rule, Service};
 use notify_sim::FaultMode;
+use sais_local::{
+    LocalNotify, LocalStack, REGION, serve_webhook, shared_moto_endpoint, start_notify_sim,
+};
 use sais_shared::aws::{AwsClients, local_sdk_config};
 use sais_shared::campaign_report;
 use sais_shared::dispatch::Dispatcher;
 use sais_shared::ingest::Ingest;
-use sais_shared::local::{
-    LocalNotify, LocalStack, REGION, serve_webhook, shared_moto_endpoint, start_notify_sim,
-};
 use sais_shared::receipts::Receipts;
 use sais_shared::schedule::CampaignDates;
 use sais_shared::schedule::runner::Scheduler;

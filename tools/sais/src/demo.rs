@@ -13,12 +13,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use sais_shared::campaign_report;
-use sais_shared::ingest::Ingest;
-use sais_shared::local::{
+use sais_local::{
     LocalNotify, LocalStack, example_campaign, serve_webhook, shared_moto_endpoint,
     start_notify_sim,
 };
+use sais_shared::campaign_report;
+use sais_shared::ingest::Ingest;
 use sais_shared::receipts::Receipts;
 use sais_shared::schedule::CampaignDates;
 use sais_shared::schedule::runner::Scheduler;

@@ -167,7 +167,7 @@ async fn store(table: &str, secret: Option<&str>) -> Result<Store> {
                     "set --erasure-key-secret (or ERASURE_KEY_SECRET_ARN) to the stack's <prefix>/erasure-key secret"
                 );
             }
-            sais_shared::local::LocalStack::erasure_key()
+            sais_local::LocalStack::erasure_key()
         }
     };
     Ok(Store::new(clients.dynamodb.clone(), table).with_erasure_key(key))

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use sais_shared::local::{LocalStack, shared_moto_endpoint};
+use sais_local::{LocalStack, shared_moto_endpoint};
 
 use crate::demo::{CALLBACK_TOKEN, Service, drain};
 

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-use sais_shared::local::LocalStack;
+use sais_local::LocalStack;
 
 const TEAM: &str = "RYG-sais";
 const COHORT: &str = "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,CHILD_SCHOOL_URN,CHILD_NHS_NUMBER,CHILD_YEAR_GROUP,PARENT_1_NAME,PARENT_1_EMAIL,PARENT_1_PHONE\n\

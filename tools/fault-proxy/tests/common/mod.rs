@@ -50,7 +50,7 @@ pub struct Stack {
 
 impl Stack {
     pub async fn new() -> Stack {
-        let moto = sais_shared::local::shared_moto_endpoint().expect("moto is available");
+        let moto = sais_local::shared_moto_endpoint().expect("moto is available");
         let proxy = FaultProxy::start(&moto).await.expect("the proxy starts");
         Stack {
             direct: sais_shared::aws::local_sdk_config(&moto, REGION),

@@ -1,7 +1,8 @@
 //! The local stack: moto's standalone server standing in for S3, SQS and DynamoDB, with the
 //! resources of `infra/template.yaml` created under the same physical names.
 //!
-//! Used by the integration tests, the benchmarks and `sais demo`. Tests share one moto server per
+//! Test support, in its own crate so that no Lambda function links it (nor the Notify simulator
+//! it starts): used by the integration tests, the benchmarks, `sais demo` and `sais chaos`. Tests share one moto server per
 //! process (or the one named by `SAIS_MOTO_ENDPOINT`, which `make test` starts once) and isolate
 //! themselves by creating every resource under a fresh prefix, so they can run in parallel.
 //!
@@ -28,8 +29,8 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use crate::aws::{AwsClients, local_sdk_config};
-use crate::config::ResourceNames;
+use sais_shared::aws::{AwsClients, local_sdk_config};
+use sais_shared::config::ResourceNames;
 
 /// The region the local stack uses (the service runs in London).
 pub const REGION: &str = "eu-west-2";
@@ -94,7 +95,7 @@ fn moto_server_path() -> PathBuf {
     if let Ok(p) = std::env::var("MOTO_SERVER") {
         return PathBuf::from(p);
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let venv = workspace.join(".venv/bin/moto_server");
     if venv.exists() {
         return venv;
@@ -413,10 +414,10 @@ pub struct LocalNotify {
 
 impl LocalNotify {
     /// A Notify client for the simulator (as the reminders function builds one).
-    pub fn client(&self) -> Result<crate::notify::NotifyClient, LocalStackError> {
-        let key = crate::notify::ApiKey::parse(&self.api_key)
+    pub fn client(&self) -> Result<sais_shared::notify::NotifyClient, LocalStackError> {
+        let key = sais_shared::notify::ApiKey::parse(&self.api_key)
             .map_err(|e| LocalStackError::Start(e.to_string()))?;
-        crate::notify::NotifyClient::new(&self.sim.base_url(), key, Duration::from_secs(10))
+        sais_shared::notify::NotifyClient::new(&self.sim.base_url(), key, Duration::from_secs(10))
             .map_err(|e| LocalStackError::Start(e.to_string()))
     }
 
@@ -464,18 +465,19 @@ impl LocalStack {
         api_key: &str,
         rate_limit_per_min: u32,
         notify_timeout: Duration,
-    ) -> Result<crate::dispatch::Dispatcher, LocalStackError> {
-        let key = crate::notify::ApiKey::parse(api_key)
+    ) -> Result<sais_shared::dispatch::Dispatcher, LocalStackError> {
+        let key = sais_shared::notify::ApiKey::parse(api_key)
             .map_err(|e| LocalStackError::Start(e.to_string()))?;
-        let notify = crate::notify::NotifyClient::new(notify_base_url, key.clone(), notify_timeout)
-            .map_err(|e| LocalStackError::Start(e.to_string()))?;
-        let pacer = crate::dispatch::pacer::Pacer::new(
+        let notify =
+            sais_shared::notify::NotifyClient::new(notify_base_url, key.clone(), notify_timeout)
+                .map_err(|e| LocalStackError::Start(e.to_string()))?;
+        let pacer = sais_shared::dispatch::pacer::Pacer::new(
             self.clients.dynamodb.clone(),
             self.table(),
             format!("NOTIFY#{}", key.service_id()),
             rate_limit_per_min,
         );
-        Ok(crate::dispatch::Dispatcher::new(
+        Ok(sais_shared::dispatch::Dispatcher::new(
             self.store(),
             self.clients.sqs.clone(),
             self.send_queue_url.clone(),
@@ -485,22 +487,24 @@ impl LocalStack {
     }
 
     /// The store over this stack's table.
-    pub fn store(&self) -> crate::dispatch::records::Store {
-        crate::dispatch::records::Store::new(self.clients.dynamodb.clone(), self.table())
+    pub fn store(&self) -> sais_shared::dispatch::records::Store {
+        sais_shared::dispatch::records::Store::new(self.clients.dynamodb.clone(), self.table())
             .with_erasure_key(Self::erasure_key())
     }
 
     /// The ingest function's core over this stack (with the local erasure key).
-    pub fn ingest(&self) -> crate::ingest::Ingest {
-        crate::ingest::Ingest::new(self.clients.clone(), self.table())
+    pub fn ingest(&self) -> sais_shared::ingest::Ingest {
+        sais_shared::ingest::Ingest::new(self.clients.clone(), self.table())
             .with_erasure_key(Self::erasure_key())
     }
 
     /// The erasure key of local stacks: fixed, and only ever used on 127.0.0.1 (in AWS the key
     /// is the `<prefix>/erasure-key` secret the template generates).
-    pub fn erasure_key() -> crate::dispatch::records::ErasureKey {
-        crate::dispatch::records::ErasureKey::new(b"local stack only, never a deployed erasure key")
-            .expect("long enough")
+    pub fn erasure_key() -> sais_shared::dispatch::records::ErasureKey {
+        sais_shared::dispatch::records::ErasureKey::new(
+            b"local stack only, never a deployed erasure key",
+        )
+        .expect("long enough")
     }
 }
 
@@ -509,8 +513,8 @@ pub fn example_campaign(
     id: &str,
     programme: &str,
     first_session: time::Date,
-) -> crate::campaign::Campaign {
-    use crate::campaign::{Campaign, ChannelTemplates, Templates};
+) -> sais_shared::campaign::Campaign {
+    use sais_shared::campaign::{Campaign, ChannelTemplates, Templates};
     let templates = ChannelTemplates {
         email: Some(uuid::Uuid::from_u128(1)),
         sms: Some(uuid::Uuid::from_u128(2)),
@@ -585,7 +589,7 @@ impl LocalStack {
         &self,
         key: &str,
         body: Vec<u8>,
-    ) -> Result<crate::uploads::ObjectCreated, LocalStackError> {
+    ) -> Result<sais_shared::uploads::ObjectCreated, LocalStackError> {
         let size = body.len() as u64;
         let put = self
             .clients
@@ -597,7 +601,7 @@ impl LocalStack {
             .send()
             .await
             .map_err(|e| create_err(key, e))?;
-        Ok(crate::uploads::ObjectCreated {
+        Ok(sais_shared::uploads::ObjectCreated {
             bucket: self.bucket(),
             key: key.to_owned(),
             version_id: put.version_id,
@@ -610,10 +614,10 @@ impl LocalStack {
     /// would; returns the object as announced.
     pub async fn put_and_ingest(
         &self,
-        ingest: &crate::ingest::Ingest,
+        ingest: &sais_shared::ingest::Ingest,
         key: &str,
         body: Vec<u8>,
-    ) -> Result<crate::uploads::ObjectCreated, LocalStackError> {
+    ) -> Result<sais_shared::uploads::ObjectCreated, LocalStackError> {
         let object = self.upload(key, body).await?;
         ingest
             .ingest_object(&object)
@@ -625,7 +629,9 @@ impl LocalStack {
 
 /// Serves the real webhook handler over local HTTP, as the Function URL does; returns its base
 /// URL (Notify's callback URL is `<base>/notify/<team>`).
-pub async fn serve_webhook(webhook: crate::webhook::Webhook) -> Result<String, LocalStackError> {
+pub async fn serve_webhook(
+    webhook: sais_shared::webhook::Webhook,
+) -> Result<String, LocalStackError> {
     use axum::body::Bytes;
     use axum::extract::State;
     use axum::http::{HeaderMap, StatusCode, Uri};
@@ -633,7 +639,7 @@ pub async fn serve_webhook(webhook: crate::webhook::Webhook) -> Result<String, L
     use std::sync::Arc;
 
     async fn handle(
-        State(webhook): State<Arc<crate::webhook::Webhook>>,
+        State(webhook): State<Arc<sais_shared::webhook::Webhook>>,
         uri: Uri,
         headers: HeaderMap,
         body: Bytes,
