@@ -392,9 +392,9 @@ const MARK_SENT: &str = "#status = :intent";
 /// The webhook's conditional update of a message's status (`apply_status`).
 const RECEIPT_UPDATE: &str = "#status = :expected";
 /// How long a Notify timeout fault holds a request: longer than the dispatcher waits.
-const NOTIFY_HOLD: Duration = Duration::from_secs(4);
+const NOTIFY_HOLD: Duration = Duration::from_secs(7);
 /// The dispatcher's timeout for Notify in these runs.
-const NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
+const NOTIFY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Rounds of redelivery within one simulated day (SQS's maxReceiveCount is 5).
 const ROUNDS: usize = 8;
 /// Attempts at a daily or hourly run (EventBridge Scheduler retries it).
@@ -840,10 +840,15 @@ impl World {
             if unfinished.is_empty() {
                 return Ok(());
             }
+            // On AWS, minutes pass before SQS delivers a failed or dead invocation's messages
+            // again: a request it gave up on (a timeout) or died during is long finished at
+            // Notify by then, so the retry's look-up by reference sees it.
+            self.notify
+                .sim
+                .wait_requests_idle(Duration::from_secs(30))
+                .await;
             if counters.crashes > crashes {
-                // On AWS, minutes pass before SQS delivers a dead invocation's messages again:
-                // a request it had in flight to Notify is long finished by then.
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
             counters.retries += unfinished.len() as u64;
             // Time passes: visibility timeouts and the intents' 2-minute leases run out.
