@@ -51,14 +51,6 @@ fn sdk_config_from(
     let credentials = aws_config::environment::EnvironmentVariableCredentialsProvider::new();
     let mut builder = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        // As `load_defaults` sets them: standard retries (3 attempts, backoff; throttling
-        // retried) and a 3.1 s connect timeout, stated rather than left to the behaviour version.
-        .retry_config(aws_config::retry::RetryConfig::standard())
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(std::time::Duration::from_millis(3100))
-                .build(),
-        )
         .region(Region::new(region))
         .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
             credentials,
@@ -66,7 +58,22 @@ fn sdk_config_from(
     if let Some(url) = var("AWS_ENDPOINT_URL").filter(|u| !u.is_empty()) {
         builder = builder.endpoint_url(url);
     }
-    Ok(builder.build())
+    Ok(with_lambda_defaults(builder.build()))
+}
+
+/// `config` with the retries and timeouts the functions run with: as `load_defaults` sets
+/// them, standard retries (3 attempts, backoff; throttling retried) and a 3.1 s connect timeout,
+/// stated rather than left to the behaviour version. The chaos suite gives its functions the same.
+pub fn with_lambda_defaults(config: SdkConfig) -> SdkConfig {
+    config
+        .to_builder()
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(std::time::Duration::from_millis(3100))
+                .build(),
+        )
+        .build()
 }
 
 /// An SDK configuration for a local endpoint (moto) with dummy credentials.

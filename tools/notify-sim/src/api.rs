@@ -48,15 +48,6 @@ pub fn router(sim: Arc<Sim>) -> Router {
 /// and its client would: a notification (and its callback) can exist before the sender hears
 /// of it.
 async fn add_latency(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
-    /// Counts the request as in flight until its future ends, answered or dropped.
-    struct InFlight(Arc<Sim>);
-    impl Drop for InFlight {
-        fn drop(&mut self) {
-            self.0.in_flight.send_modify(|n| *n = n.saturating_sub(1));
-        }
-    }
-    sim.in_flight.send_modify(|n| *n += 1);
-    let _in_flight = InFlight(Arc::clone(&sim));
     let response = next.run(request).await;
     if !sim.latency.is_zero() {
         tokio::time::sleep(sim.latency).await;

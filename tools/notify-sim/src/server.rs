@@ -131,15 +131,6 @@ impl SimHandle {
             .set_callback_target(url.map(|url| CallbackTarget { url, bearer_token }));
     }
 
-    /// Waits until no `/v2` request is being handled (a client that gave up on one may have
-    /// left it running); `false` if that did not happen within `timeout`.
-    pub async fn wait_requests_idle(&self, timeout: Duration) -> bool {
-        let mut in_flight = self.sim.in_flight.subscribe();
-        tokio::time::timeout(timeout, in_flight.wait_for(|n| *n == 0))
-            .await
-            .is_ok_and(|r| r.is_ok())
-    }
-
     /// Waits until no notification awaits its final status and no callback is in flight or
     /// waiting to retry; `false` if that did not happen within `timeout`.
     pub async fn wait_callbacks_idle(&self, timeout: Duration) -> bool {

@@ -62,9 +62,6 @@ pub struct Sim {
     /// Bumped by reset and shutdown; background work started under an older value stops.
     generation: watch::Sender<u64>,
     started: Instant,
-    /// `/v2` requests being handled now (a harness waits for none before it retries, as the
-    /// minutes before SQS delivers a failed job again would).
-    pub in_flight: watch::Sender<usize>,
 }
 
 /// Counts one unit of pending work until dropped (also when its task is cancelled).
@@ -101,7 +98,6 @@ impl Sim {
             pending: watch::channel(0).0,
             generation: watch::channel(0).0,
             started: Instant::now(),
-            in_flight: watch::channel(0).0,
         })
     }
 
