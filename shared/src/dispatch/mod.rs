@@ -165,6 +165,16 @@ pub enum QueueError {
     },
 }
 
+impl QueueError {
+    /// SQS's error (or the SDK's refusal to build the request), kept as the source.
+    pub fn sqs(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Sqs {
+            context: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
+            source: Box::new(e),
+        }
+    }
+}
+
 /// What a job came to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct JobOutcome {
@@ -435,12 +445,12 @@ impl Dispatcher {
                     // The attempt that sent a letter may have died between recording it and
                     // opening it for polling (Notify sends no callbacks for letters): open it
                     // again unless its final status is in (a put of the same item: idempotent).
-                    if send.channel == Channel::Letter
-                        && !crate::notify::Status::parse(&existing.status).is_final()
+                    if !crate::notify::Status::parse(&existing.status).is_final()
                         && let Some(notify_id) =
                             existing.notify_id.as_deref().and_then(|id| id.parse().ok())
                     {
-                        self.store.open_letter(team, &message_id, notify_id).await?;
+                        self.poll_if_letter(team, send, &message_id, notify_id)
+                            .await?;
                     }
                     return Ok(Delivery::AlreadySent);
                 }
@@ -472,11 +482,9 @@ impl Dispatcher {
                                 None,
                             )
                             .await?;
-                        if send.channel == Channel::Letter {
-                            // The attempt that sent it died before it could open the letter
-                            // for polling (Notify sends no callbacks for letters).
-                            self.store.open_letter(team, &message_id, n.id).await?;
-                        }
+                        // The attempt that sent it died before it could open a letter for
+                        // polling.
+                        self.poll_if_letter(team, send, &message_id, n.id).await?;
                         tracing::info!(message_id = message_id.as_str(), "reconciled by reference");
                         return Ok(Delivery::AlreadySent);
                     }
@@ -509,10 +517,8 @@ impl Dispatcher {
                         (send.channel == Channel::Sms).then_some(sent.sms_fragments),
                     )
                     .await?;
-                if send.channel == Channel::Letter {
-                    // Notify sends no callbacks for letters: poll them until final.
-                    self.store.open_letter(team, &message_id, sent.id).await?;
-                }
+                self.poll_if_letter(team, send, &message_id, sent.id)
+                    .await?;
                 Ok(Delivery::Sent)
             }
             // Only Notify's own answer about this recipient blames the recipient.
@@ -542,6 +548,21 @@ impl Dispatcher {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// Notify sends no callbacks for letters: a sent letter is polled until its status is final
+    /// (an idempotent put, so every path that finds a letter sent may call it).
+    async fn poll_if_letter(
+        &self,
+        team: &TeamCode,
+        send: &PlannedSend,
+        message_id: &str,
+        notify_id: uuid::Uuid,
+    ) -> Result<(), DispatchError> {
+        if send.channel == Channel::Letter {
+            self.store.open_letter(team, message_id, notify_id).await?;
+        }
+        Ok(())
     }
 
     /// Calls Notify for one message, pacing first and retrying briefly on 429 and 5xx.
@@ -666,9 +687,6 @@ pub async fn enqueue_job(
         .delay_seconds(delay_seconds)
         .send()
         .await
-        .map_err(|e| QueueError::Sqs {
-            context: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
-            source: Box::new(e),
-        })?;
+        .map_err(QueueError::sqs)?;
     Ok(())
 }

@@ -333,12 +333,7 @@ impl Scheduler {
                         .id(id)
                         .message_body(body)
                         .build()
-                        .map_err(|e| {
-                            ScheduleError::Queue(crate::dispatch::QueueError::Sqs {
-                                context: e.to_string(),
-                                source: Box::new(e),
-                            })
-                        })
+                        .map_err(|e| ScheduleError::Queue(crate::dispatch::QueueError::sqs(e)))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let out = match self
@@ -355,10 +350,7 @@ impl Scheduler {
                     continue;
                 }
                 Err(e) => {
-                    return Err(ScheduleError::Queue(crate::dispatch::QueueError::Sqs {
-                        context: aws_sdk_sqs::error::DisplayErrorContext(&e).to_string(),
-                        source: Box::new(e),
-                    }));
+                    return Err(ScheduleError::Queue(crate::dispatch::QueueError::sqs(e)));
                 }
             };
             let failed: Vec<String> = out.failed.into_iter().map(|f| f.id).collect();
