@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use fault_proxy::{Fault, FaultProxy, Rule, Service};
 use notify_sim::FaultMode;
 use sais_local::{
@@ -904,18 +904,7 @@ impl World {
                 continue;
             }
             idle = 0;
-            let mut event = SqsEvent::default();
-            let mut handles = Vec::new();
-            for m in messages {
-                let mut record = SqsMessage::default();
-                record.message_id = m.message_id.clone();
-                record.body = m.body;
-                handles.push((
-                    m.message_id.unwrap_or_default(),
-                    m.receipt_handle.unwrap_or_default(),
-                ));
-                event.records.push(record);
-            }
+            let (event, handles) = crate::demo::sqs_event(messages);
             let mut crashed = self.proxy.crashed();
             crashed.borrow_and_update();
             let response = tokio::select! {

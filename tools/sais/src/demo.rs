@@ -563,6 +563,26 @@ pub(crate) fn inbound_texts(body: &[u8]) -> Result<Vec<(String, String)>> {
     Ok(texts)
 }
 
+/// The SQS event Lambda's event source mapping would deliver for `messages`, and each
+/// message's (id, receipt handle) for deleting or returning it afterwards.
+pub(crate) fn sqs_event(
+    messages: Vec<aws_sdk_sqs::types::Message>,
+) -> (SqsEvent, Vec<(String, String)>) {
+    let mut event = SqsEvent::default();
+    let mut receipts = Vec::new();
+    for m in messages {
+        let mut record = SqsMessage::default();
+        record.message_id = m.message_id.clone();
+        record.body = m.body;
+        receipts.push((
+            m.message_id.unwrap_or_default(),
+            m.receipt_handle.unwrap_or_default(),
+        ));
+        event.records.push(record);
+    }
+    (event, receipts)
+}
+
 /// What one drain of a queue did.
 #[derive(Debug, Default)]
 pub(crate) struct Drained {
@@ -614,18 +634,7 @@ where
             continue;
         }
         idle = 0;
-        let mut event = SqsEvent::default();
-        let mut receipts = Vec::new();
-        for m in messages {
-            let mut record = SqsMessage::default();
-            record.message_id = m.message_id.clone();
-            record.body = m.body;
-            receipts.push((
-                m.message_id.unwrap_or_default(),
-                m.receipt_handle.unwrap_or_default(),
-            ));
-            event.records.push(record);
-        }
+        let (event, receipts) = sqs_event(messages);
         let response = handle(event).await?;
         for (id, receipt) in receipts {
             if response
