@@ -201,19 +201,6 @@ impl Webhook {
             tracing::warn!(notify_id = %receipt.id, metric = "unknown_notification", "receipt without a reference");
             return Ok(());
         };
-        if let Status::Unknown(name) = &receipt.status {
-            // A status Notify added after this code was written: answered 200 (Notify never
-            // retries a 4xx, and a 5xx would only be retried for nothing), counted and alarmed
-            // on, and nothing changes until the code knows what it means.
-            tracing::warn!(
-                notify_id = %receipt.id,
-                message_id,
-                status = loggable_status(name).as_str(),
-                metric = "unknown_status",
-                "receipt with a status this service does not know; nothing changed"
-            );
-            return Ok(());
-        }
         let applied = self
             .receipts
             .apply_receipt(
@@ -224,9 +211,24 @@ impl Webhook {
                 OffsetDateTime::now_utc(),
             )
             .await?;
-        if applied == Applied::Unknown {
+        match applied {
             // Answered 200 all the same: Notify would otherwise retry it for nothing.
-            tracing::warn!(notify_id = %receipt.id, metric = "unknown_notification", "receipt for a message we do not know");
+            Applied::Unknown => {
+                tracing::warn!(notify_id = %receipt.id, metric = "unknown_notification", "receipt for a message we do not know");
+            }
+            // A status Notify added after this code was written: answered 200 (Notify never
+            // retries a 4xx, and a 5xx would only be retried for nothing), counted and alarmed
+            // on; nothing changed until the code knows what it means.
+            Applied::UnknownStatus => {
+                tracing::warn!(
+                    notify_id = %receipt.id,
+                    message_id,
+                    status = loggable_status(receipt.status.as_str()).as_str(),
+                    metric = "unknown_status",
+                    "receipt with a status this service does not know; nothing changed"
+                );
+            }
+            Applied::Recorded | Applied::Stale => {}
         }
         Ok(())
     }
