@@ -334,7 +334,7 @@ async fn an_objection_to_texts_read_at_send_time_leaves_email_only() {
     let id = child_id(&w.stack, "9990000018").await;
     w.stack
         .store()
-        .record_objection(&team(), &id, "obj-1", "text", None, false)
+        .record_objection(&team(), &id, "obj-1", "text", None, false, None)
         .await
         .expect("objection");
     let outcome = w.dispatcher.handle_job(&job(&id)).await.expect("job");
@@ -407,7 +407,7 @@ async fn one_batch_of_different_families_reads_each_familys_own_records() {
     let cara = child_id(&w.stack, "9990000034").await;
     w.stack
         .store()
-        .record_objection(&team(), &ben, "obj-1", "text", None, false)
+        .record_objection(&team(), &ben, "obj-1", "text", None, false, None)
         .await
         .expect("objection");
     w.stack
@@ -448,7 +448,7 @@ async fn one_batch_of_different_families_reads_each_familys_own_records() {
 
 #[tokio::test]
 async fn every_token_two_dispatchers_take_comes_out_of_the_one_shared_bucket() {
-    use sais_shared::dispatch::pacer::Pacer;
+    use sais_shared::store::pacer::Pacer;
     // 60 a minute: Notify's burst is 21, ours 90 % of 20 = 18 tokens, refilled at ~1 a second.
     let stack = LocalStack::isolated().await.expect("local stack");
     let a = Pacer::new(

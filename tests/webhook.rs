@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use sais_local::{LocalNotify, LocalStack, example_campaign, serve_webhook, start_notify_sim};
-use sais_shared::dispatch::records::MessageRecord;
 use sais_shared::dispatch::{Dispatcher, SendJob};
 use sais_shared::notify::Status;
 use sais_shared::policy::Purpose;
 use sais_shared::receipts::Receipts;
+use sais_shared::store::MessageRecord;
 use sais_shared::uploads::TeamCode;
 use sais_shared::webhook::Webhook;
 use time::OffsetDateTime;

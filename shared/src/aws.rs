@@ -8,7 +8,7 @@ pub struct AwsClients {
     /// S3: uploads in, reports out.
     pub s3: aws_sdk_s3::Client,
     /// DynamoDB: the contacts table.
-    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub dynamodb: crate::store::Client,
     /// SQS: the send queue.
     pub sqs: aws_sdk_sqs::Client,
 }
@@ -24,7 +24,7 @@ impl AwsClients {
             .build();
         Self {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
-            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            dynamodb: crate::store::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
         }
     }
@@ -114,13 +114,13 @@ pub async fn secret_string(
 /// `ERASURE_KEY_SECRET_ARN` (at least 32 characters).
 pub async fn erasure_key(
     config: &SdkConfig,
-) -> Result<crate::dispatch::records::ErasureKey, crate::config::MissingEnv> {
+) -> Result<crate::store::ErasureKey, crate::config::MissingEnv> {
     let secret = secret_string(
         config,
         &crate::config::required_env("ERASURE_KEY_SECRET_ARN")?,
     )
     .await?;
-    crate::dispatch::records::ErasureKey::new(secret.as_bytes()).ok_or(crate::config::MissingEnv(
+    crate::store::ErasureKey::new(secret.as_bytes()).ok_or(crate::config::MissingEnv(
         "an erasure key of 32 characters or more",
     ))
 }

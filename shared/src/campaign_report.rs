@@ -14,11 +14,11 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::campaign::Campaign;
-use crate::dispatch::records::{Facts, MessageRecord, Store, StoreError};
 use crate::files::now_rfc3339;
 use crate::files::report::guard_formula;
 use crate::policy::{Purpose, stop_reason};
 use crate::schedule::runner::same_children;
+use crate::store::{Facts, MessageRecord, Store, StoreError};
 use crate::uploads::TeamCode;
 
 /// GOV.UK Notify's price of one text-message fragment beyond the free allowance, in pounds,

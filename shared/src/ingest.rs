@@ -10,16 +10,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_dynamodb::types::{AttributeValue, WriteRequest};
 use futures::{StreamExt, TryStreamExt};
-use time::{Date, OffsetDateTime};
+use time::Date;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
 use uuid::Uuid;
 
 use crate::aws::AwsClients;
-use crate::dispatch::records::Store;
 use crate::domain::SchoolUrn;
 use crate::files::campaign_file::{MAX_CAMPAIGN_BYTES, validate_campaign};
 use crate::files::children::{ChildFileKind, ChildRow};
@@ -28,12 +26,13 @@ use crate::files::objections::validate_objections_file;
 use crate::files::report::{Report, Status, codes};
 use crate::files::responses::{ChildMatch, response_codes, validate_responses_file};
 use crate::files::team_file::validate_team_settings;
-use crate::files::{file_error_report, now_rfc3339, validate_child_file};
+use crate::files::{file_error_report, validate_child_file};
 use crate::sqs_batch::{BatchError, process_batch};
+use crate::store::Store;
 use crate::store::batch::{
-    BatchWriteError, MAX_BATCH_ITEMS, RetryPolicy, WriteStats, put_request, write_chunk,
+    BatchWriteError, ChildPut, MAX_BATCH_ITEMS, RetryPolicy, WriteStats, write_chunk,
 };
-use crate::store::{ChildItem, Provenance, child_id_for_nhs, keys};
+use crate::store::{ChildItem, Provenance, child_id_for_nhs};
 use crate::uploads::{
     KeyClass, ObjectCreated, S3Notification, Upload, UploadKind, classify_key,
     parse_s3_notification,
@@ -64,7 +63,7 @@ pub enum IngestError {
     Store(#[from] BatchWriteError),
     /// The uploads ledger could not be read or written.
     #[error("uploads ledger: {0}")]
-    Ledger(#[source] crate::dispatch::records::StoreError),
+    Ledger(#[source] crate::store::StoreError),
     /// The second pass did not agree with the first (the object changed underneath us).
     #[error("the file read differently on the second pass")]
     Inconsistent,
@@ -104,33 +103,29 @@ pub enum IngestOutcome {
 #[derive(Debug, Clone)]
 pub struct Ingest {
     clients: AwsClients,
-    table: String,
+    store: Store,
     policy: RetryPolicy,
     write_concurrency: usize,
     records_days: i64,
     stats: Arc<std::sync::Mutex<WriteStats>>,
-    erasure_key: Option<crate::dispatch::records::ErasureKey>,
+    erasure_key: Option<crate::store::ErasureKey>,
     /// Days raw uploads are kept when the team's `team.json` does not say (the template's
     /// `UploadRetentionDays`).
     default_upload_days: u32,
-    /// Added to the real clock when judging whether an upload is past its retention (a local
-    /// run simulating days passing; 0 in AWS).
-    clock_offset_days: i64,
 }
 
 impl Ingest {
     /// Ingest writing to `table` with these clients.
     pub fn new(clients: AwsClients, table: impl Into<String>) -> Self {
         Self {
+            store: Store::new(clients.dynamodb.clone(), table),
             clients,
-            table: table.into(),
             policy: RetryPolicy::default(),
             write_concurrency: 8,
             records_days: DEFAULT_RECORDS_DAYS,
             stats: Arc::default(),
             erasure_key: None,
             default_upload_days: crate::files::team_file::DEFAULT_UPLOADS_DAYS,
-            clock_offset_days: 0,
         }
     }
 
@@ -140,15 +135,21 @@ impl Ingest {
         self
     }
 
-    /// Judges uploads' age as if `days` more had passed (local runs simulating time).
-    pub fn with_clock_offset_days(mut self, days: i64) -> Self {
-        self.clock_offset_days = days;
+    /// Reads every "now" and "today" from `clock` (dates in files, retention, TTLs): a local
+    /// run that rehearses days moves it.
+    pub fn with_clock(mut self, clock: crate::domain::Clock) -> Self {
+        self.store = self.store.with_clock(clock);
         self
+    }
+
+    fn clock(&self) -> &crate::domain::Clock {
+        self.store.clock()
     }
 
     /// The key erased contact details are remembered by: a serious-harm objection erases its
     /// detail (without it, such a file fails and is retried, then dead-lettered).
-    pub fn with_erasure_key(mut self, key: crate::dispatch::records::ErasureKey) -> Self {
+    pub fn with_erasure_key(mut self, key: crate::store::ErasureKey) -> Self {
+        self.store = self.store.with_erasure_key(key.clone());
         self.erasure_key = Some(key);
         self
     }
@@ -253,7 +254,7 @@ impl Ingest {
             match self.uploaded_at(object).await? {
                 None => return Ok(IngestOutcome::Superseded),
                 Some(at) if self.is_past_retention(at, days) => {
-                    let report = file_error_report(
+                    let mut report = file_error_report(
                         &upload.file_name,
                         upload.kind.name(),
                         codes::UPLOAD_EXPIRED,
@@ -261,6 +262,7 @@ impl Ingest {
                             "This file is older than the {days} days the team keeps uploads, so it was not read; upload it again if it is still needed"
                         ),
                     );
+                    report.processed_at = self.clock().rfc3339();
                     self.write_report(&object.bucket, &upload, &report).await?;
                     self.mark_processed(&upload, &ledger_sk, &report).await?;
                     tracing::warn!(days, "upload past its retention not read");
@@ -272,7 +274,7 @@ impl Ingest {
             None
         };
 
-        let report = if let Some(reason) = unsupported_reason {
+        let mut report = if let Some(reason) = unsupported_reason {
             file_error_report(
                 &upload.file_name,
                 "unsupported",
@@ -331,6 +333,8 @@ impl Ingest {
                 },
             }
         };
+        // When it was processed, on the one clock (a rehearsal's simulated day).
+        report.processed_at = self.clock().rfc3339();
         if let Some(days) = retention {
             self.tag_for_expiry(object, days).await?;
         }
@@ -349,11 +353,7 @@ impl Ingest {
 
     /// The table, with the erasure key when one is set.
     fn store(&self) -> Store {
-        let store = Store::new(self.clients.dynamodb.clone(), &self.table);
-        match &self.erasure_key {
-            Some(key) => store.with_erasure_key(key.clone()),
-            None => store,
-        }
+        self.store.clone()
     }
 
     /// When the announced version was uploaded; `None` when it is no longer there.
@@ -368,7 +368,12 @@ impl Ingest {
             .set_version_id(version_id)
             .set_if_match(if_match);
         match request.send().await {
-            Ok(head) => Ok(Some(head.last_modified.map_or(0, |d| d.secs()))),
+            // S3 stamps by real time; read onto the clock's timeline. A head without the
+            // stamp (never seen) is taken as just uploaded, not as 1970.
+            Ok(head) => Ok(Some(head.last_modified.map_or_else(
+                || self.clock().epoch(),
+                |d| self.clock().stamped(d.secs()),
+            ))),
             Err(e)
                 if e.raw_response()
                     .is_some_and(|r| matches!(r.status().as_u16(), 404 | 412)) =>
@@ -380,7 +385,7 @@ impl Ingest {
     }
 
     fn is_past_retention(&self, uploaded_at: i64, days: u32) -> bool {
-        let now = OffsetDateTime::now_utc().unix_timestamp() + self.clock_offset_days * 86_400;
+        let now = self.clock().epoch();
         uploaded_at + i64::from(days) * 86_400 < now
     }
 
@@ -428,7 +433,7 @@ impl Ingest {
         upload_id: &str,
         records_days: i64,
     ) -> Result<Option<Report>, IngestError> {
-        let today = OffsetDateTime::now_utc().date();
+        let today = self.clock().today();
         let source = match &kind {
             ChildFileKind::Cohort => "cohort".to_owned(),
             ChildFileKind::ClassList { urn } => format!("class-list#{}", urn.as_str()),
@@ -465,9 +470,9 @@ impl Ingest {
         let left_out = Arc::new(std::sync::Mutex::new(Vec::new()));
 
         let encoding = report.encoding.as_deref().and_then(TextEncoding::from_name);
-        let (tx, mut rx) = mpsc::channel::<WriteRequest>(MAX_BATCH_ITEMS * 64);
-        let updated_at = now_rfc3339();
-        let expires_at = OffsetDateTime::now_utc().unix_timestamp() + records_days * 86_400;
+        let (tx, mut rx) = mpsc::channel::<ChildPut>(MAX_BATCH_ITEMS * 64);
+        let updated_at = self.clock().rfc3339();
+        let expires_at = self.clock().epoch() + records_days * 86_400;
         let team = upload.team.clone();
         let sink = WriteSink {
             tx,
@@ -481,8 +486,9 @@ impl Ingest {
         };
         let reading = self.read_pass(upload, object, &kind, today, encoding, Some(sink));
         let rows = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).chunks(MAX_BATCH_ITEMS);
+        let store = self.store();
         let writing = rows
-            .map(|chunk| write_chunk(&self.clients.dynamodb, &self.table, chunk, self.policy))
+            .map(|chunk| write_chunk(&store, chunk, self.policy))
             .buffer_unordered(self.write_concurrency)
             .try_fold(WriteStats::default(), |mut total, stats| async move {
                 total.add(stats);
@@ -532,7 +538,7 @@ impl Ingest {
         let Some(bytes) = self.read_small(object, MAX_CAMPAIGN_BYTES + 1).await? else {
             return Ok(None);
         };
-        let today = OffsetDateTime::now_utc().date();
+        let today = self.clock().today();
         let (report, campaign) = validate_campaign(&upload.file_name, &bytes, today);
         if let Some(campaign) = campaign {
             self.store()
@@ -551,7 +557,7 @@ impl Ingest {
         upload: &Upload,
         object: &ObjectCreated,
     ) -> Result<Option<Report>, IngestError> {
-        let today = OffsetDateTime::now_utc().date();
+        let today = self.clock().today();
         let file_name = upload.file_name.clone();
         let Some((mut report, rows)) = self
             .validate_then_collect(object, move |open, encoding, sink| {
@@ -613,7 +619,7 @@ impl Ingest {
         upload: &Upload,
         object: &ObjectCreated,
     ) -> Result<Option<Report>, IngestError> {
-        let today = OffsetDateTime::now_utc().date();
+        let today = self.clock().today();
         let file_name = upload.file_name.clone();
         let Some((mut report, rows)) = self
             .validate_then_collect(object, move |open, encoding, sink| {
@@ -630,7 +636,7 @@ impl Ingest {
         let team = &upload.team;
         let ledger = IngestError::Ledger;
         let matched = match_children(&store, team, rows.iter().map(|r| &r.child)).await?;
-        let recorded_at = now_rfc3339();
+        let recorded_at = self.clock().rfc3339();
         let (mut recorded, mut erased) = (0u64, 0u64);
         for (row, ids) in rows.iter().zip(matched) {
             if ids.is_empty() {
@@ -659,34 +665,23 @@ impl Ingest {
                 .parent_detail
                 .as_deref()
                 .map(|d| d.split_once(':').map_or(d, |(_, v)| v));
-            let mut details = std::collections::HashMap::from([
-                ("reason".to_owned(), AttributeValue::S(row.reason.clone())),
-                (
-                    "recorded_by".to_owned(),
-                    AttributeValue::S(row.recorded_by.clone()),
-                ),
-                (
-                    "serious_harm".to_owned(),
-                    AttributeValue::Bool(row.serious_harm),
-                ),
-                (
-                    "recorded_at".to_owned(),
-                    AttributeValue::S(recorded_at.clone()),
-                ),
-            ]);
-            if let Some(date) = row.date {
-                details.insert("date".to_owned(), AttributeValue::S(date.to_string()));
-            }
+            let audit = crate::store::ObjectionAudit {
+                reason: row.reason.clone(),
+                recorded_by: row.recorded_by.clone(),
+                serious_harm: row.serious_harm,
+                recorded_at: recorded_at.clone(),
+                date: row.date.map(|d| d.to_string()),
+            };
             for id in &ids {
                 store
-                    .record_objection_with(
+                    .record_objection(
                         team,
                         id,
                         &objection_id,
                         row.scope,
                         detail,
                         row.withdraw,
-                        details.clone(),
+                        Some(&audit),
                     )
                     .await
                     .map_err(ledger)?;
@@ -701,7 +696,7 @@ impl Ingest {
                         team,
                         key,
                         &row.recorded_by,
-                        crate::dispatch::records::ErasureReason::SeriousHarm,
+                        crate::store::ErasureReason::SeriousHarm,
                         &ids,
                     )
                     .await
@@ -898,20 +893,10 @@ impl Ingest {
     }
 
     async fn already_processed(&self, upload: &Upload, sk: &str) -> Result<bool, IngestError> {
-        let out = self
-            .clients
-            .dynamodb
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(keys::uploads_pk(&upload.team)))
-            .key("sk", AttributeValue::S(sk.to_owned()))
-            .consistent_read(true)
-            .send()
+        self.store
+            .upload_done(&upload.team, sk)
             .await
-            .map_err(ledger_error)?;
-        Ok(out.item.is_some_and(
-            |item| matches!(item.get("state"), Some(AttributeValue::S(s)) if s == "done"),
-        ))
+            .map_err(IngestError::Ledger)
     }
 
     async fn mark_processed(
@@ -924,25 +909,20 @@ impl Ingest {
             Status::Imported => "imported",
             Status::Rejected => "rejected",
         };
-        self.clients
-            .dynamodb
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", AttributeValue::S(keys::uploads_pk(&upload.team)))
-            .item("sk", AttributeValue::S(sk.to_owned()))
-            .item("item_type", AttributeValue::S("upload".into()))
-            .item("state", AttributeValue::S("done".into()))
-            .item("status", AttributeValue::S(status.into()))
-            .item("kind", AttributeValue::S(report.kind.clone()))
-            .item("rows", AttributeValue::N(report.rows.to_string()))
-            .item("report_key", AttributeValue::S(upload.report_key()))
-            .item(
-                "processed_at",
-                AttributeValue::S(report.processed_at.clone()),
+        self.store
+            .record_upload(
+                &upload.team,
+                sk,
+                &crate::store::UploadDone {
+                    status,
+                    kind: &report.kind,
+                    rows: report.rows,
+                    report_key: &upload.report_key(),
+                    processed_at: &report.processed_at,
+                },
             )
-            .send()
             .await
-            .map_err(ledger_error)?;
+            .map_err(IngestError::Ledger)?;
         self.count_single_write();
         Ok(())
     }
@@ -953,18 +933,10 @@ impl Ingest {
         source: &str,
         upload_id: &str,
     ) -> Result<(), IngestError> {
-        self.clients
-            .dynamodb
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", AttributeValue::S(keys::latest_pk(&upload.team)))
-            .item("sk", AttributeValue::S(source.to_owned()))
-            .item("item_type", AttributeValue::S("latest".into()))
-            .item("upload_id", AttributeValue::S(upload_id.to_owned()))
-            .item("updated_at", AttributeValue::S(now_rfc3339()))
-            .send()
+        self.store
+            .set_latest_upload(&upload.team, source, upload_id)
             .await
-            .map_err(ledger_error)?;
+            .map_err(IngestError::Ledger)?;
         self.count_single_write();
         Ok(())
     }
@@ -1021,15 +993,9 @@ impl Ingest {
     }
 }
 
-fn ledger_error<E: std::error::Error + Send + Sync + 'static>(
-    e: aws_sdk_dynamodb::error::SdkError<E>,
-) -> IngestError {
-    IngestError::Ledger(crate::dispatch::records::StoreError::sdk(e))
-}
-
 /// Turns valid rows into put requests on the reading thread and hands them to the writer.
 struct WriteSink {
-    tx: mpsc::Sender<WriteRequest>,
+    tx: mpsc::Sender<ChildPut>,
     team: crate::uploads::TeamCode,
     source: String,
     upload_id: String,
@@ -1043,7 +1009,7 @@ struct WriteSink {
 
 /// The markers of a team's erased details, and the key they are made with.
 struct ErasedDetails {
-    key: crate::dispatch::records::ErasureKey,
+    key: crate::store::ErasureKey,
     markers: std::collections::HashSet<String>,
 }
 
@@ -1105,11 +1071,7 @@ impl WriteSink {
             }
             None => std::borrow::Cow::Borrowed(row),
         };
-        let item = ChildItem::from_row(&row, &provenance);
-        let Ok(item) = serde_dynamo::to_item(item) else {
-            return false;
-        };
-        match put_request(item) {
+        match ChildPut::of(&ChildItem::from_row(&row, &provenance)) {
             Ok(request) => self.tx.blocking_send(request).is_ok(),
             Err(_) => false,
         }

@@ -16,10 +16,10 @@
 
 use time::OffsetDateTime;
 
-use crate::dispatch::records::{MessageRecord, Store, StoreError, detail_key};
 use crate::dispatch::{SendJob, enqueue_job};
 use crate::notify::{NotifyClient, Status};
 use crate::policy::{Channel, Purpose};
+use crate::store::{MessageRecord, Store, StoreError, detail_key};
 use crate::uploads::TeamCode;
 
 /// How long after a temporary failure the channel is tried once more.
@@ -88,6 +88,11 @@ fn purpose_of(record: &MessageRecord) -> Purpose {
 }
 
 impl Receipts {
+    /// The clock receipts are judged by (the store's).
+    pub fn clock(&self) -> &crate::domain::Clock {
+        self.store.clock()
+    }
+
     /// Over `store`, queueing follow-on jobs on `send_queue_url`.
     pub fn new(store: Store, sqs: aws_sdk_sqs::Client, send_queue_url: impl Into<String>) -> Self {
         Self {

@@ -4,14 +4,11 @@
 //! reference), channel, recipient, status history and any grounds, the channel policy's
 //! decisions, the manual follow-up list entries and the erasures made.
 
-use std::collections::HashMap;
-
-use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Value, json};
 
-use crate::dispatch::records::{Store, StoreError};
 use crate::domain::NhsNumber;
 use crate::files::now_rfc3339;
+use crate::store::{Store, StoreError};
 use crate::uploads::TeamCode;
 
 /// Who the request is about.
@@ -89,25 +86,18 @@ pub async fn export(
         let (mut decisions, mut erasures) = (Vec::new(), Vec::new());
         let mut details: Vec<String> = Vec::new();
         for item in store.child_partition(team, &child_id).await? {
-            let sk = item
-                .get("sk")
-                .and_then(|v| v.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
+            let sk = item["sk"].as_str().unwrap_or_default().to_owned();
             if sk == crate::store::keys::CHILD_SK {
-                if let Some(parents) = item.get("parents").and_then(|v| v.as_l().ok()) {
-                    for p in parents {
-                        let Ok(fields) = p.as_m() else { continue };
-                        for kind in ["email", "phone"] {
-                            if let Some(v) = fields.get(kind).and_then(|v| v.as_s().ok()) {
-                                details.push(format!("{kind}:{v}"));
-                            }
+                for p in item["parents"].as_array().into_iter().flatten() {
+                    for kind in ["email", "phone"] {
+                        if let Some(v) = p[kind].as_str() {
+                            details.push(format!("{kind}:{v}"));
                         }
                     }
                 }
-                child.insert("details".into(), plain(item)?);
-            } else if sk == crate::dispatch::records::STATE_SK {
-                let state = plain(item)?;
+                child.insert("details".into(), without_plumbing(item));
+            } else if sk == crate::store::STATE_SK {
+                let state = without_plumbing(item);
                 let (mut responses, mut objections) = (Map::new(), Vec::new());
                 for (name, value) in state.as_object().into_iter().flatten() {
                     if let Some(programme) = name.strip_prefix("resp_") {
@@ -118,10 +108,10 @@ pub async fn export(
                 }
                 child.insert("responses".into(), Value::Object(responses));
                 child.insert("objections".into(), Value::Array(objections));
-            } else if sk.starts_with("DEC#") {
-                decisions.push(plain(item)?);
-            } else if sk.starts_with("ERASURE#") {
-                erasures.push(plain(item)?);
+            } else if sk.starts_with(crate::store::keys::DECISION_PREFIX) {
+                decisions.push(without_plumbing(item));
+            } else if sk.starts_with(crate::store::keys::ERASURE_PREFIX) {
+                erasures.push(without_plumbing(item));
             }
         }
         let mut statuses = Vec::new();
@@ -154,13 +144,6 @@ pub async fn export(
         "generated_at": now_rfc3339(),
         "children": children,
     }))
-}
-
-/// An item as plain JSON, without the table's keys.
-fn plain(item: HashMap<String, AttributeValue>) -> Result<Value, StoreError> {
-    serde_dynamo::from_item(item)
-        .map(without_plumbing)
-        .map_err(StoreError::new)
 }
 
 /// A record without the table's keys.

@@ -8,6 +8,7 @@ pub mod runner;
 use time::{Date, Duration};
 
 use crate::campaign::Campaign;
+pub use crate::campaign::CampaignDates;
 use crate::policy::Purpose;
 
 /// One thing a campaign sends on a date, to every child it is due for.
@@ -92,59 +93,6 @@ impl RemindersTask {
             })
             .ok_or("the Scheduler event has no valid \"time\"")?;
         Ok(Self::Daily { date: time.date() })
-    }
-}
-
-/// The dates a campaign sends on, with the defaults of file-formats.md applied.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CampaignDates {
-    /// The consent request (default: 21 days before the first session).
-    pub requests_on: Date,
-    /// The consent deadline (default: the day before the first session).
-    pub deadline: Date,
-    /// The reminder dates, ascending: each of `reminder_days_before_deadline` before the
-    /// deadline, kept only when after the request day and not after the deadline.
-    pub reminders: Vec<Date>,
-    /// The sessions, ascending, without repeats.
-    pub sessions: Vec<Date>,
-}
-
-impl CampaignDates {
-    /// The dates of a campaign; `None` when it has no sessions (nothing to send for).
-    pub fn of(campaign: &Campaign) -> Option<Self> {
-        let mut sessions = campaign.sessions.clone();
-        sessions.sort_unstable();
-        sessions.dedup();
-        let first = *sessions.first()?;
-        let requests_on = campaign
-            .send_requests_on
-            .unwrap_or(first - Duration::days(21));
-        let deadline = campaign
-            .consent_deadline
-            .unwrap_or(first - Duration::days(1));
-        let mut reminders: Vec<Date> = campaign
-            .reminder_days_before_deadline
-            .iter()
-            .map(|&days| deadline - Duration::days(i64::from(days)))
-            .filter(|&d| d > requests_on && d <= deadline)
-            .collect();
-        reminders.sort_unstable();
-        reminders.dedup();
-        Some(Self {
-            requests_on,
-            deadline,
-            reminders,
-            sessions,
-        })
-    }
-
-    /// The last day the campaign has anything to send: the day before its last session.
-    pub fn last_send_day(&self) -> Date {
-        let last_session = *self
-            .sessions
-            .last()
-            .expect("a campaign with dates has sessions");
-        (last_session - Duration::days(1)).max(self.deadline)
     }
 }
 

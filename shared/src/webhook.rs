@@ -9,12 +9,10 @@
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use time::OffsetDateTime;
-
-use crate::dispatch::records::OPTED_OUT;
 use crate::domain::PhoneNumber;
 use crate::notify::Status;
 use crate::receipts::{Applied, ReceiptError, Receipts};
+use crate::store::OPTED_OUT;
 use crate::uploads::TeamCode;
 
 /// The largest callback body accepted (Notify's are a few hundred bytes).
@@ -208,7 +206,7 @@ impl Webhook {
                 message_id,
                 Some(receipt.id),
                 &receipt.status,
-                OffsetDateTime::now_utc(),
+                self.receipts.clock().now(),
             )
             .await?;
         match applied {

@@ -701,7 +701,7 @@ const TOKEN: &str = "k3Xq9vR2mT8wZ4pL6nB1cY7dF5gH0jKs3Xq9vR2mT8wZ4pL6nB1cY7dF5gH
 fn webhook(token: &str) -> Webhook {
     let config = sais_shared::aws::local_sdk_config("http://127.0.0.1:9", "eu-west-2");
     let clients = sais_shared::aws::AwsClients::from_config(&config);
-    let store = sais_shared::dispatch::records::Store::new(clients.dynamodb, "no-table");
+    let store = sais_shared::store::Store::new(clients.dynamodb, "no-table");
     Webhook::new(
         Receipts::new(
             store,

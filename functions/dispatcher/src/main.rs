@@ -8,9 +8,9 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sais_shared::aws::{AwsClients, erasure_key, secret_string};
 use sais_shared::config::required_env;
 use sais_shared::dispatch::Dispatcher;
-use sais_shared::dispatch::pacer::Pacer;
-use sais_shared::dispatch::records::Store;
 use sais_shared::notify::{ApiKey, NotifyClient};
+use sais_shared::store::Store;
+use sais_shared::store::pacer::Pacer;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

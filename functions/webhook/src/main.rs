@@ -4,8 +4,8 @@
 use lambda_http::{Body, Error, Request, Response, service_fn};
 use sais_shared::aws::{AwsClients, secret_string};
 use sais_shared::config::required_env;
-use sais_shared::dispatch::records::Store;
 use sais_shared::receipts::Receipts;
+use sais_shared::store::Store;
 use sais_shared::webhook::Webhook;
 
 #[tokio::main]

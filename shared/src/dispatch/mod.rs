@@ -7,99 +7,24 @@
 //! a job that finds an intent without a Notify id (an earlier attempt died mid-call) asks
 //! Notify for that reference before sending again.
 
-pub mod pacer;
-pub mod records;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use serde::{Deserialize, Serialize};
 
 use crate::campaign::Campaign;
+pub use crate::jobs::SendJob;
 use crate::notify::{
     EmailRequest, LetterRequest, NotifyClient, NotifyError, Personalisation, SenderAction,
     SmsRequest,
 };
-use crate::policy::{Channel, Plan, PlannedSend, Purpose, plan};
+use crate::policy::{Channel, Plan, PlannedSend, plan};
 use crate::sqs_batch::{BatchError, process_batch};
+use crate::store::pacer::Pacer;
+use crate::store::{Facts, Loaded, MessageRecord, Store, StoreError, TeamSendSettings};
 use crate::uploads::TeamCode;
-use pacer::Pacer;
-use records::{Facts, Loaded, MessageRecord, Store, StoreError, TeamSendSettings};
-
-/// A send job: one child, one purpose, one campaign. The SQS message body, as JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SendJob {
-    /// Format version (1).
-    pub version: u32,
-    /// The team.
-    pub team: String,
-    /// The campaign.
-    pub campaign_id: String,
-    /// The child's opaque id.
-    pub child_id: String,
-    /// Why.
-    pub purpose: Purpose,
-    /// `campaign` (from the schedule), `fallback` or `retry` (from the webhook).
-    #[serde(default = "campaign_kind")]
-    pub kind: String,
-    /// Channels that already failed permanently for this child and purpose (fallback jobs).
-    #[serde(default)]
-    pub failed_channels: Vec<Channel>,
-    /// For `retry` jobs: the message being tried again. Only its channel and recipient are
-    /// sent to, and only if the policy still allows it at send time.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_of: Option<String>,
-    /// For `retry` jobs: which attempt this is (1, 2, …). Part of the new message's id, so a
-    /// retry is a new Notify message and still sent exactly once.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub attempt: u32,
-    /// Which time this purpose is being sent when a campaign sends it more than once: the
-    /// reminder's date, or the session's date for a session reminder. Part of the message id,
-    /// so each reminder goes once — and only once. None for the consent request.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub occasion: Option<String>,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
-
-impl SendJob {
-    /// The first-attempt job for a child and purpose.
-    pub fn new(
-        team: &TeamCode,
-        campaign_id: &str,
-        child_id: &str,
-        purpose: Purpose,
-        kind: &str,
-    ) -> Self {
-        Self {
-            version: 1,
-            team: team.to_string(),
-            campaign_id: campaign_id.to_owned(),
-            child_id: child_id.to_owned(),
-            purpose,
-            kind: kind.to_owned(),
-            failed_channels: Vec::new(),
-            retry_of: None,
-            attempt: 0,
-            occasion: None,
-        }
-    }
-
-    /// The same job for a later or repeated occasion (see [`SendJob::occasion`]).
-    pub fn on(mut self, occasion: Option<String>) -> Self {
-        self.occasion = occasion;
-        self
-    }
-}
-
-fn campaign_kind() -> String {
-    "campaign".to_owned()
-}
 
 /// Why a job could not be finished now (the SQS message fails and is retried, then
 /// dead-lettered with an alarm — never dropped).
@@ -121,7 +46,7 @@ pub enum DispatchError {
     Store(#[from] StoreError),
     /// Pacing failed (the shared token bucket could not be read or written).
     #[error(transparent)]
-    Pacer(#[from] pacer::PacerError),
+    Pacer(#[from] crate::store::pacer::PacerError),
     /// Notify failed in a way worth retrying later, or is misconfigured (alarm).
     #[error("Notify: {0}")]
     Notify(#[source] NotifyError),
@@ -253,11 +178,6 @@ impl Dispatcher {
     pub fn with_lease_seconds(mut self, seconds: i64) -> Self {
         self.store = self.store.with_lease_seconds(seconds);
         self
-    }
-
-    /// Moves the clock that intents' leases are judged by (local runs simulating days).
-    pub fn advance_lease_clock(&self, seconds: i64) {
-        self.store.advance_lease_clock(seconds);
     }
 
     /// The test hooks.
@@ -429,10 +349,16 @@ impl Dispatcher {
                 channel: send.channel.as_str(),
             })?;
         let personalisation = facts.personalisation(campaign);
-        let mut record = MessageRecord::intent(team, job, send, template_id, &personalisation);
+        let mut record = MessageRecord::intent(
+            team,
+            job,
+            send,
+            template_id,
+            &personalisation,
+            self.store.clock(),
+        );
         if let Some(days) = senders.records_days {
-            record.expires_at =
-                time::OffsetDateTime::now_utc().unix_timestamp() + i64::from(days) * 86_400;
+            record.expires_at = self.store.clock().epoch() + i64::from(days) * 86_400;
         }
         let message_id = record.message_id.clone();
 
@@ -539,7 +465,7 @@ impl Dispatcher {
                     self.store
                         .set_detail_status(
                             team,
-                            &records::detail_key(send.channel, &send.recipient),
+                            &crate::store::detail_key(send.channel, &send.recipient),
                             "failed",
                         )
                         .await?;

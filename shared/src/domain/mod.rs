@@ -6,6 +6,7 @@
 
 mod address;
 mod child;
+mod clock;
 mod contact;
 mod email_address;
 mod name;
@@ -17,6 +18,7 @@ mod serde_str;
 
 pub use address::{AddressLine, sanitise_letter_address};
 pub use child::{DateOfBirth, Gender, YearGroup, parse_flag};
+pub use clock::{Clock, rfc3339};
 pub use contact::{ContactPreference, Relationship};
 pub use email_address::EmailAddress;
 pub use name::{ParentName, PersonName};

@@ -23,8 +23,8 @@ use time::Date;
 use super::{Occasion, due_on};
 use crate::campaign::Campaign;
 use crate::dispatch::SendJob;
-use crate::dispatch::records::{Facts, RunRecord, Store, StoreError, run_record_expiry};
 use crate::policy::stop_reason;
+use crate::store::{Facts, RunRecord, Store, StoreError};
 use crate::uploads::TeamCode;
 
 /// SQS's most messages in one `SendMessageBatch`.
@@ -242,7 +242,7 @@ impl Scheduler {
                     &campaign.id,
                     &occasion.run_key(),
                     &record,
-                    run_record_expiry(),
+                    self.store.run_record_expiry(),
                 )
                 .await?;
             tracing::info!(

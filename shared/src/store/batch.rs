@@ -5,14 +5,15 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+
+use super::{ChildItem, Store};
 
 /// DynamoDB's maximum items per `BatchWriteItem`.
 pub const MAX_BATCH_ITEMS: usize = 25;
 
 /// One item as the SDK takes it.
-pub type Item = HashMap<String, AttributeValue>;
+type Item = HashMap<String, AttributeValue>;
 
 /// Why a batch of writes did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -70,54 +71,19 @@ pub struct WriteStats {
     pub unprocessed_retried: u64,
 }
 
-/// Buffers puts and writes them 25 at a time.
-#[derive(Debug)]
-pub struct BatchWriter {
-    client: Client,
-    table: String,
-    buffer: Vec<WriteRequest>,
-    policy: RetryPolicy,
-    stats: WriteStats,
-}
+/// One child item, ready for a batch write (made on the thread that reads the file, so the
+/// writer only sends).
+#[derive(Debug, Clone)]
+pub struct ChildPut(WriteRequest);
 
-impl BatchWriter {
-    /// A writer to `table`.
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-            buffer: Vec::with_capacity(MAX_BATCH_ITEMS),
-            policy: RetryPolicy::default(),
-            stats: WriteStats::default(),
-        }
-    }
-
-    /// Uses a different retry policy (tests use a short one).
-    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// What has been written so far.
-    pub fn stats(&self) -> WriteStats {
-        self.stats
-    }
-
-    /// Queues a put; sends a batch when 25 are queued.
-    pub async fn put(&mut self, item: Item) -> Result<(), BatchWriteError> {
-        self.buffer.push(put_request(item)?);
-        if self.buffer.len() == MAX_BATCH_ITEMS {
-            self.flush().await?;
-        }
-        Ok(())
-    }
-
-    /// Sends whatever is queued, retrying unprocessed items until none are left.
-    pub async fn flush(&mut self) -> Result<(), BatchWriteError> {
-        let chunk = std::mem::take(&mut self.buffer);
-        let stats = write_chunk(&self.client, &self.table, chunk, self.policy).await?;
-        self.stats.add(stats);
-        Ok(())
+impl ChildPut {
+    /// The put of `item`.
+    pub fn of(item: &ChildItem) -> Result<Self, BatchWriteError> {
+        let item: Item = serde_dynamo::to_item(item).map_err(|e| BatchWriteError::Sdk {
+            context: "a child item could not be converted".into(),
+            source: Box::new(e),
+        })?;
+        Ok(Self(put_request(item)?))
     }
 }
 
@@ -133,11 +99,11 @@ impl WriteStats {
 /// Writes one chunk of at most 25 requests, sending `UnprocessedItems` again with backoff until
 /// none are left. Independent chunks may run concurrently.
 pub async fn write_chunk(
-    client: &Client,
-    table: &str,
-    chunk: Vec<WriteRequest>,
+    store: &Store,
+    chunk: Vec<ChildPut>,
     policy: RetryPolicy,
 ) -> Result<WriteStats, BatchWriteError> {
+    let (client, table) = (&store.client, store.table.as_str());
     assert!(
         chunk.len() <= MAX_BATCH_ITEMS,
         "BatchWriteItem takes at most {MAX_BATCH_ITEMS} items"
@@ -146,7 +112,7 @@ pub async fn write_chunk(
         items: chunk.len() as u64,
         ..WriteStats::default()
     };
-    let mut pending = chunk;
+    let mut pending: Vec<WriteRequest> = chunk.into_iter().map(|p| p.0).collect();
     let mut attempt = 0;
     while !pending.is_empty() {
         attempt += 1;
@@ -193,7 +159,7 @@ pub async fn write_chunk(
 }
 
 /// Wraps an item as a put request.
-pub fn put_request(item: Item) -> Result<WriteRequest, BatchWriteError> {
+fn put_request(item: Item) -> Result<WriteRequest, BatchWriteError> {
     let put = PutRequest::builder()
         .set_item(Some(item))
         .build()

@@ -1,14 +1,52 @@
-//! The contacts table: one DynamoDB table holding children (with their parents), contact-detail
-//! statuses, uploads and, later, messages. `docs/data-model.md` lays out every item and access
-//! pattern; this module is the only place that knows the key shapes.
+//! The contacts table, and the only code that talks to DynamoDB: one table holding children
+//! (with their parents), contact-detail statuses, uploads, campaigns, messages and the work the
+//! service owes later. `docs/data-model.md` lays out every item and access pattern; every key
+//! shape is built in [`keys`].
+//!
+//! One module per aggregate:
+//! - [`children`](children): the child item, its state item (responses, objections) and the
+//!   lookups ingest makes;
+//! - [`loading`](loading): everything a send job reads, in two round trips;
+//! - [`messages`](messages): message records, their intents and leases, their statuses;
+//! - [`contacts`](contacts): contact-detail statuses and inbound texts;
+//! - [`campaigns`](campaigns): campaigns, their index, runs, decisions and team settings;
+//! - [`due`](due): retries due later, letters to poll, the follow-up list;
+//! - [`erasure`](erasure): erasing a contact detail;
+//! - [`uploads`](uploads): the uploads ledger and the latest upload per source;
+//! - [`batch`]: batched writes (ingest); [`pacer`]: the shared token bucket.
 
 pub mod batch;
+mod campaigns;
+mod children;
+mod contacts;
+mod due;
+mod erasure;
+pub mod keys;
+mod loading;
+mod messages;
+pub mod pacer;
+mod uploads;
 
-use serde::{Deserialize, Serialize};
-use uuid::Uuid;
+use std::collections::HashMap;
+use std::time::Duration;
 
-use crate::files::children::{ChildRow, ParentRow};
-use crate::uploads::TeamCode;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+
+use crate::domain::Clock;
+
+/// The DynamoDB client the store is built with.
+pub use aws_sdk_dynamodb::Client;
+pub use campaigns::{CampaignRef, Decision, RunRecord};
+pub use children::{
+    ChildItem, OBJECTION_PREFIX, ObjectionAudit, Provenance, STATE_SK, StoredParent, child_id,
+    child_id_for_nhs, shard_of,
+};
+pub use contacts::{OPTED_OUT, detail_key};
+pub use due::{DueJob, FollowUp, OpenLetter, WORK_SHARDS, work_shard};
+pub use erasure::{Erasure, ErasureKey, ErasureReason};
+pub use loading::{Facts, Loaded, TeamSendSettings};
+pub use messages::{LEASE_SECONDS, MESSAGE_RECORDS_DAYS, MessageRecord, StatusChange, message_id};
+pub use uploads::UploadDone;
 
 /// Name of the TTL attribute (epoch seconds); DynamoDB deletes late, so reads filter on it too.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
@@ -17,251 +55,234 @@ pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// so one busy team cannot exceed a single index partition's write rate during a big ingest.
 pub const TEAM_SHARDS: u32 = 16;
 
-/// The namespace of the service's deterministic ids (UUIDv5).
-const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_3c2e_94b7_4d0a_8e55_0c1d_2b3a_4f60);
-
-/// A child's opaque id, stable across uploads: from the NHS number when there is one, else from
-/// the name, date of birth and postcode. Opaque so ids can be logged and sent as references.
-pub fn child_id(team: &TeamCode, row: &ChildRow) -> String {
-    let name = match &row.nhs_number {
-        Some(nhs) => return child_id_for_nhs(team, nhs),
-        None => format!(
-            "{team}\ndetails\n{}\n{}\n{}\n{}",
-            row.first_name.as_str().to_lowercase(),
-            row.last_name.as_str().to_lowercase(),
-            row.date_of_birth.as_iso(),
-            row.address
-                .postcode
-                .as_ref()
-                .map(|p| p.as_str())
-                .unwrap_or("")
-        ),
-    };
-    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).to_string()
+/// The table could not be read or written.
+///
+/// `Display` says what failed (DynamoDB's error code and message, or which stored item could not
+/// be read), never a stored value; the SDK's error, when there is one, is the `source`.
+#[derive(Debug, thiserror::Error)]
+#[error("table: {context}")]
+pub struct StoreError {
+    context: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
 }
 
-/// Key builders: every key starts with the team, so no request can reach another team's items.
-pub mod keys {
-    use crate::uploads::TeamCode;
-
-    /// A child's partition: the child item and its responses and objections.
-    pub fn child_pk(team: &TeamCode, child_id: &str) -> String {
-        format!("T#{team}#C#{child_id}")
-    }
-    /// The child item's sort key.
-    pub const CHILD_SK: &str = "CHILD";
-    /// `gsi1`: children of a school and year group.
-    pub fn school_year(team: &TeamCode, urn: &str, year_group: Option<u8>) -> String {
-        match year_group {
-            Some(y) => format!("T#{team}#S#{urn}#Y#{y}"),
-            None => format!("T#{team}#S#{urn}#Y#-"),
-        }
-    }
-    /// `gsi2`: all children of a team, spread over shards.
-    pub fn team_children(team: &TeamCode, shard: u32) -> String {
-        format!("T#{team}#CHILDREN#{shard}")
-    }
-    /// The uploads ledger: one item per (key, version or ETag) processed.
-    pub fn uploads_pk(team: &TeamCode) -> String {
-        format!("T#{team}#UPLOADS")
-    }
-    /// The latest complete upload per source (`cohort`, `class-list#<URN>`).
-    pub fn latest_pk(team: &TeamCode) -> String {
-        format!("T#{team}#LATEST")
-    }
-    /// A contact detail's status (failed, opted out, erased): `email:<address>` or `phone:<E.164>`.
-    pub fn contact_pk(team: &TeamCode, detail: &str) -> String {
-        format!("T#{team}#CD#{detail}")
-    }
-}
-
-/// A parent as stored on the child item.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StoredParent {
-    /// 1 or 2: the block of columns it came from.
-    pub slot: u8,
-    /// Full name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Relationship (`mother`, `father`, `guardian`, `carer`, `unknown` or the text given).
-    pub relationship: String,
-    /// Email, lower-case.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// Phone, E.164.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-    /// Whether `phone` can receive texts.
-    pub phone_is_mobile: bool,
-    /// `email`, `text`, `letter`, `any`; absent = any.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preference: Option<String>,
-}
-
-impl From<&ParentRow> for StoredParent {
-    fn from(p: &ParentRow) -> Self {
+impl StoreError {
+    /// An error with this description (never personal data).
+    pub fn new(e: impl std::fmt::Display) -> Self {
         Self {
-            slot: p.slot,
-            name: p.name.as_ref().map(|n| n.as_str().to_owned()),
-            relationship: p.relationship.as_str().to_owned(),
-            email: p.email.as_ref().map(|e| e.as_str().to_owned()),
-            phone: p.phone.as_ref().map(|n| n.e164().to_owned()),
-            phone_is_mobile: p.phone.as_ref().is_some_and(|n| n.is_mobile()),
-            preference: p.preference.map(|c| c.as_str().to_owned()),
+            context: e.to_string(),
+            source: None,
+        }
+    }
+
+    /// A DynamoDB request that failed, carrying the SDK's error as its source.
+    pub fn sdk<E: std::error::Error + Send + Sync + 'static>(
+        e: aws_sdk_dynamodb::error::SdkError<E>,
+    ) -> Self {
+        Self {
+            context: aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+            source: Some(Box::new(e)),
         }
     }
 }
 
-/// The child item: everything the newest file said about the child, replacing what was there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChildItem {
-    /// Partition key.
-    pub pk: String,
-    /// Sort key (`CHILD`).
-    pub sk: String,
-    /// School and year group index.
-    pub gsi1pk: String,
-    /// The child id (sort within the school/year).
-    pub gsi1sk: String,
-    /// All children of the team (sharded).
-    pub gsi2pk: String,
-    /// The child id.
-    pub gsi2sk: String,
-    /// Kind of item.
-    pub item_type: String,
-    /// The team.
-    pub team: String,
-    /// Opaque child id.
-    pub child_id: String,
-    /// NHS number.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub nhs_number: Option<String>,
-    /// Legal first name.
-    pub first_name: String,
-    /// Legal last name.
-    pub last_name: String,
-    /// Preferred first name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preferred_first_name: Option<String>,
-    /// Preferred last name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub preferred_last_name: Option<String>,
-    /// Date of birth, ISO.
-    pub date_of_birth: String,
-    /// Gender.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub gender: Option<String>,
-    /// School URN.
-    pub school_urn: String,
-    /// Year group.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub year_group: Option<u8>,
-    /// Registration group.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub registration: Option<String>,
-    /// Address lines and town, in order, as given.
-    pub address_lines: Vec<String>,
-    /// Postcode.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub postcode: Option<String>,
-    /// The S-flag.
-    pub restricted: bool,
-    /// Marked deceased.
-    pub deceased: bool,
-    /// Parents and carers.
-    pub parents: Vec<StoredParent>,
-    /// Which source last described the child (`cohort` or `class-list#<URN>`).
-    pub source: String,
-    /// The upload that last described the child (see the `LATEST` items).
-    pub upload_id: String,
-    /// The spreadsheet row in that upload.
-    pub source_row: u64,
-    /// When it was written (RFC 3339).
-    pub updated_at: String,
-    /// TTL, epoch seconds.
-    pub expires_at: i64,
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::new(e)
 }
 
-/// The id of the child with this NHS number (see [`child_id`]).
-pub fn child_id_for_nhs(team: &TeamCode, nhs: &crate::domain::NhsNumber) -> String {
-    let name = format!("{team}\nnhs\n{}", nhs.as_str());
-    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).to_string()
+fn sdk_err<E: std::error::Error + Send + Sync + 'static>(
+    e: aws_sdk_dynamodb::error::SdkError<E>,
+) -> StoreError {
+    StoreError::sdk(e)
 }
 
-/// Where a child came from, for the item's `source`, `upload_id` and timestamps.
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+/// The table, as the dispatcher and webhook use it.
 #[derive(Debug, Clone)]
-pub struct Provenance<'a> {
-    /// The team.
-    pub team: &'a TeamCode,
-    /// `cohort` or `class-list#<URN>`.
-    pub source: &'a str,
-    /// The upload's id (from its key and version/ETag).
-    pub upload_id: &'a str,
-    /// When the upload was processed (RFC 3339).
-    pub updated_at: &'a str,
-    /// TTL for the record, epoch seconds.
-    pub expires_at: i64,
+pub struct Store {
+    client: Client,
+    table: String,
+    lease_seconds: i64,
+    /// The one clock every "now" of the table is read from.
+    clock: Clock,
+    /// The key erased details are remembered by (see [`ErasureKey`]).
+    erasure_key: Option<ErasureKey>,
 }
 
-impl ChildItem {
-    /// The item for one valid row.
-    pub fn from_row(row: &ChildRow, p: &Provenance<'_>) -> Self {
-        let id = child_id(p.team, row);
-        let shard = shard_of(&id);
-        let address_lines = [&row.address.line_1, &row.address.line_2, &row.address.town]
-            .into_iter()
-            .flatten()
-            .map(|l| l.as_str().to_owned())
-            .collect();
+impl Store {
+    /// The store over `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
-            pk: keys::child_pk(p.team, &id),
-            sk: keys::CHILD_SK.to_owned(),
-            gsi1pk: keys::school_year(
-                p.team,
-                row.school_urn.as_str(),
-                row.year_group.as_ref().map(|y| y.get()),
-            ),
-            gsi1sk: id.clone(),
-            gsi2pk: keys::team_children(p.team, shard),
-            gsi2sk: id.clone(),
-            item_type: "child".to_owned(),
-            team: p.team.to_string(),
-            nhs_number: row.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
-            first_name: row.first_name.as_str().to_owned(),
-            last_name: row.last_name.as_str().to_owned(),
-            preferred_first_name: row
-                .preferred_first_name
-                .as_ref()
-                .map(|n| n.as_str().to_owned()),
-            preferred_last_name: row
-                .preferred_last_name
-                .as_ref()
-                .map(|n| n.as_str().to_owned()),
-            date_of_birth: row.date_of_birth.as_iso(),
-            gender: row.gender.as_ref().map(|g| g.as_str().to_owned()),
-            school_urn: row.school_urn.as_str().to_owned(),
-            year_group: row.year_group.as_ref().map(|y| y.get()),
-            registration: row.registration.clone(),
-            address_lines,
-            postcode: row.address.postcode.as_ref().map(|p| p.as_str().to_owned()),
-            restricted: row.restricted,
-            deceased: row.deceased,
-            parents: row.parents.iter().map(StoredParent::from).collect(),
-            source: p.source.to_owned(),
-            upload_id: p.upload_id.to_owned(),
-            source_row: row.row,
-            updated_at: p.updated_at.to_owned(),
-            expires_at: p.expires_at,
-            child_id: id,
+            client,
+            table: table.into(),
+            lease_seconds: LEASE_SECONDS,
+            clock: Clock::system(),
+            erasure_key: None,
         }
     }
+
+    /// Reads every "now" from `clock` (a local run that rehearses days moves it).
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock the store judges leases, TTLs and holds by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Now, in Unix seconds.
+    fn now_epoch(&self) -> i64 {
+        self.clock.epoch()
+    }
+
+    /// Whether an item's TTL has passed (DynamoDB deletes expired items late).
+    fn expired(&self, item: &Item) -> bool {
+        item.get(TTL_ATTRIBUTE)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|t| t < self.now_epoch())
+    }
+
+    /// Changes how long an attempt owns an intent (tests that simulate a dead attempt use 0).
+    pub fn with_lease_seconds(mut self, seconds: i64) -> Self {
+        self.lease_seconds = seconds;
+        self
+    }
+
+    /// The DynamoDB client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The table name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(
+        &self,
+        pk: String,
+        sk: &str,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        // DynamoDB deletes expired items late: treat them as gone.
+        Ok(out.item.filter(|item| !self.expired(item)))
+    }
+
+    /// Reads items by key in as few `BatchGetItem` calls as possible (strongly consistent,
+    /// unprocessed keys retried), dropping expired items.
+    async fn batch_get(
+        &self,
+        wanted: &[(String, String)],
+    ) -> Result<HashMap<(String, String), Item>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in wanted.chunks(100) {
+            let mut keys_and_attrs = KeysAndAttributes::builder().consistent_read(true);
+            for (pk, sk) in chunk {
+                keys_and_attrs = keys_and_attrs.keys(HashMap::from([
+                    ("pk".to_owned(), s(pk)),
+                    ("sk".to_owned(), s(sk)),
+                ]));
+            }
+            let mut request = Some(HashMap::from([(
+                self.table.clone(),
+                keys_and_attrs.build().map_err(err)?,
+            )]));
+            let mut attempt = 0u32;
+            while let Some(items) = request.take().filter(|m| !m.is_empty()) {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_millis(20 << attempt.min(6))).await;
+                }
+                attempt += 1;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .set_request_items(Some(items))
+                    .send()
+                    .await
+                    .map_err(sdk_err)?;
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    if self.expired(&item) {
+                        continue;
+                    }
+                    if let (Some(pk), Some(sk)) = (str_attr(&item, "pk"), str_attr(&item, "sk")) {
+                        found.insert((pk, sk), item);
+                    }
+                }
+                request = out.unprocessed_keys;
+            }
+        }
+        Ok(found)
+    }
 }
 
-/// Which `gsi2` shard a child id falls in.
-pub fn shard_of(child_id: &str) -> u32 {
-    let mut h: u32 = 2_166_136_261;
-    for b in child_id.bytes() {
-        h = (h ^ u32::from(b)).wrapping_mul(16_777_619);
+/// An item as DynamoDB returns it.
+type Item = HashMap<String, AttributeValue>;
+
+fn str_attr(item: &HashMap<String, AttributeValue>, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+/// A write made on a condition: `Ok(true)` when it was made, `Ok(false)` when DynamoDB refused
+/// it because the condition did not hold, the SDK's error otherwise. The one place a
+/// `ConditionalCheckFailedException` is told apart from a failure.
+fn conditional<O, E>(
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E>>,
+) -> Result<bool, StoreError>
+where
+    E: ConditionFailed + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(ConditionFailed::condition_failed) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(StoreError::sdk(e)),
     }
-    h % TEAM_SHARDS
+}
+
+/// The errors of the operations that take a condition.
+trait ConditionFailed {
+    fn condition_failed(&self) -> bool;
+}
+
+impl ConditionFailed for aws_sdk_dynamodb::operation::put_item::PutItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+impl ConditionFailed for aws_sdk_dynamodb::operation::update_item::UpdateItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+impl ConditionFailed for aws_sdk_dynamodb::operation::delete_item::DeleteItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
 }

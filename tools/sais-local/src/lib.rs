@@ -187,6 +187,9 @@ pub struct LocalStack {
     pub send_queue_url: String,
     /// The send dead-letter queue's URL.
     pub send_dlq_url: String,
+    /// The one clock of everything made from this stack (shared by its clones): the system
+    /// clock until a rehearsal moves it.
+    pub clock: sais_shared::domain::Clock,
 }
 
 /// How many receives before a message is dead-lettered (as in the template).
@@ -226,6 +229,7 @@ impl LocalStack {
             ingest_dlq_url,
             send_queue_url,
             send_dlq_url,
+            clock: sais_shared::domain::Clock::system(),
         })
     }
 
@@ -471,7 +475,7 @@ impl LocalStack {
         let notify =
             sais_shared::notify::NotifyClient::new(notify_base_url, key.clone(), notify_timeout)
                 .map_err(|e| LocalStackError::Start(e.to_string()))?;
-        let pacer = sais_shared::dispatch::pacer::Pacer::new(
+        let pacer = sais_shared::store::pacer::Pacer::new(
             self.clients.dynamodb.clone(),
             self.table(),
             format!("NOTIFY#{}", key.service_id()),
@@ -487,24 +491,24 @@ impl LocalStack {
     }
 
     /// The store over this stack's table.
-    pub fn store(&self) -> sais_shared::dispatch::records::Store {
-        sais_shared::dispatch::records::Store::new(self.clients.dynamodb.clone(), self.table())
+    pub fn store(&self) -> sais_shared::store::Store {
+        sais_shared::store::Store::new(self.clients.dynamodb.clone(), self.table())
             .with_erasure_key(Self::erasure_key())
+            .with_clock(self.clock.clone())
     }
 
     /// The ingest function's core over this stack (with the local erasure key).
     pub fn ingest(&self) -> sais_shared::ingest::Ingest {
         sais_shared::ingest::Ingest::new(self.clients.clone(), self.table())
             .with_erasure_key(Self::erasure_key())
+            .with_clock(self.clock.clone())
     }
 
     /// The erasure key of local stacks: fixed, and only ever used on 127.0.0.1 (in AWS the key
     /// is the `<prefix>/erasure-key` secret the template generates).
-    pub fn erasure_key() -> sais_shared::dispatch::records::ErasureKey {
-        sais_shared::dispatch::records::ErasureKey::new(
-            b"local stack only, never a deployed erasure key",
-        )
-        .expect("long enough")
+    pub fn erasure_key() -> sais_shared::store::ErasureKey {
+        sais_shared::store::ErasureKey::new(b"local stack only, never a deployed erasure key")
+            .expect("long enough")
     }
 }
 

@@ -839,7 +839,7 @@ impl World {
             }
             counters.retries += unfinished.len() as u64;
             // Time passes: visibility timeouts and the intents' 2-minute leases run out.
-            self.dispatcher.advance_lease_clock(6 * 60);
+            self.stack.clock.advance(time::Duration::minutes(6));
             for receipt in unfinished {
                 // The harness's own client: this is SQS's clock, not a call of ours.
                 let _ = self
@@ -1060,10 +1060,12 @@ async fn run_scenario(
     let mut day = 0;
     while day < days {
         if day > 0 {
-            // The night: leases and visibility timeouts run out.
-            w.dispatcher.advance_lease_clock(86_400);
+            // The night: the one clock moves to the next day (leases and visibility timeouts
+            // run out); the day's files are judged on that day.
+            w.stack
+                .clock
+                .set_date(first + time::Duration::days(i64::from(day)));
         }
-        let now = OffsetDateTime::now_utc() + time::Duration::days(i64::from(day));
         for (relative, body) in by_day.remove(&day).unwrap_or_default() {
             if relative == "inbound-sms.csv" {
                 for (from, message) in crate::demo::inbound_texts(&body)? {
@@ -1095,6 +1097,10 @@ async fn run_scenario(
             campaign = Some(c);
         }
         let date = first + time::Duration::days(i64::from(day));
+        if day == 0 {
+            w.stack.clock.set_date(date);
+        }
+        let now = w.stack.clock.now();
         w.with_retries(&mut counters, || async {
             Ok::<_, anyhow::Error>(w.scheduler.run_all(date).await?)
         })
@@ -1302,9 +1308,7 @@ async fn outcomes(
         .map(|l| l.message_id)
         .collect();
     for item in stack.items_of_type("message").await? {
-        let Ok(m) =
-            serde_dynamo::from_item::<_, sais_shared::dispatch::records::MessageRecord>(item)
-        else {
+        let Ok(m) = serde_dynamo::from_item::<_, sais_shared::store::MessageRecord>(item) else {
             continue;
         };
         let family = by_child.get(&m.child_id).cloned().unwrap_or_default();

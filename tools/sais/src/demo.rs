@@ -284,11 +284,13 @@ async fn demo(args: &Args) -> Result<()> {
     let mut failed_jobs: Vec<String> = Vec::new();
     for day in 0..days {
         if day > 0 {
-            overnight(stack, dispatcher, std::mem::take(&mut failed_jobs)).await?;
+            overnight(stack, std::mem::take(&mut failed_jobs)).await?;
         }
         let date = first + time::Duration::days(i64::from(day));
-        // The clock the service's own timers run on: retries are due 24 hours on.
-        let now = OffsetDateTime::now_utc() + time::Duration::days(i64::from(day));
+        // The one clock the service runs on moves to the simulated day: files are judged on
+        // it, leases and retries run on it.
+        stack.clock.set_date(date);
+        let now = stack.clock.now();
         say!(quiet, "\nDay {day} ({date}):");
         for (relative, path) in by_day.remove(&day).unwrap_or_default() {
             let body =
@@ -526,14 +528,10 @@ impl Service {
 }
 
 /// The night between two simulated days: what hours of real time do on AWS. Send jobs that
-/// failed become visible again (their 6-minute visibility timeout has run out) and intents'
-/// 2-minute leases expire, so the next day's attempt may reconcile with Notify and send.
-async fn overnight(
-    stack: &LocalStack,
-    dispatcher: &sais_shared::dispatch::Dispatcher,
-    failed: Vec<String>,
-) -> Result<()> {
-    dispatcher.advance_lease_clock(86_400);
+/// failed become visible again (their 6-minute visibility timeout has run out); the clock's
+/// move to the next day lets intents' 2-minute leases expire, so the next day's attempt may
+/// reconcile with Notify and send.
+async fn overnight(stack: &LocalStack, failed: Vec<String>) -> Result<()> {
     for receipt in failed {
         stack
             .clients

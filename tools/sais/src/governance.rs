@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use sais_shared::aws::AwsClients;
-use sais_shared::dispatch::records::{ErasureKey, ErasureReason, Store};
 use sais_shared::domain::{EmailAddress, NhsNumber, PhoneNumber};
 use sais_shared::sar::{Subject, export};
+use sais_shared::store::{ErasureKey, ErasureReason, Store};
 use sais_shared::uploads::TeamCode;
 
 /// Arguments of `sais sar`.

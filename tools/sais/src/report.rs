@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use sais_shared::aws::AwsClients;
 use sais_shared::campaign_report;
-use sais_shared::dispatch::records::Store;
+use sais_shared::store::Store;
 use sais_shared::uploads::TeamCode;
 
 /// Arguments of `sais report`.

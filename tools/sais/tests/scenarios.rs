@@ -19,7 +19,12 @@ fn scenario(name: &str) -> (serde_json::Value, BTreeMap<String, Outcome>) {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../tests/scenarios")
         .join(name);
-    let prefix = format!("scn{}", std::process::id());
+    // One stack per scenario: the tests of this binary run at once.
+    let prefix = format!(
+        "scn{}{}",
+        std::process::id(),
+        name.replace(|c: char| !c.is_ascii_alphanumeric(), "")
+    );
     let log = std::env::temp_dir().join(format!("{prefix}-{name}.log"));
     let output = Command::new(env!("CARGO_BIN_EXE_sais"))
         .args([
@@ -474,4 +479,38 @@ fn contains_word(line: &str, value: &str) -> bool {
         let boundary = |c: Option<char>| c.is_none_or(|c| !c.is_alphanumeric());
         boundary(before) && boundary(after)
     })
+}
+
+#[test]
+fn a_consent_form_dated_on_a_rehearsed_day_is_accepted_that_day_and_stops_the_reminder() {
+    // The rehearsal runs from the campaign's request day (2027-02-01), after the real today.
+    // On day 2 (2027-02-03) a consent form dated that day arrives: in the future by the real
+    // clock, but not by the rehearsal's one clock, so it is accepted and Ruth's parent is not
+    // sent the day-3 reminder but, consented, is told of the session on day 8; Sam's
+    // parent, who has not answered, is reminded and not told of the session.
+    let (json, got) = scenario("rehearsal-day");
+    let uploads = json["uploads"].as_array().cloned().unwrap_or_default();
+    assert_eq!(uploads.len(), 3, "{json}");
+    assert!(
+        uploads.iter().all(|u| u["status"] == "imported"),
+        "every file of the rehearsal is read on its day: {json}"
+    );
+    let ruth = &got["Ruth"];
+    assert_eq!(
+        ruth.messages,
+        [
+            m(0, REQ, "email", "delivered", "preference"),
+            m(8, SES, "email", "delivered", "preference"),
+        ],
+        "{json}"
+    );
+    assert!(!ruth.manual_follow_up);
+    assert_eq!(
+        got["Sam"].messages,
+        [
+            m(0, REQ, "email", "delivered", "preference"),
+            m(3, REM, "email", "delivered", "preference"),
+        ],
+        "{json}"
+    );
 }

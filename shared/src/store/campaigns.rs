@@ -9,20 +9,20 @@
 //!   day's catch-up queues only children from newer files.
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use time::Date;
+use time::{Date, OffsetDateTime};
 
+use super::children::read_state;
 use super::{
-    Facts, STATE_SK, Store, StoreError, err, expired, now_epoch, read_state, s, sdk_err, str_attr,
+    ChildItem, Facts, Item, MESSAGE_RECORDS_DAYS, STATE_SK, Store, StoreError, TTL_ATTRIBUTE, err,
+    keys, s, sdk_err, str_attr,
 };
-use crate::campaign::Campaign;
-use crate::files::now_rfc3339;
-use crate::schedule::CampaignDates;
-use crate::store::{ChildItem, TTL_ATTRIBUTE, keys};
+use crate::campaign::{Campaign, CampaignDates};
+use crate::jobs::SendJob;
+use crate::policy::{Channel, Plan};
 use crate::uploads::TeamCode;
-
-const CAMPAIGNS_PK: &str = "CAMPAIGNS";
 
 /// Year groups a campaign without `year_groups` covers: reception to year 13, and children
 /// whose file gave no year group.
@@ -49,6 +49,11 @@ pub struct RunRecord {
 }
 
 impl Store {
+    /// Seconds since the epoch a year from now: run records outlive their campaign comfortably.
+    pub fn run_record_expiry(&self) -> i64 {
+        self.now_epoch() + 400 * 24 * 3600
+    }
+
     /// Adds a campaign to the index the daily run reads (done with every campaign saved).
     pub(super) async fn index_campaign(
         &self,
@@ -61,7 +66,7 @@ impl Store {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(CAMPAIGNS_PK))
+            .item("pk", s(keys::CAMPAIGNS_PK))
             .item("sk", s(format!("{team}#{}", campaign.id)))
             .item("item_type", s("campaign_index"))
             .item("team", s(team.to_string()))
@@ -77,7 +82,7 @@ impl Store {
     pub async fn active_campaigns(&self, date: Date) -> Result<Vec<CampaignRef>, StoreError> {
         let format = time::format_description::well_known::Iso8601::DATE;
         let mut active = Vec::new();
-        for item in self.partition(CAMPAIGNS_PK, None).await? {
+        for item in self.partition(keys::CAMPAIGNS_PK, None).await? {
             let (Some(team), Some(campaign_id), Some(last)) = (
                 str_attr(&item, "team").and_then(|t| TeamCode::parse(&t)),
                 str_attr(&item, "campaign_id"),
@@ -223,7 +228,7 @@ impl Store {
             .item("sk", s(format!("{campaign_id}#{run_key}")))
             .item("item_type", s("schedule_run"))
             .item("queued", AttributeValue::N(record.queued.to_string()))
-            .item("ran_at", s(now_rfc3339()))
+            .item("ran_at", s(self.clock.rfc3339()))
             .item(TTL_ATTRIBUTE, AttributeValue::N(expires_at.to_string()));
         if !record.covered_uploads.is_empty() {
             put = put.item(
@@ -237,12 +242,7 @@ impl Store {
 }
 
 fn runs_pk(team: &TeamCode) -> String {
-    format!("T#{team}#RUNS")
-}
-
-/// Seconds since the epoch a year from now: run records outlive their campaign comfortably.
-pub fn run_record_expiry() -> i64 {
-    now_epoch() + 400 * 24 * 3600
+    keys::runs_pk(team)
 }
 
 /// A policy decision the dispatcher recorded for a child (skips, manual follow-up).
@@ -281,7 +281,7 @@ impl Store {
         sk_prefix: Option<&str>,
     ) -> Result<Vec<super::Item>, StoreError> {
         let mut items = self.index_items_even_expired(index, key, sk_prefix).await?;
-        items.retain(|i| !expired(i));
+        items.retain(|i| !self.expired(i));
         Ok(items)
     }
 
@@ -334,7 +334,7 @@ impl Store {
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND begins_with(sk, :dec)")
             .expression_attribute_values(":pk", s(keys::child_pk(team, child_id)))
-            .expression_attribute_values(":dec", s(format!("DEC#{campaign_id}#")))
+            .expression_attribute_values(":dec", s(keys::decisions_of_campaign(campaign_id)))
             .consistent_read(true)
             .send()
             .await
@@ -343,7 +343,7 @@ impl Store {
             .items
             .unwrap_or_default()
             .into_iter()
-            .filter(|item| !expired(item))
+            .filter(|item| !self.expired(item))
             .map(|item| Decision {
                 purpose: str_attr(&item, "purpose").unwrap_or_default(),
                 occasion: str_attr(&item, "occasion").filter(|o| !o.is_empty()),
@@ -372,8 +372,8 @@ impl Store {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(format!("T#{team}#SETTINGS")))
-            .item("sk", s("TEAM"))
+            .item("pk", s(keys::settings_pk(team)))
+            .item("sk", s(keys::SETTINGS_SK))
             .item("item_type", s("team_settings"))
             .item("body", s(serde_json::to_string(settings).map_err(err)?))
             .send()
@@ -387,7 +387,7 @@ impl Store {
         &self,
         team: &TeamCode,
     ) -> Result<Option<crate::files::team_file::TeamSettings>, StoreError> {
-        match self.get(format!("T#{team}#SETTINGS"), "TEAM").await? {
+        match self.get(keys::settings_pk(team), keys::SETTINGS_SK).await? {
             Some(item) => settings_from_item(&item).map(Some),
             None => Ok(None),
         }
@@ -412,4 +412,137 @@ pub(super) fn senders_from_item(
         sms_sender_id: settings.sms_sender_id,
         records_days: settings.retention.records_days,
     })
+}
+
+impl Store {
+    /// Saves a campaign (campaign files are ingested in step 5; tests and the demo use this).
+    pub async fn put_campaign(
+        &self,
+        team: &TeamCode,
+        campaign: &Campaign,
+    ) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::campaign_pk(team)))
+            .item("sk", s(&campaign.id))
+            .item("item_type", s("campaign"))
+            .item("body", s(serde_json::to_string(campaign).map_err(err)?))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        self.index_campaign(team, campaign).await
+    }
+
+    /// A campaign by id.
+    pub async fn campaign(
+        &self,
+        team: &TeamCode,
+        id: &str,
+    ) -> Result<Option<Campaign>, StoreError> {
+        match self.get(keys::campaign_pk(team), id).await? {
+            Some(item) => campaign_from_item(&item).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Records the policy's latest decision for (campaign, child, purpose): skips with reasons
+    /// and the manual follow-up flag, for the campaign report.
+    pub async fn record_decision(
+        &self,
+        team: &TeamCode,
+        job: &SendJob,
+        plan: &Plan,
+    ) -> Result<(), StoreError> {
+        let skipped: Vec<String> = plan.skipped.iter().map(|s| s.reason.to_owned()).collect();
+        let plan_json = serde_json::to_string(plan).map_err(err)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::child_pk(team, &job.child_id)))
+            .item(
+                "sk",
+                s(keys::decision_sk(
+                    &job.campaign_id,
+                    job.purpose.as_str(),
+                    job.occasion.as_deref(),
+                )),
+            )
+            .item("item_type", s("decision"))
+            .item("campaign_id", s(&job.campaign_id))
+            .item("purpose", s(job.purpose.as_str()))
+            .item("occasion", s(job.occasion.as_deref().unwrap_or("")))
+            .item(
+                "skipped",
+                AttributeValue::L(skipped.into_iter().map(s).collect()),
+            )
+            .item(
+                "manual_follow_up",
+                AttributeValue::Bool(plan.manual_follow_up),
+            )
+            .item("plan", s(plan_json))
+            .item("decided_at", s(self.clock.rfc3339()))
+            .item(
+                TTL_ATTRIBUTE,
+                AttributeValue::N((self.now_epoch() + MESSAGE_RECORDS_DAYS * 86_400).to_string()),
+            )
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        if plan.manual_follow_up {
+            // Why no letter could stand in: the child-level letter skip says it.
+            let reason = plan
+                .skipped
+                .iter()
+                .find(|s| s.channel == Some(Channel::Letter))
+                .map_or("no_reachable_channel", |s| s.reason);
+            self.add_follow_up(
+                team,
+                &job.campaign_id,
+                &job.child_id,
+                job.purpose.as_str(),
+                reason,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Holds every send of the team until the next midnight UTC (Notify's daily reset).
+    pub async fn hold_until_midnight(&self, team: &TeamCode) -> Result<Duration, StoreError> {
+        let now = OffsetDateTime::now_utc();
+        let midnight = (now.date() + time::Duration::days(1))
+            .midnight()
+            .assume_utc();
+        let until = midnight.unix_timestamp() + 60;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(keys::hold_pk(team)))
+            .item("sk", s(keys::HOLD_SK))
+            .item("item_type", s("hold"))
+            .item("until", AttributeValue::N(until.to_string()))
+            .item(
+                TTL_ATTRIBUTE,
+                AttributeValue::N((until + 86_400).to_string()),
+            )
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        tracing::warn!(
+            until,
+            "Notify's daily limit reached: sends held until midnight UTC"
+        );
+        Ok(Duration::from_secs(
+            (until - now.unix_timestamp()).max(1) as u64
+        ))
+    }
+}
+
+pub(super) fn campaign_from_item(item: &Item) -> Result<Campaign, StoreError> {
+    let body = item
+        .get("body")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| err("campaign without body"))?;
+    serde_json::from_str(body).map_err(err)
 }

@@ -18,10 +18,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::{MESSAGE_RECORDS_DAYS, Store, StoreError, err, now_epoch, s, sdk_err};
-use crate::dispatch::SendJob;
-use crate::files::now_rfc3339;
-use crate::store::TTL_ATTRIBUTE;
+use super::{MESSAGE_RECORDS_DAYS, Store, StoreError, TTL_ATTRIBUTE, err, keys, s, sdk_err};
+use crate::jobs::SendJob;
+
 use crate::uploads::TeamCode;
 
 /// The due jobs' partitions are `DUE#<shard>`; `DUE` alone is where they were before sharding.
@@ -128,7 +127,7 @@ impl Store {
                 page.items
                     .unwrap_or_default()
                     .into_iter()
-                    .filter(|i| !super::expired(i)),
+                    .filter(|i| !self.expired(i)),
             );
             start = page.last_evaluated_key;
             if start.is_none() {
@@ -260,7 +259,7 @@ impl Store {
             .item("notify_id", s(notify_id.to_string()))
             .item(
                 TTL_ATTRIBUTE,
-                AttributeValue::N((now_epoch() + 60 * 86_400).to_string()),
+                AttributeValue::N((self.now_epoch() + 60 * 86_400).to_string()),
             )
             .send()
             .await
@@ -311,17 +310,17 @@ impl Store {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item("pk", s(format!("T#{team}#FOLLOWUP")))
+            .item("pk", s(keys::follow_up_pk(team)))
             .item("sk", s(format!("{campaign_id}#{child_id}#{purpose}")))
             .item("item_type", s("follow_up"))
             .item("campaign_id", s(campaign_id))
             .item("child_id", s(child_id))
             .item("purpose", s(purpose))
             .item("reason", s(reason))
-            .item("listed_at", s(now_rfc3339()))
+            .item("listed_at", s(self.clock.rfc3339()))
             .item(
                 TTL_ATTRIBUTE,
-                AttributeValue::N((now_epoch() + MESSAGE_RECORDS_DAYS * 86_400).to_string()),
+                AttributeValue::N((self.now_epoch() + MESSAGE_RECORDS_DAYS * 86_400).to_string()),
             )
             .send()
             .await
@@ -332,7 +331,7 @@ impl Store {
 
     /// The team's manual follow-up list, by campaign and child.
     pub async fn follow_ups(&self, team: &TeamCode) -> Result<Vec<FollowUp>, StoreError> {
-        let items = self.partition(&format!("T#{team}#FOLLOWUP"), None).await?;
+        let items = self.partition(&keys::follow_up_pk(team), None).await?;
         items
             .into_iter()
             .map(|item| serde_dynamo::from_item(item).map_err(err))

@@ -13,9 +13,7 @@ use serde::Serialize;
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::{Store, StoreError, err, now_epoch, s, sdk_err, str_attr};
-use crate::files::now_rfc3339;
-use crate::store::{TTL_ATTRIBUTE, keys};
+use super::{Store, StoreError, TTL_ATTRIBUTE, err, keys, s, sdk_err, str_attr};
 use crate::uploads::TeamCode;
 
 /// How long the record of an erasure (and the keyed hash that keeps the detail from being used
@@ -136,14 +134,14 @@ impl Store {
             .split_once(':')
             .filter(|(k, v)| matches!(*k, "email" | "phone") && !v.is_empty())
             .ok_or_else(|| err("a detail to erase is email:… or phone:…"))?;
-        let erased_at = now_rfc3339();
+        let erased_at = self.clock.rfc3339();
         let erasure_id = Uuid::new_v4().simple().to_string();
         let mut outcome = Erasure {
             erasure_id: erasure_id.clone(),
             detail_kind: kind.to_owned(),
             ..Erasure::default()
         };
-        let expires = (now_epoch() + ERASURE_RECORD_DAYS * 86_400).to_string();
+        let expires = (self.now_epoch() + ERASURE_RECORD_DAYS * 86_400).to_string();
         let record = |extra: &[(&str, AttributeValue)]| {
             let mut item: HashMap<String, AttributeValue> = HashMap::from([
                 ("item_type".to_owned(), s("erasure")),
@@ -166,7 +164,7 @@ impl Store {
             "pk".into(),
             s(keys::contact_pk(team, &key.marker(team, detail))),
         );
-        marker.insert("sk".into(), s("STATUS"));
+        marker.insert("sk".into(), s(keys::STATUS_SK));
         marker.insert("item_type".into(), s("contact_status"));
         marker.insert("status".into(), s("erased"));
         self.put(marker).await?;
@@ -174,7 +172,7 @@ impl Store {
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(keys::contact_pk(team, detail)))
-            .key("sk", s("STATUS"))
+            .key("sk", s(keys::STATUS_SK))
             .send()
             .await
             .map_err(sdk_err)?;
@@ -229,7 +227,7 @@ impl Store {
             }
             let mut on_child = record(&[]);
             on_child.insert("pk".into(), s(&pk));
-            on_child.insert("sk".into(), s(format!("ERASURE#{erased_at}#{erasure_id}")));
+            on_child.insert("sk".into(), s(keys::erasure_sk(&erased_at, &erasure_id)));
             self.put(on_child).await?;
         }
 
@@ -303,14 +301,18 @@ impl Store {
             .collect())
     }
 
-    /// Every unexpired item of a child's partition: the child, their state (responses and
-    /// objections), the policy's decisions and the erasures recorded on them.
+    /// Every unexpired item of a child's partition, as plain JSON: the child, their state
+    /// (responses and objections), the policy's decisions and the erasures recorded on them.
     pub async fn child_partition(
         &self,
         team: &TeamCode,
         child_id: &str,
-    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
-        self.partition(&keys::child_pk(team, child_id), None).await
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        self.partition(&keys::child_pk(team, child_id), None)
+            .await?
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).map_err(err))
+            .collect()
     }
 
     /// A contact detail's status: `erased`, `failed`, `opted_out` or `usable`.
@@ -319,7 +321,7 @@ impl Store {
             return Ok("erased".into());
         }
         Ok(self
-            .get(keys::contact_pk(team, detail), "STATUS")
+            .get(keys::contact_pk(team, detail), keys::STATUS_SK)
             .await?
             .and_then(|item| str_attr(&item, "status"))
             .unwrap_or_else(|| "usable".into()))
@@ -328,7 +330,7 @@ impl Store {
     /// Whether a detail has been erased (its marker is present).
     pub async fn is_erased(&self, team: &TeamCode, detail: &str) -> Result<bool, StoreError> {
         match self.erased_status_key(team, detail) {
-            Some(pk) => Ok(self.get(pk, "STATUS").await?.is_some()),
+            Some(pk) => Ok(self.get(pk, keys::STATUS_SK).await?.is_some()),
             None => Ok(false),
         }
     }
@@ -354,7 +356,7 @@ impl Store {
                     .total_segments(SEGMENTS)
                     .filter_expression("begins_with(pk, :team) AND (recipient = :v OR #from = :v)")
                     .expression_attribute_names("#from", "from")
-                    .expression_attribute_values(":team", s(format!("T#{team}#")))
+                    .expression_attribute_values(":team", s(keys::team_prefix(team)))
                     .expression_attribute_values(":v", s(value))
                     .set_exclusive_start_key(start)
                     .send()
@@ -389,7 +391,7 @@ impl Store {
 /// Removes an email or phone from a child item's parents; true when any parent held it.
 /// The team's erasure log.
 fn erasures_pk(team: &TeamCode) -> String {
-    format!("T#{team}#ERASURES")
+    keys::erasures_pk(team)
 }
 
 fn remove_from_parents(

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::records::StoreError;
+use super::StoreError;
 
 /// Fraction of Notify's sustained rate we use: clocks and network jitter need some room.
 pub const RATE_MARGIN: f64 = 0.99;

@@ -1,0 +1,419 @@
+//! Children: the child item (everything the newest file said, parents included), the child's
+//! state item (responses and objections, which only those files update) and the lookups ingest
+//! makes by id and by details.
+
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Item, Store, StoreError, TEAM_SHARDS, conditional, keys, s, sdk_err, str_attr};
+use crate::files::children::{ChildRow, ParentRow};
+use crate::policy::{Objection, ObjectionScope};
+use crate::uploads::TeamCode;
+
+/// The namespace of the service's deterministic ids (UUIDv5).
+const ID_NAMESPACE: Uuid = Uuid::from_u128(0x6a1f_3c2e_94b7_4d0a_8e55_0c1d_2b3a_4f60);
+
+/// A child's opaque id, stable across uploads: from the NHS number when there is one, else from
+/// the name, date of birth and postcode. Opaque so ids can be logged and sent as references.
+pub fn child_id(team: &TeamCode, row: &ChildRow) -> String {
+    let name = match &row.nhs_number {
+        Some(nhs) => return child_id_for_nhs(team, nhs),
+        None => format!(
+            "{team}\ndetails\n{}\n{}\n{}\n{}",
+            row.first_name.as_str().to_lowercase(),
+            row.last_name.as_str().to_lowercase(),
+            row.date_of_birth.as_iso(),
+            row.address
+                .postcode
+                .as_ref()
+                .map(|p| p.as_str())
+                .unwrap_or("")
+        ),
+    };
+    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).to_string()
+}
+
+/// A parent as stored on the child item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredParent {
+    /// 1 or 2: the block of columns it came from.
+    pub slot: u8,
+    /// Full name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Relationship (`mother`, `father`, `guardian`, `carer`, `unknown` or the text given).
+    pub relationship: String,
+    /// Email, lower-case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Phone, E.164.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Whether `phone` can receive texts.
+    pub phone_is_mobile: bool,
+    /// `email`, `text`, `letter`, `any`; absent = any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preference: Option<String>,
+}
+
+impl From<&ParentRow> for StoredParent {
+    fn from(p: &ParentRow) -> Self {
+        Self {
+            slot: p.slot,
+            name: p.name.as_ref().map(|n| n.as_str().to_owned()),
+            relationship: p.relationship.as_str().to_owned(),
+            email: p.email.as_ref().map(|e| e.as_str().to_owned()),
+            phone: p.phone.as_ref().map(|n| n.e164().to_owned()),
+            phone_is_mobile: p.phone.as_ref().is_some_and(|n| n.is_mobile()),
+            preference: p.preference.map(|c| c.as_str().to_owned()),
+        }
+    }
+}
+
+/// The child item: everything the newest file said about the child, replacing what was there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildItem {
+    /// Partition key.
+    pub pk: String,
+    /// Sort key (`CHILD`).
+    pub sk: String,
+    /// School and year group index.
+    pub gsi1pk: String,
+    /// The child id (sort within the school/year).
+    pub gsi1sk: String,
+    /// All children of the team (sharded).
+    pub gsi2pk: String,
+    /// The child id.
+    pub gsi2sk: String,
+    /// Kind of item.
+    pub item_type: String,
+    /// The team.
+    pub team: String,
+    /// Opaque child id.
+    pub child_id: String,
+    /// NHS number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nhs_number: Option<String>,
+    /// Legal first name.
+    pub first_name: String,
+    /// Legal last name.
+    pub last_name: String,
+    /// Preferred first name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_first_name: Option<String>,
+    /// Preferred last name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred_last_name: Option<String>,
+    /// Date of birth, ISO.
+    pub date_of_birth: String,
+    /// Gender.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    /// School URN.
+    pub school_urn: String,
+    /// Year group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub year_group: Option<u8>,
+    /// Registration group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registration: Option<String>,
+    /// Address lines and town, in order, as given.
+    pub address_lines: Vec<String>,
+    /// Postcode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postcode: Option<String>,
+    /// The S-flag.
+    pub restricted: bool,
+    /// Marked deceased.
+    pub deceased: bool,
+    /// Parents and carers.
+    pub parents: Vec<StoredParent>,
+    /// Which source last described the child (`cohort` or `class-list#<URN>`).
+    pub source: String,
+    /// The upload that last described the child (see the `LATEST` items).
+    pub upload_id: String,
+    /// The spreadsheet row in that upload.
+    pub source_row: u64,
+    /// When it was written (RFC 3339).
+    pub updated_at: String,
+    /// TTL, epoch seconds.
+    pub expires_at: i64,
+}
+
+/// The id of the child with this NHS number (see [`child_id`]).
+pub fn child_id_for_nhs(team: &TeamCode, nhs: &crate::domain::NhsNumber) -> String {
+    let name = format!("{team}\nnhs\n{}", nhs.as_str());
+    Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).to_string()
+}
+
+/// Where a child came from, for the item's `source`, `upload_id` and timestamps.
+#[derive(Debug, Clone)]
+pub struct Provenance<'a> {
+    /// The team.
+    pub team: &'a TeamCode,
+    /// `cohort` or `class-list#<URN>`.
+    pub source: &'a str,
+    /// The upload's id (from its key and version/ETag).
+    pub upload_id: &'a str,
+    /// When the upload was processed (RFC 3339).
+    pub updated_at: &'a str,
+    /// TTL for the record, epoch seconds.
+    pub expires_at: i64,
+}
+
+impl ChildItem {
+    /// The item for one valid row.
+    pub fn from_row(row: &ChildRow, p: &Provenance<'_>) -> Self {
+        let id = child_id(p.team, row);
+        let shard = shard_of(&id);
+        let address_lines = [&row.address.line_1, &row.address.line_2, &row.address.town]
+            .into_iter()
+            .flatten()
+            .map(|l| l.as_str().to_owned())
+            .collect();
+        Self {
+            pk: keys::child_pk(p.team, &id),
+            sk: keys::CHILD_SK.to_owned(),
+            gsi1pk: keys::school_year(
+                p.team,
+                row.school_urn.as_str(),
+                row.year_group.as_ref().map(|y| y.get()),
+            ),
+            gsi1sk: id.clone(),
+            gsi2pk: keys::team_children(p.team, shard),
+            gsi2sk: id.clone(),
+            item_type: "child".to_owned(),
+            team: p.team.to_string(),
+            nhs_number: row.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
+            first_name: row.first_name.as_str().to_owned(),
+            last_name: row.last_name.as_str().to_owned(),
+            preferred_first_name: row
+                .preferred_first_name
+                .as_ref()
+                .map(|n| n.as_str().to_owned()),
+            preferred_last_name: row
+                .preferred_last_name
+                .as_ref()
+                .map(|n| n.as_str().to_owned()),
+            date_of_birth: row.date_of_birth.as_iso(),
+            gender: row.gender.as_ref().map(|g| g.as_str().to_owned()),
+            school_urn: row.school_urn.as_str().to_owned(),
+            year_group: row.year_group.as_ref().map(|y| y.get()),
+            registration: row.registration.clone(),
+            address_lines,
+            postcode: row.address.postcode.as_ref().map(|p| p.as_str().to_owned()),
+            restricted: row.restricted,
+            deceased: row.deceased,
+            parents: row.parents.iter().map(StoredParent::from).collect(),
+            source: p.source.to_owned(),
+            upload_id: p.upload_id.to_owned(),
+            source_row: row.row,
+            updated_at: p.updated_at.to_owned(),
+            expires_at: p.expires_at,
+            child_id: id,
+        }
+    }
+}
+
+/// Which `gsi2` shard a child id falls in.
+pub fn shard_of(child_id: &str) -> u32 {
+    let mut h: u32 = 2_166_136_261;
+    for b in child_id.bytes() {
+        h = (h ^ u32::from(b)).wrapping_mul(16_777_619);
+    }
+    h % TEAM_SHARDS
+}
+
+impl Store {
+    /// Records a response for a programme on the child's state item (`consent_given`,
+    /// `consent_refused`, `vaccinated`, `already_vaccinated`, `not_eligible`). A consent answer
+    /// never overwrites a final outcome (vaccinated, already vaccinated, not eligible): a late
+    /// consent form must not start the reminders again. Returns whether it was recorded.
+    pub async fn record_response(
+        &self,
+        team: &TeamCode,
+        child_id: &str,
+        programme: &str,
+        outcome: &str,
+    ) -> Result<bool, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::child_pk(team, child_id)))
+            .key("sk", s(STATE_SK))
+            .update_expression("SET #r = :o, item_type = :t")
+            .expression_attribute_names("#r", format!("{RESPONSE_PREFIX}{programme}"))
+            .expression_attribute_values(":o", s(outcome))
+            .expression_attribute_values(":t", s("child_state"));
+        if matches!(outcome, "consent_given" | "consent_refused") {
+            update = update
+                .condition_expression("attribute_not_exists(#r) OR NOT (#r IN (:v, :a, :n))")
+                .expression_attribute_values(":v", s("vaccinated"))
+                .expression_attribute_values(":a", s("already_vaccinated"))
+                .expression_attribute_values(":n", s("not_eligible"));
+        }
+        conditional(update.send().await)
+    }
+
+    /// Which of these children exist (and have not expired).
+    pub async fn existing_children(
+        &self,
+        team: &TeamCode,
+        child_ids: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        let wanted: Vec<(String, String)> = child_ids
+            .iter()
+            .map(|id| (keys::child_pk(team, id), keys::CHILD_SK.to_owned()))
+            .collect();
+        Ok(self
+            .batch_get(&wanted)
+            .await?
+            .into_values()
+            .filter_map(|item| str_attr(&item, "child_id"))
+            .collect())
+    }
+
+    /// Every child of the team whose names, date of birth and postcode are one of `wanted`
+    /// (`first\nlast\ndate\npostcode`, names lower-case): one pass over the team's children,
+    /// for response and objection rows that have no NHS number.
+    pub async fn children_by_details(
+        &self,
+        team: &TeamCode,
+        wanted: &HashSet<String>,
+    ) -> Result<HashMap<String, Vec<String>>, StoreError> {
+        let mut found: HashMap<String, Vec<String>> = HashMap::new();
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+        for shard in 0..TEAM_SHARDS {
+            for item in self
+                .index_items("gsi2", &keys::team_children(team, shard), None)
+                .await?
+            {
+                let field = |name| str_attr(&item, name).unwrap_or_default();
+                let details = format!(
+                    "{}\n{}\n{}\n{}",
+                    field("first_name").to_lowercase(),
+                    field("last_name").to_lowercase(),
+                    field("date_of_birth"),
+                    field("postcode")
+                );
+                if wanted.contains(&details) {
+                    found.entry(details).or_default().push(field("child_id"));
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Records (or withdraws) an objection on the child's state item; `parent_detail` is the
+    /// objecting parent's email or E.164 phone, `None` for every parent. `audit` is what an
+    /// objections file says about it, kept on the objection for subject access.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record_objection(
+        &self,
+        team: &TeamCode,
+        child_id: &str,
+        objection_id: &str,
+        scope: &str,
+        parent_detail: Option<&str>,
+        withdrawn: bool,
+        audit: Option<&ObjectionAudit>,
+    ) -> Result<(), StoreError> {
+        let mut value = HashMap::new();
+        if let Some(a) = audit {
+            value.insert("reason".to_owned(), s(&a.reason));
+            value.insert("recorded_by".to_owned(), s(&a.recorded_by));
+            value.insert(
+                "serious_harm".to_owned(),
+                AttributeValue::Bool(a.serious_harm),
+            );
+            value.insert("recorded_at".to_owned(), s(&a.recorded_at));
+            if let Some(date) = &a.date {
+                value.insert("date".to_owned(), s(date));
+            }
+        }
+        value.insert("scope".to_owned(), s(scope));
+        value.insert("withdrawn".to_owned(), AttributeValue::Bool(withdrawn));
+        if let Some(d) = parent_detail {
+            value.insert("parent_detail".to_owned(), s(d));
+        }
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::child_pk(team, child_id)))
+            .key("sk", s(STATE_SK))
+            .update_expression("SET #o = :v, item_type = :t")
+            .expression_attribute_names("#o", format!("{OBJECTION_PREFIX}{objection_id}"))
+            .expression_attribute_values(":v", AttributeValue::M(value))
+            .expression_attribute_values(":t", s("child_state"))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+}
+
+/// What an objections file says about an objection, beside its scope: kept for subject access.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectionAudit {
+    /// Why the parent objected, as recorded.
+    pub reason: String,
+    /// Who recorded it.
+    pub recorded_by: String,
+    /// Whether contact would cause serious harm (the detail is then erased).
+    pub serious_harm: bool,
+    /// When the service recorded it (RFC 3339).
+    pub recorded_at: String,
+    /// The date the file gives for it, if any.
+    pub date: Option<String>,
+}
+
+/// The child's state item: responses and objections, which uploads of those files update and
+/// which a cohort upload never touches.
+pub const STATE_SK: &str = "STATE";
+const RESPONSE_PREFIX: &str = "resp_";
+pub const OBJECTION_PREFIX: &str = "obj_";
+
+/// Responses by programme and the objections in force, from a child's state item.
+pub(super) fn read_state(item: &Item) -> (HashMap<String, String>, Vec<Objection>) {
+    let mut responses = HashMap::new();
+    let mut objections = Vec::new();
+    for (name, value) in item {
+        if let Some(programme) = name.strip_prefix(RESPONSE_PREFIX) {
+            if let Ok(outcome) = value.as_s() {
+                responses.insert(programme.to_owned(), outcome.clone());
+            }
+        } else if name.starts_with(OBJECTION_PREFIX)
+            && let Ok(o) = value.as_m()
+        {
+            if o.get("withdrawn")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false)
+            {
+                continue;
+            }
+            let scope = match o
+                .get("scope")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+            {
+                Some("email") => ObjectionScope::Email,
+                Some("text") => ObjectionScope::Text,
+                Some("letter") => ObjectionScope::Letter,
+                Some("electronic") => ObjectionScope::Electronic,
+                _ => ObjectionScope::All,
+            };
+            objections.push(Objection {
+                scope,
+                parent_detail: o.get("parent_detail").and_then(|v| v.as_s().ok()).cloned(),
+            });
+        }
+    }
+    (responses, objections)
+}
