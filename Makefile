@@ -23,7 +23,7 @@ $(VENV_OK): requirements-dev.txt
 
 venv: $(VENV_OK)
 
-.PHONY: help venv test demo up chaos fmt lint cfn-lint rust-test sim-client-test build
+.PHONY: help venv test demo up chaos fmt lint layering cfn-lint rust-test sim-client-test build
 build:
 	$(CARGO) build --workspace --all-targets --locked
 
@@ -42,9 +42,14 @@ rust-test: $(VENV_OK)
 
 sim-client-test: $(VENV_OK)
 	$(CARGO) build --locked -p notify-sim
-	NOTIFY_SIM_BIN="$(TARGET_DIR)/debug/notify-sim" $(VENV)/bin/pytest -q tools/notify-sim/tests
+	NOTIFY_SIM_BIN="$(TARGET_DIR)/debug/notify-sim" $(VENV)/bin/pytest -q tools/notify-sim/tests tools/sais-local/python
 
-test: fmt lint cfn-lint rust-test sim-client-test
+# The layout's invariants (docs/architecture.md): the store alone speaks DynamoDB, the keys live in one
+# module, and no function's dependency tree holds test support.
+layering:
+	CARGO="$(CARGO)" scripts/check-layering.sh
+
+test: fmt lint layering cfn-lint rust-test sim-client-test
 	@echo "make test: all checks passed"
 
 demo: $(VENV_OK)

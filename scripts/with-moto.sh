@@ -5,7 +5,8 @@ set -euo pipefail
 if [[ -n "${SAIS_MOTO_ENDPOINT:-}" ]]; then exec "$@"; fi
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 log=$(mktemp -t moto.XXXXXX.log)
-moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+# moto's own server, with DynamoDB's conditional writes atomic as in AWS (see the script).
+python3 "$(dirname "$0")/../tools/sais-local/python/moto_server.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
 moto_pid=$!
 trap 'kill $moto_pid 2>/dev/null || true; wait $moto_pid 2>/dev/null || true; rm -f "$log"' EXIT
 for _ in $(seq 1 300); do

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sais_local::{LocalNotify, LocalStack, example_campaign, start_notify_sim};
 use sais_shared::campaign::Campaign;
-use sais_shared::dispatch::{DispatchError, Dispatcher, SendJob};
+use sais_shared::dispatch::{DispatchError, Dispatcher, JobKind, SendJob};
 use sais_shared::policy::Purpose;
 use sais_shared::uploads::TeamCode;
 
@@ -75,11 +75,11 @@ async fn child_id(stack: &LocalStack, nhs: &str) -> String {
 fn job(child_id: &str) -> SendJob {
     SendJob {
         version: 1,
-        team: TEAM.into(),
+        team: TeamCode::parse(TEAM).expect("team code"),
         campaign_id: "hpv-2026-autumn".into(),
         child_id: child_id.into(),
         purpose: Purpose::ConsentRequest,
-        kind: "campaign".into(),
+        kind: JobKind::Campaign,
         failed_channels: vec![],
         retry_of: None,
         attempt: 0,
@@ -120,16 +120,13 @@ async fn the_same_job_delivered_twice_sends_one_email() {
 #[tokio::test]
 async fn a_crash_after_notify_accepted_is_reconciled_by_reference_not_resent() {
     let w = world(&[EMAIL_ONLY], |_| {}).await;
-    // The first attempt "dies"; its lease is over at once, so the retry may take over.
-    let w = World {
-        dispatcher: w.dispatcher.with_lease_seconds(0),
-        ..w
-    };
+    // The first attempt dies after Notify accepted, before recording it; its lease is over at
+    // once, so the retry may take over.
+    let (dispatcher, proxy) = e2e::dispatcher_through_proxy(&w.stack, &w.notify).await;
     let id = child_id(&w.stack, "9990000018").await;
-    w.dispatcher.faults().crash_after_accept(1);
-    let crashed = w.dispatcher.handle_job(&job(&id)).await;
-    assert!(matches!(crashed, Err(DispatchError::InjectedCrash)));
-    let retried = w.dispatcher.handle_job(&job(&id)).await.expect("retry");
+    e2e::crash_after_notify_accepted(&proxy);
+    e2e::run_until_crash(&proxy, dispatcher.handle_job(&job(&id))).await;
+    let retried = dispatcher.handle_job(&job(&id)).await.expect("retry");
     assert_eq!((retried.sent, retried.already_sent), (0, 1));
     let got = received(&w.notify);
     assert_eq!(got.len(), 1, "exactly one notification at Notify");
@@ -501,7 +498,6 @@ async fn every_token_two_dispatchers_take_comes_out_of_the_one_shared_bucket() {
 mod each_step_of_a_send {
     use super::*;
     use fault_proxy::{Fault, FaultProxy, Rule, Service};
-    use sais_shared::aws::{AwsClients, local_sdk_config};
 
     struct Faulty {
         w: World,
@@ -513,25 +509,7 @@ mod each_step_of_a_send {
     /// the SDK's standard retries (fast backoff) as on Lambda, and leases over at once.
     async fn faulty(rows: &[&str], configure: impl FnOnce(&mut notify_sim::Config)) -> Faulty {
         let w = world(rows, configure).await;
-        let proxy = FaultProxy::start(&w.stack.endpoint).await.expect("proxy");
-        let config = local_sdk_config(&proxy.endpoint(), sais_local::REGION)
-            .to_builder()
-            .retry_config(
-                aws_config::retry::RetryConfig::standard()
-                    .with_initial_backoff(Duration::from_millis(5)),
-            )
-            .build();
-        let mut through = w.stack.clone();
-        through.clients = AwsClients::from_config(&config);
-        let dispatcher = through
-            .dispatcher(
-                &w.notify.sim.base_url(),
-                &w.notify.api_key,
-                3000,
-                Duration::from_millis(500),
-            )
-            .expect("dispatcher")
-            .with_lease_seconds(0);
+        let (dispatcher, proxy) = e2e::dispatcher_through_proxy(&w.stack, &w.notify).await;
         let child = child_id(&w.stack, "9990000018").await;
         Faulty {
             w: World { dispatcher, ..w },

@@ -231,3 +231,60 @@ impl Captured {
         String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
     }
 }
+
+/// A dispatcher on `stack` whose AWS calls go through a fault proxy in front of moto, with the
+/// SDK's standard retries (fast backoff) as on Lambda, and leases over at once (so a retry may
+/// take over from an attempt that died).
+pub async fn dispatcher_through_proxy(
+    stack: &LocalStack,
+    notify: &sais_local::LocalNotify,
+) -> (sais_shared::dispatch::Dispatcher, fault_proxy::FaultProxy) {
+    use sais_shared::aws::{AwsClients, local_sdk_config};
+    let proxy = fault_proxy::FaultProxy::start(&stack.endpoint)
+        .await
+        .expect("proxy");
+    let config = local_sdk_config(&proxy.endpoint(), sais_local::REGION)
+        .to_builder()
+        .retry_config(
+            aws_config::retry::RetryConfig::standard()
+                .with_initial_backoff(Duration::from_millis(5)),
+        )
+        .build();
+    let mut through = stack.clone();
+    through.clients = AwsClients::from_config(&config);
+    let dispatcher = through
+        .dispatcher(
+            &notify.sim.base_url(),
+            &notify.api_key,
+            3000,
+            Duration::from_millis(500),
+        )
+        .expect("dispatcher")
+        .with_lease_seconds(0);
+    (dispatcher, proxy)
+}
+
+/// Makes the next update that records a send (after Notify accepted it) "kill" its attempt:
+/// the proxy holds the request and signals; [`run_until_crash`] then drops the attempt.
+pub fn crash_after_notify_accepted(proxy: &fault_proxy::FaultProxy) {
+    proxy.add(
+        fault_proxy::Rule::new(fault_proxy::Fault::CrashBeforeForward)
+            .service(fault_proxy::Service::DynamoDb)
+            .operation("UpdateItem")
+            .pattern("#status = :intent"),
+    );
+}
+
+/// Runs `attempt` until the proxy signals a crash, then drops it mid-flight, as Lambda does to
+/// an invocation that dies: nothing after the crash point runs. Panics if it ends first.
+pub async fn run_until_crash<T: std::fmt::Debug>(
+    proxy: &fault_proxy::FaultProxy,
+    attempt: impl std::future::Future<Output = T>,
+) {
+    let mut crashed = proxy.crashed();
+    crashed.borrow_and_update();
+    tokio::select! {
+        ended = attempt => panic!("the attempt should have died, but ended: {ended:?}"),
+        _ = crashed.changed() => {}
+    }
+}

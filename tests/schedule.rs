@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use sais_local::{LocalStack, example_campaign, start_notify_sim};
 use sais_shared::campaign::Campaign;
-use sais_shared::dispatch::SendJob;
+use sais_shared::dispatch::{JobKind, SendJob};
 use sais_shared::policy::Purpose;
 use sais_shared::schedule::runner::Scheduler;
 use sais_shared::uploads::TeamCode;
@@ -634,7 +634,7 @@ fn consent_request(child_id: &str) -> SendJob {
         "hpv-y8",
         child_id,
         Purpose::ConsentRequest,
-        "campaign",
+        JobKind::Campaign,
     )
 }
 

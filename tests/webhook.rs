@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use sais_local::{LocalNotify, LocalStack, example_campaign, serve_webhook, start_notify_sim};
-use sais_shared::dispatch::{Dispatcher, SendJob};
+use sais_shared::dispatch::{Dispatcher, JobKind, SendJob};
 use sais_shared::notify::Status;
 use sais_shared::policy::Purpose;
 use sais_shared::receipts::Receipts;
@@ -106,7 +106,7 @@ impl World {
     /// Sends a job as the reminders function would, then runs the dispatcher on everything the
     /// webhook queues until Notify's callbacks and the send queue are both quiet.
     async fn send(&self, child_id: &str, purpose: Purpose) {
-        let job = SendJob::new(&team(), CAMPAIGN, child_id, purpose, "campaign");
+        let job = SendJob::new(&team(), CAMPAIGN, child_id, purpose, JobKind::Campaign);
         self.dispatcher.handle_job(&job).await.expect("job");
         self.settle().await;
     }
@@ -827,9 +827,16 @@ async fn a_receipt_completes_a_message_whose_sending_attempt_died_after_notify_a
     w.notify.sim.set_callback(None, None);
     let ava = w.child("9990000018").await;
     // The attempt dies after Notify accepted the email, before recording it.
-    w.dispatcher.faults().crash_after_accept(1);
-    let job = SendJob::new(&team(), CAMPAIGN, &ava, Purpose::ConsentRequest, "campaign");
-    assert!(w.dispatcher.handle_job(&job).await.is_err());
+    let (dispatcher, proxy) = e2e::dispatcher_through_proxy(&w.stack, &w.notify).await;
+    e2e::crash_after_notify_accepted(&proxy);
+    let job = SendJob::new(
+        &team(),
+        CAMPAIGN,
+        &ava,
+        Purpose::ConsentRequest,
+        JobKind::Campaign,
+    );
+    e2e::run_until_crash(&proxy, dispatcher.handle_job(&job)).await;
     let email = w.notify.sim.received().pop().expect("the email");
     assert_eq!(w.messages().await[0].state, "intent");
 

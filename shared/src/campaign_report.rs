@@ -14,7 +14,6 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::campaign::Campaign;
-use crate::files::now_rfc3339;
 use crate::files::report::guard_formula;
 use crate::policy::{Purpose, stop_reason};
 use crate::schedule::runner::same_children;
@@ -196,7 +195,7 @@ pub async fn build(
     let mut summary = Summary {
         team: team.to_string(),
         campaign_id: campaign.id.clone(),
-        generated_at: now_rfc3339(),
+        generated_at: store.clock().rfc3339(),
         children: children.len() as u64,
         children_contacted: 0,
         children_reached: 0,

@@ -3,6 +3,7 @@
 //! Pure code: the store reads the facts, this says what they mean.
 
 use crate::campaign::Campaign;
+use crate::domain::ContactDetail;
 use crate::domain::{Postcode, sanitise_letter_address};
 use crate::notify::Personalisation;
 use crate::policy::{
@@ -45,15 +46,17 @@ impl Facts {
             .iter()
             .map(|p| ParentFacts {
                 slot: p.slot,
-                email: p
-                    .email
-                    .as_ref()
-                    .map(|e| (e.clone(), self.status(&format!("email:{e}")))),
+                email: p.email.as_ref().map(|e| {
+                    (
+                        e.clone(),
+                        self.status(&ContactDetail::Email(e.to_string()).key()),
+                    )
+                }),
                 phone: p.phone.as_ref().map(|n| {
                     (
                         n.clone(),
                         p.phone_is_mobile,
-                        self.status(&format!("phone:{n}")),
+                        self.status(&ContactDetail::Phone(n.to_string()).key()),
                     )
                 }),
                 preference: preference(p.preference.as_deref()),

@@ -18,6 +18,7 @@ use tokio_util::io::SyncIoBridge;
 use uuid::Uuid;
 
 use crate::aws::AwsClients;
+use crate::domain::ContactDetail;
 use crate::domain::SchoolUrn;
 use crate::files::campaign_file::{MAX_CAMPAIGN_BYTES, validate_campaign};
 use crate::files::children::{ChildFileKind, ChildRow};
@@ -1029,11 +1030,11 @@ impl ErasedDetails {
             let email = parent
                 .email
                 .as_ref()
-                .is_some_and(|e| erased(format!("email:{}", e.as_str())));
+                .is_some_and(|e| erased(ContactDetail::email(e).key()));
             let phone = parent
                 .phone
                 .as_ref()
-                .is_some_and(|p| erased(format!("phone:{}", p.e164())));
+                .is_some_and(|p| erased(ContactDetail::phone(p).key()));
             if email {
                 row.to_mut().parents[i].email = None;
                 columns.push(format!("PARENT_{slot}_EMAIL"));

@@ -3,16 +3,40 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::TeamCode;
 use crate::policy::{Channel, Purpose};
-use crate::uploads::TeamCode;
+
+/// Who made a send job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    /// The daily schedule (a consent request, a reminder, a session notice).
+    #[default]
+    Campaign,
+    /// The webhook, after a permanent failure: the next channel.
+    Fallback,
+    /// The webhook, after a temporary failure: the same message again, later.
+    Retry,
+}
+
+impl JobKind {
+    /// As stored and sent (`campaign`, `fallback`, `retry`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Campaign => "campaign",
+            Self::Fallback => "fallback",
+            Self::Retry => "retry",
+        }
+    }
+}
 
 /// A send job: one child, one purpose, one campaign. The SQS message body, as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendJob {
     /// Format version (1).
     pub version: u32,
-    /// The team.
-    pub team: String,
+    /// The team (a job naming no valid team is refused as it is read off the queue).
+    pub team: TeamCode,
     /// The campaign.
     pub campaign_id: String,
     /// The child's opaque id.
@@ -20,8 +44,8 @@ pub struct SendJob {
     /// Why.
     pub purpose: Purpose,
     /// `campaign` (from the schedule), `fallback` or `retry` (from the webhook).
-    #[serde(default = "campaign_kind")]
-    pub kind: String,
+    #[serde(default)]
+    pub kind: JobKind,
     /// Channels that already failed permanently for this child and purpose (fallback jobs).
     #[serde(default)]
     pub failed_channels: Vec<Channel>,
@@ -51,15 +75,15 @@ impl SendJob {
         campaign_id: &str,
         child_id: &str,
         purpose: Purpose,
-        kind: &str,
+        kind: JobKind,
     ) -> Self {
         Self {
             version: 1,
-            team: team.to_string(),
+            team: team.clone(),
             campaign_id: campaign_id.to_owned(),
             child_id: child_id.to_owned(),
             purpose,
-            kind: kind.to_owned(),
+            kind,
             failed_channels: Vec::new(),
             retry_of: None,
             attempt: 0,
@@ -72,8 +96,4 @@ impl SendJob {
         self.occasion = occasion;
         self
     }
-}
-
-fn campaign_kind() -> String {
-    "campaign".to_owned()
 }

@@ -48,6 +48,16 @@ impl Channel {
             Self::Letter => "letter",
         }
     }
+
+    /// The contact detail a send on this channel goes to (`recipient` as the record holds it:
+    /// an address, or a number in E.164); a letter's is the number's slot, as before letters
+    /// had details of their own.
+    pub fn detail(self, recipient: &str) -> crate::domain::ContactDetail {
+        match self {
+            Self::Email => crate::domain::ContactDetail::Email(recipient.to_owned()),
+            _ => crate::domain::ContactDetail::Phone(recipient.to_owned()),
+        }
+    }
 }
 
 /// What is known about a contact detail (an email address or phone number) for the team.

@@ -17,6 +17,7 @@
 use time::OffsetDateTime;
 
 use crate::dispatch::{SendJob, enqueue_job};
+use crate::jobs::JobKind;
 use crate::notify::{NotifyClient, Status};
 use crate::policy::{Channel, Purpose};
 use crate::store::{MessageRecord, Store, StoreError, detail_key};
@@ -253,7 +254,7 @@ impl Receipts {
                     &record.campaign_id,
                     &record.child_id,
                     purpose,
-                    "fallback",
+                    JobKind::Fallback,
                 )
                 .on(record.occasion.clone());
                 self.enqueue(&job, 0).await?;
@@ -275,7 +276,7 @@ impl Receipts {
             &record.campaign_id,
             &record.child_id,
             purpose,
-            "retry",
+            JobKind::Retry,
         )
         .on(record.occasion.clone());
         job.retry_of = Some(record.message_id.clone());

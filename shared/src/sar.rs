@@ -7,7 +7,6 @@
 use serde_json::{Map, Value, json};
 
 use crate::domain::NhsNumber;
-use crate::files::now_rfc3339;
 use crate::store::{Store, StoreError};
 use crate::uploads::TeamCode;
 
@@ -141,7 +140,7 @@ pub async fn export(
     }
     Ok(json!({
         "team": team.as_str(),
-        "generated_at": now_rfc3339(),
+        "generated_at": store.clock().rfc3339(),
         "children": children,
     }))
 }

@@ -3,32 +3,7 @@
 //! `<team>/objections/…csv`, `<team>/campaigns/<id>.json`, `<team>/team.json`.
 //! Reports the service writes back live under `<team>/reports/` and are never ingested.
 
-use std::fmt;
-
-/// A team's code: letters, digits and `-` (e.g. `RYG-sais`). Every key and record is scoped by it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TeamCode(String);
-
-impl TeamCode {
-    /// Accepts 1–64 characters of ASCII letters, digits and `-`.
-    pub fn parse(s: &str) -> Option<Self> {
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        ok.then(|| Self(s.to_owned()))
-    }
-
-    /// The code as written.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TeamCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use crate::domain::TeamCode;
 
 /// What kind of upload a key holds, from its folder.
 #[derive(Debug, Clone, PartialEq, Eq)]

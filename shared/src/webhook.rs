@@ -9,6 +9,7 @@
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
+use crate::domain::ContactDetail;
 use crate::domain::PhoneNumber;
 use crate::notify::Status;
 use crate::receipts::{Applied, ReceiptError, Receipts};
@@ -238,7 +239,7 @@ impl Webhook {
             match number {
                 Some(number) => {
                     store
-                        .set_detail_status(team, &format!("phone:{}", number.e164()), OPTED_OUT)
+                        .set_detail_status(team, &ContactDetail::phone(&number).key(), OPTED_OUT)
                         .await?;
                     tracing::info!(inbound_id = %inbound.id, "number opted out of texts");
                 }

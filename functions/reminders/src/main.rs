@@ -17,7 +17,6 @@ use sais_shared::schedule::runner::Scheduler;
 use sais_shared::store::Store;
 use sais_shared::uploads::TeamCode;
 use serde_json::{Value, json};
-use time::OffsetDateTime;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -63,7 +62,7 @@ async fn main() -> Result<(), Error> {
                 Ok(json!({ "campaigns": [run] }))
             }
             RemindersTask::DueWork => {
-                let now = OffsetDateTime::now_utc();
+                let now = receipts.clock().now();
                 let retries = receipts.release_due(now).await?;
                 let letters = receipts.poll_letters(notify, now).await?;
                 Ok(json!({ "retries_queued": retries, "letters_updated": letters }))

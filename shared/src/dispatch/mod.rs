@@ -8,14 +8,12 @@
 //! Notify for that reference before sending again.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 
 use crate::campaign::Campaign;
-pub use crate::jobs::SendJob;
+pub use crate::jobs::{JobKind, SendJob};
 use crate::notify::{
     EmailRequest, LetterRequest, NotifyClient, NotifyError, Personalisation, SenderAction,
     SmsRequest,
@@ -38,9 +36,6 @@ pub enum DispatchError {
     /// The body is not a send job.
     #[error("not a send job")]
     BadJob(#[source] serde_json::Error),
-    /// The job names a team code that is not one.
-    #[error("not a send job: invalid team code")]
-    BadTeam,
     /// The table could not be read or written.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -67,9 +62,6 @@ pub enum DispatchError {
     /// Another attempt is sending this message now; retry the job later.
     #[error("another attempt owns this message")]
     InFlight,
-    /// A crash injected by a test between Notify's answer and the record update.
-    #[error("injected crash after Notify accepted the message")]
-    InjectedCrash,
 }
 
 /// The send queue could not take a job. `Display` holds SQS's error code and message, never
@@ -115,25 +107,6 @@ pub struct JobOutcome {
     pub plan: Plan,
 }
 
-/// Test hooks for failures that cannot be caused from outside (a crash mid-send).
-#[derive(Debug, Default, Clone)]
-pub struct Faults {
-    crash_after_accept: Arc<AtomicU32>,
-}
-
-impl Faults {
-    /// The next `n` sends "crash" after Notify accepted them, before the record is updated.
-    pub fn crash_after_accept(&self, n: u32) {
-        self.crash_after_accept.store(n, Ordering::SeqCst);
-    }
-
-    fn take_crash(&self) -> bool {
-        self.crash_after_accept
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-    }
-}
-
 /// The dispatcher's dependencies, built once per process.
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
@@ -142,7 +115,6 @@ pub struct Dispatcher {
     send_queue_url: String,
     notify: NotifyClient,
     pacer: Pacer,
-    faults: Faults,
     concurrency: usize,
 }
 
@@ -168,7 +140,6 @@ impl Dispatcher {
             send_queue_url: send_queue_url.into(),
             notify,
             pacer,
-            faults: Faults::default(),
             concurrency: 10,
         }
     }
@@ -178,11 +149,6 @@ impl Dispatcher {
     pub fn with_lease_seconds(mut self, seconds: i64) -> Self {
         self.store = self.store.with_lease_seconds(seconds);
         self
-    }
-
-    /// The test hooks.
-    pub fn faults(&self) -> &Faults {
-        &self.faults
     }
 
     /// Handles one SQS batch; failed jobs are reported for retry.
@@ -195,9 +161,7 @@ impl Dispatcher {
             let (Some(id), Ok(job)) = (&record.message_id, parse_job(record)) else {
                 continue;
             };
-            if let Some(team) = TeamCode::parse(&job.team) {
-                jobs.push((id.clone(), team, job));
-            }
+            jobs.push((id.clone(), job.team.clone(), job));
         }
         let prepared: std::sync::Mutex<HashMap<String, (SendJob, Loaded)>> =
             std::sync::Mutex::default();
@@ -240,14 +204,13 @@ impl Dispatcher {
 
     /// Runs one job to completion (or to an error to be retried).
     pub async fn handle_job(&self, job: &SendJob) -> Result<JobOutcome, DispatchError> {
-        let team = TeamCode::parse(&job.team).ok_or(DispatchError::BadTeam)?;
-        let loaded = self.store.load(&team, job).await?;
+        let loaded = self.store.load(&job.team, job).await?;
         self.run_job(job, loaded).await
     }
 
     /// Runs one job on the records read for it.
     async fn run_job(&self, job: &SendJob, loaded: Loaded) -> Result<JobOutcome, DispatchError> {
-        let team = TeamCode::parse(&job.team).ok_or(DispatchError::BadTeam)?;
+        let team = job.team.clone();
         let mut outcome = JobOutcome::default();
         if let Some(wait) = loaded.hold {
             self.requeue(job, wait).await?;
@@ -430,9 +393,6 @@ impl Dispatcher {
             .await;
         match result {
             Ok(sent) => {
-                if self.faults.take_crash() {
-                    return Err(DispatchError::InjectedCrash);
-                }
                 self.store
                     .mark_sent(
                         team,

@@ -11,6 +11,7 @@ use super::csv_file::{Header, HeaderCheck, Row, RowVisitor, TextEncoding, read_p
 use super::report::{FileIssue, Issue, Report, codes};
 use super::responses::{CHILD_MATCH_COLUMNS, ChildMatch, read_child_match};
 use super::{RowsOutcome, read_with_fallback};
+use crate::domain::ContactDetail;
 use crate::domain::{DateOfBirth, EmailAddress, PhoneNumber, parse_flag};
 
 /// Codes for objection rows beyond the CSV ones.
@@ -161,7 +162,7 @@ impl<S: FnMut(ObjectionRow)> RowVisitor for ObjectionsValidator<S> {
         let parent_detail = match (get(5), get(6)) {
             ("", "") => None,
             (email, "") => match EmailAddress::parse(email) {
-                Ok(e) => Some(format!("email:{}", e.as_str())),
+                Ok(e) => Some(ContactDetail::email(&e).key()),
                 Err(_) => {
                     errors.push(issue(
                         n,
@@ -173,7 +174,7 @@ impl<S: FnMut(ObjectionRow)> RowVisitor for ObjectionsValidator<S> {
                 }
             },
             ("", phone) => match PhoneNumber::parse(phone) {
-                Ok(p) => Some(format!("phone:{}", p.e164())),
+                Ok(p) => Some(ContactDetail::phone(&p).key()),
                 Err(_) => {
                     errors.push(issue(
                         n,

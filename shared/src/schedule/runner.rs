@@ -22,7 +22,7 @@ use time::Date;
 
 use super::{Occasion, due_on};
 use crate::campaign::Campaign;
-use crate::dispatch::SendJob;
+use crate::jobs::{JobKind, SendJob};
 use crate::policy::stop_reason;
 use crate::store::{Facts, RunRecord, Store, StoreError};
 use crate::uploads::TeamCode;
@@ -290,7 +290,7 @@ impl Scheduler {
                         &campaign.id,
                         &facts.child.child_id,
                         occasion.purpose,
-                        "campaign",
+                        JobKind::Campaign,
                     )
                     .on(occasion.occasion.clone()),
                 ),

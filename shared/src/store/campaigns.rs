@@ -12,7 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use time::{Date, OffsetDateTime};
+use time::Date;
 
 use super::children::read_state;
 use super::{
@@ -510,7 +510,7 @@ impl Store {
 
     /// Holds every send of the team until the next midnight UTC (Notify's daily reset).
     pub async fn hold_until_midnight(&self, team: &TeamCode) -> Result<Duration, StoreError> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.clock.now();
         let midnight = (now.date() + time::Duration::days(1))
             .midnight()
             .assume_utc();

@@ -14,10 +14,7 @@ pub const OPTED_OUT: &str = "opted_out";
 
 /// The key of a contact detail's status item: `email:<address>` or `phone:<E.164>`.
 pub fn detail_key(channel: Channel, recipient: &str) -> String {
-    match channel {
-        Channel::Email => format!("email:{recipient}"),
-        _ => format!("phone:{recipient}"),
-    }
+    channel.detail(recipient).key()
 }
 
 impl Store {

@@ -9,6 +9,7 @@ use super::campaigns::{campaign_from_item, senders_from_item};
 use super::children::read_state;
 use super::{ChildItem, OPTED_OUT, STATE_SK, Store, StoreError, err, keys, str_attr};
 use crate::campaign::Campaign;
+use crate::domain::ContactDetail;
 use crate::jobs::SendJob;
 use crate::policy::{DetailStatus, Objection};
 use crate::uploads::TeamCode;
@@ -136,8 +137,14 @@ impl Store {
                     .parents
                     .iter()
                     .flat_map(|p| {
-                        let email = p.email.as_ref().map(|e| format!("email:{e}"));
-                        let phone = p.phone.as_ref().map(|n| format!("phone:{n}"));
+                        let email = p
+                            .email
+                            .as_ref()
+                            .map(|e| ContactDetail::Email(e.clone()).key());
+                        let phone = p
+                            .phone
+                            .as_ref()
+                            .map(|n| ContactDetail::Phone(n.clone()).key());
                         email.into_iter().chain(phone)
                     })
                     .collect();

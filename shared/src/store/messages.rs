@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{Store, StoreError, conditional, err, keys, s, sdk_err};
 use crate::domain::Clock;
-use crate::jobs::SendJob;
+use crate::jobs::{JobKind, SendJob};
 use crate::notify::Personalisation;
 use crate::policy::PlannedSend;
 use crate::uploads::TeamCode;
@@ -106,7 +106,7 @@ pub struct MessageRecord {
     /// Every status, in order.
     pub status_history: Vec<StatusChange>,
     /// The job kind that sent it (`campaign`, `fallback`, `retry`).
-    pub job_kind: String,
+    pub job_kind: JobKind,
     /// 0 for a first attempt, n for the n-th retry.
     #[serde(default)]
     pub attempt: u32,
@@ -163,7 +163,7 @@ impl MessageRecord {
                 status: "intent".into(),
                 at: now.clone(),
             }],
-            job_kind: job.kind.clone(),
+            job_kind: job.kind,
             attempt: job.attempt,
             occasion: job.occasion.clone(),
             sms_fragments: None,

@@ -14,7 +14,7 @@
 //!   receives from the queues itself and calls the real handlers with real SQS/S3 event shapes.
 
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -90,17 +90,22 @@ pub fn shared_moto_endpoint() -> Result<String, LocalStackError> {
         .map_err(LocalStackError::Start)
 }
 
-/// Finds the `moto_server` executable: `MOTO_SERVER`, the project's `.venv`, then `PATH`.
-fn moto_server_path() -> PathBuf {
+/// How to start moto: `MOTO_SERVER` (an executable taking moto_server's arguments), else this
+/// crate's `python/moto_server.py` (moto's server with DynamoDB's conditional writes atomic, as
+/// in AWS) run by the project's `.venv` Python, or by `python3` on `PATH`.
+fn moto_command() -> Command {
     if let Ok(p) = std::env::var("MOTO_SERVER") {
-        return PathBuf::from(p);
+        return Command::new(p);
     }
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let venv = workspace.join(".venv/bin/moto_server");
-    if venv.exists() {
-        return venv;
-    }
-    PathBuf::from("moto_server")
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let venv_python = crate_dir.join("../../.venv/bin/python");
+    let mut command = if venv_python.exists() {
+        Command::new(venv_python)
+    } else {
+        Command::new("python3")
+    };
+    command.arg(crate_dir.join("python/moto_server.py"));
+    command
 }
 
 /// A free TCP port on 127.0.0.1 (released before returning; a race with another process is
@@ -115,12 +120,12 @@ pub fn free_port() -> std::io::Result<u16> {
 /// stop it when that thread dies, so no moto is left behind by a test run, even a panicking one.
 pub fn start_moto() -> Result<MotoServer, LocalStackError> {
     let port = free_port().map_err(|e| LocalStackError::Start(e.to_string()))?;
-    let path = moto_server_path();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("moto-server".into())
         .spawn(move || {
-            let mut command = Command::new(&path);
+            let mut command = moto_command();
+            let program = format!("{command:?}");
             command
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdin(Stdio::null())
@@ -142,7 +147,7 @@ pub fn start_moto() -> Result<MotoServer, LocalStackError> {
                     let _ = child.wait();
                 }
                 Err(e) => {
-                    let _ = tx.send(Err(format!("{}: {e}", path.display())));
+                    let _ = tx.send(Err(format!("{program}: {e}")));
                 }
             }
         })

@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use sais_local::{LocalStack, example_campaign, start_notify_sim};
-use sais_shared::dispatch::SendJob;
+use sais_shared::dispatch::{JobKind, SendJob};
 use sais_shared::generate::TestNhsNumbers;
 use sais_shared::policy::Purpose;
 use sais_shared::uploads::TeamCode;
@@ -94,11 +94,11 @@ async fn bench(
             .map(|(i, id)| {
                 let job = SendJob {
                     version: 1,
-                    team: TEAM.into(),
+                    team: TeamCode::parse(TEAM).expect("team code"),
                     campaign_id: CAMPAIGN.into(),
                     child_id: id.clone(),
                     purpose: Purpose::ConsentRequest,
-                    kind: "campaign".into(),
+                    kind: JobKind::Campaign,
                     failed_channels: vec![],
                     retry_of: None,
                     attempt: 0,

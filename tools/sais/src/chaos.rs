@@ -36,6 +36,7 @@ use sais_local::{
 use sais_shared::aws::{AwsClients, local_sdk_config, with_lambda_defaults};
 use sais_shared::campaign_report;
 use sais_shared::dispatch::Dispatcher;
+use sais_shared::domain::ContactDetail;
 use sais_shared::ingest::Ingest;
 use sais_shared::receipts::Receipts;
 use sais_shared::schedule::CampaignDates;
@@ -69,6 +70,9 @@ pub struct Args {
     /// Runs at once (each has its own stack, proxy, simulator and webhook).
     #[arg(long, default_value_t = 2)]
     parallel: usize,
+    /// Write every function's JSON log lines (of every run, interleaved) to this file.
+    #[arg(long)]
+    log_file: Option<PathBuf>,
 }
 
 /// The classes `make test` runs: the pacer, the intent put, Notify 500s and one crash.
@@ -460,6 +464,15 @@ pub fn run(args: Args) -> ExitCode {
             println!("{:<36} {}", c.name, c.what);
         }
         return ExitCode::SUCCESS;
+    }
+    if let Some(path) = &args.log_file {
+        match std::fs::File::create(path) {
+            Ok(file) => sais_shared::telemetry::init_json_logs_to_file(file),
+            Err(e) => {
+                eprintln!("sais chaos: cannot write the log file: {e}");
+                return ExitCode::from(crate::EX_USAGE);
+            }
+        }
     }
     let mut failed = false;
     let code = crate::block_on("sais chaos", async {
@@ -1230,8 +1243,8 @@ async fn outcomes(
             ));
             family_of_message.insert(row.message_id.clone(), row.first_name.clone());
             let detail = match row.channel.as_str() {
-                "email" => format!("email:{}", row.recipient),
-                "sms" => format!("phone:{}", row.recipient),
+                "email" => ContactDetail::Email(row.recipient.clone()).key(),
+                "sms" => ContactDetail::Phone(row.recipient.clone()).key(),
                 _ => String::new(),
             };
             if !detail.is_empty() {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use sais_shared::aws::AwsClients;
-use sais_shared::domain::{EmailAddress, NhsNumber, PhoneNumber};
+use sais_shared::domain::{ContactDetail, EmailAddress, NhsNumber, PhoneNumber};
 use sais_shared::sar::{Subject, export};
 use sais_shared::store::{ErasureKey, ErasureReason, Store};
 use sais_shared::uploads::TeamCode;
@@ -114,11 +114,11 @@ pub fn erase(args: EraseArgs) -> ExitCode {
     };
     let detail = match (&args.email, &args.phone) {
         (Some(e), None) => match EmailAddress::parse(e) {
-            Ok(e) => format!("email:{}", e.as_str()),
+            Ok(e) => ContactDetail::email(&e).key(),
             Err(_) => return usage("sais erase", "--email is not a valid email address"),
         },
         (None, Some(p)) => match PhoneNumber::parse(p) {
-            Ok(p) => format!("phone:{}", p.e164()),
+            Ok(p) => ContactDetail::phone(&p).key(),
             Err(_) => return usage("sais erase", "--phone is not a valid UK phone number"),
         },
         _ => return usage("sais erase", "give --email or --phone"),
