@@ -22,6 +22,14 @@ use crate::policy::{Channel, Plan, PlannedSend, plan};
 use crate::sqs_batch::{BatchError, process_batch};
 use crate::store::pacer::Pacer;
 use crate::store::{Facts, Loaded, MessageRecord, Store, StoreError, TeamSendSettings};
+
+pub mod ports;
+pub use ports::{NotifyPort, Pace, SendLedger, SendQueue, SqsSendQueue};
+
+#[cfg(test)]
+mod fakes;
+#[cfg(test)]
+mod tests;
 use crate::uploads::TeamCode;
 
 /// Why a job could not be finished now (the SQS message fails and is retried, then
@@ -107,14 +115,15 @@ pub struct JobOutcome {
     pub plan: Plan,
 }
 
-/// The dispatcher's dependencies, built once per process.
+/// The dispatcher's dependencies, built once per process: in AWS the table, the send queue,
+/// Notify and the shared pacer (the default type parameters); in a unit test, fakes of the
+/// same [`ports`].
 #[derive(Debug, Clone)]
-pub struct Dispatcher {
-    store: Store,
-    sqs: aws_sdk_sqs::Client,
-    send_queue_url: String,
-    notify: NotifyClient,
-    pacer: Pacer,
+pub struct Dispatcher<L = Store, Q = SqsSendQueue, N = NotifyClient, P = Pacer> {
+    store: L,
+    queue: Q,
+    notify: N,
+    pacer: P,
     concurrency: usize,
 }
 
@@ -134,14 +143,7 @@ impl Dispatcher {
         notify: NotifyClient,
         pacer: Pacer,
     ) -> Self {
-        Self {
-            store,
-            sqs,
-            send_queue_url: send_queue_url.into(),
-            notify,
-            pacer,
-            concurrency: 10,
-        }
+        Self::with_ports(store, SqsSendQueue::new(sqs, send_queue_url), notify, pacer)
     }
 
     /// Changes how long an attempt owns a message's intent (tests simulating a dead attempt
@@ -149,6 +151,19 @@ impl Dispatcher {
     pub fn with_lease_seconds(mut self, seconds: i64) -> Self {
         self.store = self.store.with_lease_seconds(seconds);
         self
+    }
+}
+
+impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, N, P> {
+    /// A dispatcher over these ports.
+    pub fn with_ports(store: L, queue: Q, notify: N, pacer: P) -> Self {
+        Self {
+            store,
+            queue,
+            notify,
+            pacer,
+            concurrency: 10,
+        }
     }
 
     /// Handles one SQS batch; failed jobs are reported for retry.
@@ -533,7 +548,8 @@ impl Dispatcher {
     /// longer hold is re-checked and re-queued each time).
     async fn requeue(&self, job: &SendJob, wait: Duration) -> Result<(), DispatchError> {
         let delay = wait.as_secs().clamp(1, 900) as i32;
-        enqueue_job(&self.sqs, &self.send_queue_url, job, delay)
+        self.queue
+            .enqueue(job, delay)
             .await
             .map_err(DispatchError::Requeue)
     }

@@ -1,0 +1,441 @@
+//! In-memory fakes of the dispatcher's ports, for unit tests: a table that keeps message
+//! records and detail statuses as DynamoDB would (conditional puts, leases), a Notify that
+//! answers as scripted, a queue that keeps what it is given and a pacer that can fail.
+//!
+//! Each fake can be told to fail one of its operations the next `n` times, with the error its
+//! real counterpart would give, so a test reaches a fault path exactly where it matters.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::ports::{NotifyPort, Pace, SendLedger, SendQueue};
+use super::{QueueError, SendJob};
+use crate::domain::{Clock, TeamCode};
+use crate::notify::{
+    EmailRequest, LetterRequest, NotificationStatus, NotificationType, NotifyError,
+    SentNotification, SmsRequest, Status,
+};
+use crate::policy::Plan;
+use crate::store::pacer::PacerError;
+use crate::store::{Loaded, MessageRecord, StoreError};
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Operations told to fail, and how many more times each will.
+#[derive(Debug, Default)]
+struct Failures(Mutex<HashMap<&'static str, u32>>);
+
+impl Failures {
+    fn arm(&self, operation: &'static str, times: u32) {
+        lock(&self.0).insert(operation, times);
+    }
+
+    fn take(&self, operation: &'static str) -> bool {
+        let mut armed = lock(&self.0);
+        match armed.get_mut(operation) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn check(&self, operation: &'static str) -> Result<(), StoreError> {
+        if self.take(operation) {
+            Err(StoreError::new(format!("{operation}: injected 500")))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The table: what `load` answers is set by the test; message records, detail statuses,
+/// letters opened for polling, holds and decisions are kept as written.
+#[derive(Debug)]
+pub struct FakeLedger {
+    clock: Clock,
+    lease_seconds: i64,
+    loaded: Mutex<Option<Loaded>>,
+    failures: Failures,
+    /// Message records by id.
+    pub messages: Mutex<BTreeMap<String, MessageRecord>>,
+    /// Detail statuses by key (`email:…`, `phone:…`).
+    pub details: Mutex<BTreeMap<String, String>>,
+    /// Message ids of letters opened for polling.
+    pub letters: Mutex<Vec<String>>,
+    /// Teams held until midnight.
+    pub holds: Mutex<Vec<TeamCode>>,
+    /// Decisions recorded (skips, manual follow-up).
+    pub decisions: Mutex<Vec<Plan>>,
+}
+
+impl FakeLedger {
+    /// A table whose `load` answers `loaded` for every job; leases of `lease_seconds`.
+    pub fn new(clock: Clock, loaded: Loaded, lease_seconds: i64) -> Self {
+        Self {
+            clock,
+            lease_seconds,
+            loaded: Mutex::new(Some(loaded)),
+            failures: Failures::default(),
+            messages: Mutex::default(),
+            details: Mutex::default(),
+            letters: Mutex::default(),
+            holds: Mutex::default(),
+            decisions: Mutex::default(),
+        }
+    }
+
+    /// The next `times` calls of `operation` (a method name of [`SendLedger`]) fail as a
+    /// DynamoDB 500 would, changing nothing.
+    pub fn fail(&self, operation: &'static str, times: u32) {
+        self.failures.arm(operation, times);
+    }
+
+    /// Every record, in id order.
+    pub fn records(&self) -> Vec<MessageRecord> {
+        lock(&self.messages).values().cloned().collect()
+    }
+
+    fn loaded(&self) -> Loaded {
+        lock(&self.loaded)
+            .clone()
+            .expect("the test set what load answers")
+    }
+}
+
+impl SendLedger for FakeLedger {
+    fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    async fn load(&self, _team: &TeamCode, _job: &SendJob) -> Result<Loaded, StoreError> {
+        self.failures.check("load")?;
+        Ok(self.loaded())
+    }
+
+    async fn load_many(&self, jobs: &[(TeamCode, &SendJob)]) -> Result<Vec<Loaded>, StoreError> {
+        self.failures.check("load_many")?;
+        Ok(jobs.iter().map(|_| self.loaded()).collect())
+    }
+
+    async fn put_intent(&self, record: &MessageRecord) -> Result<bool, StoreError> {
+        self.failures.check("put_intent")?;
+        let mut messages = lock(&self.messages);
+        if messages.contains_key(&record.message_id) {
+            return Ok(false);
+        }
+        let mut record = record.clone();
+        record.lease_until = self.clock.epoch() + self.lease_seconds;
+        messages.insert(record.message_id.clone(), record);
+        Ok(true)
+    }
+
+    async fn message(
+        &self,
+        _team: &TeamCode,
+        message_id: &str,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        self.failures.check("message")?;
+        Ok(lock(&self.messages).get(message_id).cloned())
+    }
+
+    async fn take_over(
+        &self,
+        _team: &TeamCode,
+        message_id: &str,
+        expired_lease: i64,
+    ) -> Result<bool, StoreError> {
+        self.failures.check("take_over")?;
+        let now = self.clock.epoch();
+        let mut messages = lock(&self.messages);
+        match messages.get_mut(message_id) {
+            Some(r)
+                if r.state == "intent"
+                    && r.lease_until == expired_lease
+                    && r.lease_until <= now =>
+            {
+                r.lease_until = now + self.lease_seconds;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn mark_sent(
+        &self,
+        _team: &TeamCode,
+        message_id: &str,
+        notify_id: Uuid,
+        template_version: u32,
+        status: &str,
+        sms_fragments: Option<u32>,
+    ) -> Result<(), StoreError> {
+        self.failures.check("mark_sent")?;
+        let mut messages = lock(&self.messages);
+        let r = messages
+            .get_mut(message_id)
+            .ok_or_else(|| StoreError::new("mark_sent: no such record"))?;
+        r.state = "sent".into();
+        r.notify_id = Some(notify_id.to_string());
+        r.template_version = Some(template_version);
+        r.sms_fragments = sms_fragments.or(r.sms_fragments);
+        // A receipt that got there first is not overwritten (as the real conditional update).
+        if r.status == "intent" {
+            r.status = status.into();
+        }
+        Ok(())
+    }
+
+    async fn mark_failed(
+        &self,
+        _team: &TeamCode,
+        message_id: &str,
+        status: &str,
+    ) -> Result<(), StoreError> {
+        self.failures.check("mark_failed")?;
+        let mut messages = lock(&self.messages);
+        let r = messages
+            .get_mut(message_id)
+            .ok_or_else(|| StoreError::new("mark_failed: no such record"))?;
+        r.state = "failed".into();
+        r.status = status.into();
+        Ok(())
+    }
+
+    async fn set_detail_status(
+        &self,
+        _team: &TeamCode,
+        detail: &str,
+        status: &str,
+    ) -> Result<(), StoreError> {
+        self.failures.check("set_detail_status")?;
+        lock(&self.details).insert(detail.to_owned(), status.to_owned());
+        Ok(())
+    }
+
+    async fn open_letter(
+        &self,
+        _team: &TeamCode,
+        message_id: &str,
+        _notify_id: Uuid,
+    ) -> Result<(), StoreError> {
+        self.failures.check("open_letter")?;
+        let mut letters = lock(&self.letters);
+        if !letters.iter().any(|l| l == message_id) {
+            letters.push(message_id.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn hold_until_midnight(&self, team: &TeamCode) -> Result<Duration, StoreError> {
+        self.failures.check("hold_until_midnight")?;
+        lock(&self.holds).push(team.clone());
+        let now = self.clock.now();
+        let midnight = (now.date() + time::Duration::days(1))
+            .midnight()
+            .assume_utc();
+        Ok(Duration::from_secs(
+            (midnight - now).whole_seconds().max(1) as u64
+        ))
+    }
+
+    async fn record_decision(
+        &self,
+        _team: &TeamCode,
+        _job: &SendJob,
+        plan: &Plan,
+    ) -> Result<(), StoreError> {
+        self.failures.check("record_decision")?;
+        lock(&self.decisions).push(plan.clone());
+        Ok(())
+    }
+}
+
+/// How the fake Notify answers the next send.
+#[derive(Debug)]
+pub enum Answer {
+    /// 201: created.
+    Accept,
+    /// Created, but the answer never arrives (a timeout after Notify accepted).
+    TimeOutAfterCreating,
+    /// Refused with this error; nothing created.
+    Refuse(NotifyError),
+}
+
+/// One notification Notify created.
+#[derive(Debug, Clone)]
+pub struct Created {
+    /// Notify's id.
+    pub id: Uuid,
+    /// Our reference (the message id).
+    pub reference: String,
+    /// Email, text or letter.
+    pub kind: NotificationType,
+    /// The address, number or first address line.
+    pub to: String,
+}
+
+/// GOV.UK Notify: answers each send as scripted (`Accept` once the script runs out) and
+/// lists what it created by reference.
+#[derive(Debug, Default)]
+pub struct FakeNotify {
+    script: Mutex<VecDeque<Answer>>,
+    /// What Notify created, in order.
+    pub created: Mutex<Vec<Created>>,
+}
+
+impl FakeNotify {
+    /// The next sends are answered so, in order.
+    pub fn script(&self, answers: impl IntoIterator<Item = Answer>) {
+        lock(&self.script).extend(answers);
+    }
+
+    /// Everything created, in order.
+    pub fn created(&self) -> Vec<Created> {
+        lock(&self.created).clone()
+    }
+
+    fn answer(
+        &self,
+        kind: NotificationType,
+        to: &str,
+        reference: &str,
+        template_id: Uuid,
+    ) -> Result<SentNotification, NotifyError> {
+        let answer = lock(&self.script).pop_front().unwrap_or(Answer::Accept);
+        let create = || {
+            let id = Uuid::new_v4();
+            lock(&self.created).push(Created {
+                id,
+                reference: reference.to_owned(),
+                kind,
+                to: to.to_owned(),
+            });
+            SentNotification {
+                id,
+                reference: Some(reference.to_owned()),
+                template_id,
+                template_version: 1,
+                uri: format!("https://notify.invalid/v2/notifications/{id}"),
+                sms_fragments: 1,
+            }
+        };
+        match answer {
+            Answer::Accept => Ok(create()),
+            Answer::TimeOutAfterCreating => {
+                create();
+                Err(NotifyError::Timeout)
+            }
+            Answer::Refuse(e) => Err(e),
+        }
+    }
+}
+
+impl NotifyPort for FakeNotify {
+    async fn send_email(&self, r: &EmailRequest) -> Result<SentNotification, NotifyError> {
+        self.answer(
+            NotificationType::Email,
+            &r.email_address,
+            &r.reference,
+            r.template_id,
+        )
+    }
+
+    async fn send_sms(&self, r: &SmsRequest) -> Result<SentNotification, NotifyError> {
+        self.answer(
+            NotificationType::Sms,
+            &r.phone_number,
+            &r.reference,
+            r.template_id,
+        )
+    }
+
+    async fn send_letter(&self, r: &LetterRequest) -> Result<SentNotification, NotifyError> {
+        let to = r.address.first().cloned().unwrap_or_default();
+        self.answer(NotificationType::Letter, &to, &r.reference, r.template_id)
+    }
+
+    async fn find_by_reference(
+        &self,
+        reference: &str,
+    ) -> Result<Vec<NotificationStatus>, NotifyError> {
+        Ok(lock(&self.created)
+            .iter()
+            .rev()
+            .filter(|c| c.reference == reference)
+            .map(|c| NotificationStatus {
+                id: c.id,
+                reference: Some(c.reference.clone()),
+                notification_type: c.kind,
+                status: Status::parse("sending"),
+                template_id: Uuid::nil(),
+                template_version: 1,
+                created_at: time::OffsetDateTime::UNIX_EPOCH,
+                sent_at: None,
+                completed_at: None,
+            })
+            .collect())
+    }
+}
+
+/// The send queue: keeps each job with its delay.
+#[derive(Debug, Default)]
+pub struct FakeQueue {
+    failures: Failures,
+    /// Jobs queued, with their delay in seconds.
+    pub queued: Mutex<Vec<(SendJob, i32)>>,
+}
+
+impl FakeQueue {
+    /// The next `times` sends fail as an SQS 500 would.
+    pub fn fail(&self, times: u32) {
+        self.failures.arm("enqueue", times);
+    }
+}
+
+impl SendQueue for FakeQueue {
+    async fn enqueue(&self, job: &SendJob, delay_seconds: i32) -> Result<(), QueueError> {
+        if self.failures.take("enqueue") {
+            return Err(QueueError::sqs(std::io::Error::other("injected 500")));
+        }
+        lock(&self.queued).push((job.clone(), delay_seconds));
+        Ok(())
+    }
+}
+
+/// The pacer: a token whenever asked, unless told to fail.
+#[derive(Debug, Default)]
+pub struct FakePacer {
+    failures: Failures,
+    /// Tokens handed out.
+    pub acquired: Mutex<u32>,
+}
+
+impl FakePacer {
+    /// The next `times` acquisitions fail as a throttled pacer item would.
+    pub fn fail(&self, times: u32) {
+        self.failures.arm("acquire", times);
+    }
+}
+
+impl Pace for FakePacer {
+    async fn acquire(&self) -> Result<(), PacerError> {
+        if self.failures.take("acquire") {
+            return Err(PacerError(StoreError::new(
+                "ProvisionedThroughputExceededException: injected",
+            )));
+        }
+        *lock(&self.acquired) += 1;
+        Ok(())
+    }
+
+    async fn drain(&self) -> Result<(), PacerError> {
+        Ok(())
+    }
+}
