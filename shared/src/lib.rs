@@ -11,6 +11,8 @@ pub mod config;
 pub mod dispatch;
 pub mod domain;
 pub mod facts;
+#[cfg(test)]
+mod fakes;
 pub mod files;
 pub mod generate;
 pub mod ingest;

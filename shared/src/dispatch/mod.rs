@@ -27,8 +27,6 @@ pub mod ports;
 pub use ports::{NotifyPort, Pace, SendLedger, SendQueue, SqsSendQueue};
 
 #[cfg(test)]
-mod fakes;
-#[cfg(test)]
 mod tests;
 use crate::uploads::TeamCode;
 

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use time::macros::{date, datetime};
 use uuid::Uuid;
 
-use super::fakes::{Answer, FakeLedger, FakeNotify, FakePacer, FakeQueue};
 use super::*;
 use crate::campaign::{ChannelTemplates, Templates};
 use crate::domain::Clock;
+use crate::fakes::{Answer, FakeLedger, FakeNotify, FakePacer, FakeQueue};
 use crate::notify::ErrorType;
 use crate::policy::Purpose;
 use crate::store::ChildItem;

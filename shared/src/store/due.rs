@@ -173,8 +173,13 @@ impl Store {
             .map(|shard| shard_pk(queue, shard))
             .chain(std::iter::once(queue.to_owned()))
             .collect();
-        let parts: Vec<_> = futures::stream::iter(&partitions)
-            .map(|pk| self.partition(pk, upto.clone()))
+        // Owned keys: a future over a borrowed key could not be proved `Send` for every
+        // lifetime, and the receipts' port needs it to be.
+        let parts: Vec<_> = futures::stream::iter(partitions)
+            .map(|pk| {
+                let upto = upto.clone();
+                async move { self.partition(&pk, upto).await }
+            })
             .buffer_unordered(SHARD_READS)
             .try_collect()
             .await?;

@@ -16,11 +16,13 @@
 
 use time::OffsetDateTime;
 
-use crate::dispatch::{SendJob, enqueue_job};
+use std::future::Future;
+
+use crate::dispatch::{SendJob, SendQueue, SqsSendQueue};
 use crate::jobs::JobKind;
 use crate::notify::{NotifyClient, Status};
 use crate::policy::{Channel, Purpose};
-use crate::store::{MessageRecord, Store, StoreError, detail_key};
+use crate::store::{DueJob, MessageRecord, Store, StoreError, detail_key};
 use crate::uploads::TeamCode;
 
 /// How long after a temporary failure the channel is tried once more.
@@ -49,13 +51,126 @@ pub enum Applied {
     UnknownStatus,
 }
 
-/// Applies delivery statuses and releases due work.
+/// Applies delivery statuses and releases due work: over the table and the send queue in AWS
+/// (the default type parameters), over fakes of [`ReceiptLedger`] and [`SendQueue`] in a unit
+/// test.
 #[derive(Debug, Clone)]
-pub struct Receipts {
-    store: Store,
-    sqs: aws_sdk_sqs::Client,
-    send_queue_url: String,
+pub struct Receipts<L = Store, Q = SqsSendQueue> {
+    store: L,
+    queue: Q,
     backoff_seconds: i32,
+}
+
+/// The table, as far as applying a status and releasing due work read and write it.
+pub trait ReceiptLedger: Send + Sync {
+    /// The one clock.
+    fn clock(&self) -> &crate::domain::Clock;
+    /// The message record, if any.
+    fn message(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+    ) -> impl Future<Output = Result<Option<MessageRecord>, StoreError>> + Send;
+    /// Moves a status from `expected` to `new`; false when it was no longer `expected`.
+    fn apply_status(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+        expected: &str,
+        new: &str,
+        completes: Option<uuid::Uuid>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Stops polling a letter.
+    fn close_letter(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Puts the child on the team's list to follow up by hand.
+    fn add_follow_up(
+        &self,
+        team: &TeamCode,
+        campaign_id: &str,
+        child_id: &str,
+        purpose: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Keeps `job` until `due` (epoch seconds).
+    fn schedule_job(
+        &self,
+        due: i64,
+        message_id: &str,
+        job: &SendJob,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records a contact detail's status.
+    fn set_detail_status(
+        &self,
+        team: &TeamCode,
+        detail: &str,
+        status: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Jobs due by `now` (epoch seconds).
+    fn due_jobs(&self, now: i64) -> impl Future<Output = Result<Vec<DueJob>, StoreError>> + Send;
+    /// Forgets a due job once it is on the queue.
+    fn delete_due(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl ReceiptLedger for Store {
+    fn clock(&self) -> &crate::domain::Clock {
+        Store::clock(self)
+    }
+    async fn message(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        Store::message(self, team, message_id).await
+    }
+    async fn apply_status(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+        expected: &str,
+        new: &str,
+        completes: Option<uuid::Uuid>,
+    ) -> Result<bool, StoreError> {
+        Store::apply_status(self, team, message_id, expected, new, completes).await
+    }
+    async fn close_letter(&self, team: &TeamCode, message_id: &str) -> Result<(), StoreError> {
+        Store::close_letter(self, team, message_id).await
+    }
+    async fn add_follow_up(
+        &self,
+        team: &TeamCode,
+        campaign_id: &str,
+        child_id: &str,
+        purpose: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        Store::add_follow_up(self, team, campaign_id, child_id, purpose, reason).await
+    }
+    async fn schedule_job(
+        &self,
+        due: i64,
+        message_id: &str,
+        job: &SendJob,
+    ) -> Result<(), StoreError> {
+        Store::schedule_job(self, due, message_id, job).await
+    }
+    async fn set_detail_status(
+        &self,
+        team: &TeamCode,
+        detail: &str,
+        status: &str,
+    ) -> Result<(), StoreError> {
+        Store::set_detail_status(self, team, detail, status).await
+    }
+    async fn due_jobs(&self, now: i64) -> Result<Vec<DueJob>, StoreError> {
+        Store::due_jobs(self, now).await
+    }
+    async fn delete_due(&self, key: &str) -> Result<(), StoreError> {
+        Store::delete_due(self, key).await
+    }
 }
 
 /// Recording or acting on a status failed; the caller retries (webhook: 500, so Notify retries).
@@ -89,30 +204,74 @@ fn purpose_of(record: &MessageRecord) -> Purpose {
 }
 
 impl Receipts {
+    /// Over `store`, queueing follow-on jobs on `send_queue_url`.
+    pub fn new(store: Store, sqs: aws_sdk_sqs::Client, send_queue_url: impl Into<String>) -> Self {
+        Self::with_ports(store, SqsSendQueue::new(sqs, send_queue_url))
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Reads every open letter's status from Notify and applies it; returns how many changed.
+    /// A letter Notify cannot find or answer for stays open for the next poll.
+    pub async fn poll_letters(
+        &self,
+        notify: &NotifyClient,
+        now: OffsetDateTime,
+    ) -> Result<usize, ReceiptError> {
+        let mut changed = 0;
+        for letter in self.store.open_letters().await? {
+            match notify.get_notification(letter.notify_id).await {
+                Ok(found) => {
+                    if let Status::Unknown(name) = &found.status {
+                        tracing::warn!(
+                            message_id = letter.message_id.as_str(),
+                            status_chars = name.len(),
+                            metric = "unknown_status",
+                            "letter status this service does not know; polled again next time"
+                        );
+                    }
+                    let applied = self
+                        .apply(&letter.team, &letter.message_id, &found.status, now)
+                        .await?;
+                    if applied == Applied::Recorded {
+                        changed += 1;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        message_id = letter.message_id.as_str(),
+                        error = %e,
+                        "letter status not read; polled again next time"
+                    );
+                }
+            }
+        }
+        Ok(changed)
+    }
+}
+
+impl<L: ReceiptLedger, Q: SendQueue> Receipts<L, Q> {
+    /// Over these ports.
+    pub fn with_ports(store: L, queue: Q) -> Self {
+        Self {
+            store,
+            queue,
+            backoff_seconds: TECHNICAL_BACKOFF_SECONDS,
+        }
+    }
+
     /// The clock receipts are judged by (the store's).
     pub fn clock(&self) -> &crate::domain::Clock {
         self.store.clock()
-    }
-
-    /// Over `store`, queueing follow-on jobs on `send_queue_url`.
-    pub fn new(store: Store, sqs: aws_sdk_sqs::Client, send_queue_url: impl Into<String>) -> Self {
-        Self {
-            store,
-            sqs,
-            send_queue_url: send_queue_url.into(),
-            backoff_seconds: TECHNICAL_BACKOFF_SECONDS,
-        }
     }
 
     /// Changes the first technical-failure backoff (tests and the demo's simulated clock).
     pub fn with_technical_backoff(mut self, seconds: i32) -> Self {
         self.backoff_seconds = seconds;
         self
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 
     /// Records `status` for a message and acts on it; `now` is when (injectable for tests).
@@ -285,7 +444,8 @@ impl Receipts {
     }
 
     async fn enqueue(&self, job: &SendJob, delay_seconds: i32) -> Result<(), ReceiptError> {
-        enqueue_job(&self.sqs, &self.send_queue_url, job, delay_seconds)
+        self.queue
+            .enqueue(job, delay_seconds)
             .await
             .map_err(ReceiptError::Queue)
     }
@@ -312,42 +472,7 @@ impl Receipts {
         }
         Ok(due.len())
     }
-
-    /// Reads every open letter's status from Notify and applies it; returns how many changed.
-    /// A letter Notify cannot find or answer for stays open for the next poll.
-    pub async fn poll_letters(
-        &self,
-        notify: &NotifyClient,
-        now: OffsetDateTime,
-    ) -> Result<usize, ReceiptError> {
-        let mut changed = 0;
-        for letter in self.store.open_letters().await? {
-            match notify.get_notification(letter.notify_id).await {
-                Ok(found) => {
-                    if let Status::Unknown(name) = &found.status {
-                        tracing::warn!(
-                            message_id = letter.message_id.as_str(),
-                            status_chars = name.len(),
-                            metric = "unknown_status",
-                            "letter status this service does not know; polled again next time"
-                        );
-                    }
-                    let applied = self
-                        .apply(&letter.team, &letter.message_id, &found.status, now)
-                        .await?;
-                    if applied == Applied::Recorded {
-                        changed += 1;
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(
-                        message_id = letter.message_id.as_str(),
-                        error = %e,
-                        "letter status not read; polled again next time"
-                    );
-                }
-            }
-        }
-        Ok(changed)
-    }
 }
+
+#[cfg(test)]
+mod tests;

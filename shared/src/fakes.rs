@@ -1,6 +1,8 @@
-//! In-memory fakes of the dispatcher's ports, for unit tests: a table that keeps message
-//! records and detail statuses as DynamoDB would (conditional puts, leases), a Notify that
-//! answers as scripted, a queue that keeps what it is given and a pacer that can fail.
+//! In-memory fakes of the flows' ports, for unit tests: a table that keeps message records,
+//! detail statuses and due work as DynamoDB would (conditional puts and updates, leases), a
+//! Notify that answers as scripted, a queue that keeps what it is given and a pacer that can
+//! fail. One fake table serves every flow's port, so a test can run a send job and then apply
+//! its receipt to the same records.
 //!
 //! Each fake can be told to fail one of its operations the next `n` times, with the error its
 //! real counterpart would give, so a test reaches a fault path exactly where it matters.
@@ -11,14 +13,16 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::ports::{NotifyPort, Pace, SendLedger, SendQueue};
-use super::{QueueError, SendJob};
+use crate::dispatch::ports::{NotifyPort, Pace, SendLedger, SendQueue};
+use crate::dispatch::{QueueError, SendJob};
 use crate::domain::{Clock, TeamCode};
 use crate::notify::{
     EmailRequest, LetterRequest, NotificationStatus, NotificationType, NotifyError,
     SentNotification, SmsRequest, Status,
 };
 use crate::policy::Plan;
+use crate::receipts::ReceiptLedger;
+use crate::store::DueJob;
 use crate::store::pacer::PacerError;
 use crate::store::{Loaded, MessageRecord, StoreError};
 
@@ -73,6 +77,10 @@ pub struct FakeLedger {
     pub holds: Mutex<Vec<TeamCode>>,
     /// Decisions recorded (skips, manual follow-up).
     pub decisions: Mutex<Vec<Plan>>,
+    /// Children put on the team's follow-up list: (child id, purpose, reason).
+    pub follow_ups: Mutex<Vec<(String, String, String)>>,
+    /// Jobs kept until they are due: (key, due, job).
+    pub due: Mutex<Vec<(String, i64, SendJob)>>,
 }
 
 impl FakeLedger {
@@ -88,7 +96,33 @@ impl FakeLedger {
             letters: Mutex::default(),
             holds: Mutex::default(),
             decisions: Mutex::default(),
+            follow_ups: Mutex::default(),
+            due: Mutex::default(),
         }
+    }
+
+    /// A table with nothing for `load` to answer (flows other than a send job).
+    pub fn without_jobs(clock: Clock) -> Self {
+        let nothing = Loaded {
+            hold: None,
+            campaign: None,
+            facts: None,
+            senders: crate::store::TeamSendSettings::default(),
+        };
+        Self::new(clock, nothing, 0)
+    }
+
+    /// Puts a message record in the table as it is.
+    pub fn insert(&self, record: MessageRecord) {
+        lock(&self.messages).insert(record.message_id.clone(), record);
+    }
+
+    /// The record of `message_id`.
+    pub fn record(&self, message_id: &str) -> MessageRecord {
+        lock(&self.messages)
+            .get(message_id)
+            .cloned()
+            .expect("a record with that id")
     }
 
     /// The next `times` calls of `operation` (a method name of [`SendLedger`]) fail as a
@@ -253,6 +287,110 @@ impl SendLedger for FakeLedger {
     ) -> Result<(), StoreError> {
         self.failures.check("record_decision")?;
         lock(&self.decisions).push(plan.clone());
+        Ok(())
+    }
+}
+
+impl ReceiptLedger for FakeLedger {
+    fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    async fn message(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        SendLedger::message(self, team, message_id).await
+    }
+
+    async fn apply_status(
+        &self,
+        _team: &TeamCode,
+        message_id: &str,
+        expected: &str,
+        new: &str,
+        completes: Option<Uuid>,
+    ) -> Result<bool, StoreError> {
+        self.failures.check("apply_status")?;
+        let mut messages = lock(&self.messages);
+        let Some(r) = messages.get_mut(message_id) else {
+            return Ok(false);
+        };
+        if r.status != expected {
+            return Ok(false);
+        }
+        r.status = new.to_owned();
+        r.status_history.push(crate::store::StatusChange {
+            status: new.to_owned(),
+            at: self.clock.rfc3339(),
+        });
+        if let Some(id) = completes {
+            r.state = "sent".into();
+            r.notify_id = Some(id.to_string());
+        }
+        Ok(true)
+    }
+
+    async fn close_letter(&self, _team: &TeamCode, message_id: &str) -> Result<(), StoreError> {
+        self.failures.check("close_letter")?;
+        lock(&self.letters).retain(|l| l != message_id);
+        Ok(())
+    }
+
+    async fn add_follow_up(
+        &self,
+        _team: &TeamCode,
+        _campaign_id: &str,
+        child_id: &str,
+        purpose: &str,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.failures.check("add_follow_up")?;
+        lock(&self.follow_ups).push((child_id.to_owned(), purpose.to_owned(), reason.to_owned()));
+        Ok(())
+    }
+
+    async fn schedule_job(
+        &self,
+        due: i64,
+        message_id: &str,
+        job: &SendJob,
+    ) -> Result<(), StoreError> {
+        self.failures.check("schedule_job")?;
+        let key = format!("{due:010}#{message_id}");
+        let mut kept = lock(&self.due);
+        if !kept.iter().any(|(k, _, _)| *k == key) {
+            kept.push((key, due, job.clone()));
+        }
+        Ok(())
+    }
+
+    async fn set_detail_status(
+        &self,
+        team: &TeamCode,
+        detail: &str,
+        status: &str,
+    ) -> Result<(), StoreError> {
+        SendLedger::set_detail_status(self, team, detail, status).await
+    }
+
+    async fn due_jobs(&self, now: i64) -> Result<Vec<DueJob>, StoreError> {
+        self.failures.check("due_jobs")?;
+        Ok(lock(&self.due)
+            .iter()
+            .filter(|(_, due, _)| *due <= now)
+            .map(|(key, due, job)| DueJob {
+                key: key.clone(),
+                due: *due,
+                job: job.clone(),
+            })
+            .collect())
+    }
+
+    async fn delete_due(&self, key: &str) -> Result<(), StoreError> {
+        self.failures.check("delete_due")?;
+        lock(&self.due).retain(|(k, _, _)| k != key);
         Ok(())
     }
 }
