@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use crate::campaign::Campaign;
 use crate::dispatch::ports::{NotifyPort, Pace, SendLedger, SendQueue};
 use crate::dispatch::{QueueError, SendJob};
 use crate::domain::{Clock, TeamCode};
@@ -22,8 +23,9 @@ use crate::notify::{
 };
 use crate::policy::Plan;
 use crate::receipts::ReceiptLedger;
-use crate::store::DueJob;
+use crate::schedule::runner::ScheduleLedger;
 use crate::store::pacer::PacerError;
+use crate::store::{CampaignRef, DueJob, Facts, RunRecord};
 use crate::store::{Loaded, MessageRecord, StoreError};
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -81,6 +83,12 @@ pub struct FakeLedger {
     pub follow_ups: Mutex<Vec<(String, String, String)>>,
     /// Jobs kept until they are due: (key, due, job).
     pub due: Mutex<Vec<(String, i64, SendJob)>>,
+    /// Campaigns, with their team.
+    pub campaigns: Mutex<Vec<(TeamCode, Campaign)>>,
+    /// Children, with what the policy needs (the schedule reads them by school).
+    pub children: Mutex<Vec<Facts>>,
+    /// Run records by `<campaign>#<run key>`.
+    pub runs: Mutex<BTreeMap<String, RunRecord>>,
 }
 
 impl FakeLedger {
@@ -98,6 +106,9 @@ impl FakeLedger {
             decisions: Mutex::default(),
             follow_ups: Mutex::default(),
             due: Mutex::default(),
+            campaigns: Mutex::default(),
+            children: Mutex::default(),
+            runs: Mutex::default(),
         }
     }
 
@@ -395,6 +406,82 @@ impl ReceiptLedger for FakeLedger {
     }
 }
 
+impl ScheduleLedger for FakeLedger {
+    async fn active_campaigns(&self, date: time::Date) -> Result<Vec<CampaignRef>, StoreError> {
+        self.failures.check("active_campaigns")?;
+        Ok(lock(&self.campaigns)
+            .iter()
+            .filter(|(_, c)| c.first_session().is_some_and(|d| d >= date))
+            .map(|(team, c)| CampaignRef {
+                team: team.clone(),
+                campaign_id: c.id.clone(),
+                last_send_day: c.first_session().unwrap_or(date),
+            })
+            .collect())
+    }
+
+    async fn campaign(&self, team: &TeamCode, id: &str) -> Result<Option<Campaign>, StoreError> {
+        self.failures.check("campaign")?;
+        Ok(lock(&self.campaigns)
+            .iter()
+            .find(|(t, c)| t == team && c.id == id)
+            .map(|(_, c)| c.clone()))
+    }
+
+    async fn run_record(
+        &self,
+        _team: &TeamCode,
+        campaign_id: &str,
+        run_key: &str,
+    ) -> Result<RunRecord, StoreError> {
+        self.failures.check("run_record")?;
+        Ok(lock(&self.runs)
+            .get(&format!("{campaign_id}#{run_key}"))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    async fn latest_uploads(
+        &self,
+        _team: &TeamCode,
+    ) -> Result<HashMap<String, String>, StoreError> {
+        self.failures.check("latest_uploads")?;
+        Ok(HashMap::new())
+    }
+
+    async fn school_children(
+        &self,
+        _team: &TeamCode,
+        _campaign: &Campaign,
+        school: &str,
+        _latest: &HashMap<String, String>,
+    ) -> Result<Vec<Facts>, StoreError> {
+        self.failures.check("school_children")?;
+        Ok(lock(&self.children)
+            .iter()
+            .filter(|f| f.child.school_urn == school)
+            .cloned()
+            .collect())
+    }
+
+    async fn put_run_record(
+        &self,
+        _team: &TeamCode,
+        campaign_id: &str,
+        run_key: &str,
+        record: &RunRecord,
+        _expires_at: i64,
+    ) -> Result<(), StoreError> {
+        self.failures.check("put_run_record")?;
+        lock(&self.runs).insert(format!("{campaign_id}#{run_key}"), record.clone());
+        Ok(())
+    }
+
+    fn run_record_expiry(&self) -> i64 {
+        self.clock.epoch() + 400 * 86_400
+    }
+}
+
 /// How the fake Notify answers the next send.
 #[derive(Debug)]
 pub enum Answer {
@@ -535,6 +622,12 @@ impl FakeQueue {
     pub fn fail(&self, times: u32) {
         self.failures.arm("enqueue", times);
     }
+
+    /// The next `times` entries of batch sends are refused (SQS's partial failure), the rest
+    /// of their batch taken.
+    pub fn refuse_entries(&self, times: u32) {
+        self.failures.arm("entry", times);
+    }
 }
 
 impl SendQueue for FakeQueue {
@@ -544,6 +637,22 @@ impl SendQueue for FakeQueue {
         }
         lock(&self.queued).push((job.clone(), delay_seconds));
         Ok(())
+    }
+
+    async fn enqueue_batch(&self, entries: &[(String, String)]) -> Result<Vec<String>, QueueError> {
+        if self.failures.take("enqueue") {
+            return Err(QueueError::sqs(std::io::Error::other("injected 500")));
+        }
+        let mut refused = Vec::new();
+        for (id, body) in entries {
+            if self.failures.take("entry") {
+                refused.push(id.clone());
+                continue;
+            }
+            let job: SendJob = serde_json::from_str(body).map_err(QueueError::Encode)?;
+            lock(&self.queued).push((job, 0));
+        }
+        Ok(refused)
     }
 }
 
@@ -575,5 +684,89 @@ impl Pace for FakePacer {
 
     async fn drain(&self) -> Result<(), PacerError> {
         Ok(())
+    }
+}
+
+/// Records the fakes are seeded with.
+pub mod fixtures {
+    use std::collections::HashMap;
+
+    use time::macros::date;
+    use uuid::Uuid;
+
+    use crate::campaign::{Campaign, ChannelTemplates, Templates};
+    use crate::store::{ChildItem, Facts, Loaded, TeamSendSettings};
+
+    /// An HPV campaign for school 123456: first session 2027-03-10, so requests go on
+    /// 2027-02-17, the reminder on 2027-03-02, the session reminder on 2027-03-09; templates
+    /// for every purpose and channel.
+    pub fn campaign() -> Campaign {
+        let templates = ChannelTemplates {
+            email: Some(Uuid::from_u128(1)),
+            sms: Some(Uuid::from_u128(2)),
+            letter: Some(Uuid::from_u128(3)),
+        };
+        Campaign {
+            id: "hpv-y8".into(),
+            programme: "hpv".into(),
+            schools: vec!["123456".into()],
+            year_groups: vec![],
+            sessions: vec![date!(2027 - 03 - 10)],
+            consent_deadline: None,
+            send_requests_on: None,
+            reminder_days_before_deadline: vec![7],
+            session_reminder: true,
+            letters: true,
+            urgent: false,
+            override_grounds: None,
+            templates: Templates {
+                consent_request: templates.clone(),
+                consent_reminder: templates.clone(),
+                session_reminder: templates,
+            },
+            personalisation: [("programme_name".to_owned(), "HPV".to_owned())].into(),
+        }
+    }
+
+    /// A child at school 123456 in year 8, whose mother has `email` and the mobile `phone` and
+    /// prefers email; described by upload `u1`.
+    pub fn child(id: &str, first_name: &str, email: &str, phone: &str) -> ChildItem {
+        serde_json::from_value(serde_json::json!({
+            "pk": format!("T#RYG-sais#CHILD#{id}"), "sk": "CHILD",
+            "gsi1pk": "x", "gsi1sk": id, "gsi2pk": "x", "gsi2sk": id,
+            "item_type": "child", "team": "RYG-sais", "child_id": id,
+            "first_name": first_name, "last_name": "Smith",
+            "date_of_birth": "2013-05-01", "school_urn": "123456", "year_group": 8,
+            "address_lines": ["10 Downing Street", "London"], "postcode": "SW1A 2AA",
+            "restricted": false, "deceased": false,
+            "parents": [{
+                "slot": 1, "name": "Sarah Smith", "relationship": "mother",
+                "email": email, "phone": phone, "phone_is_mobile": true, "preference": "email"
+            }],
+            "source": "cohort", "upload_id": "u1", "source_row": 2,
+            "updated_at": "2027-02-01T09:00:00Z", "expires_at": 0
+        }))
+        .expect("a child item")
+    }
+
+    /// What a send job reads for `child` in [`campaign`].
+    pub fn loaded(child: ChildItem) -> Loaded {
+        Loaded {
+            hold: None,
+            campaign: Some(campaign()),
+            facts: Some(facts(child)),
+            senders: TeamSendSettings::default(),
+        }
+    }
+
+    /// `child` with nothing recorded against them.
+    pub fn facts(child: ChildItem) -> Facts {
+        Facts {
+            child,
+            statuses: HashMap::new(),
+            objections: Vec::new(),
+            responses: HashMap::new(),
+            left_cohort: false,
+        }
     }
 }

@@ -227,7 +227,8 @@ impl NotifyPort for NotifyClient {
     }
 }
 
-/// The send queue: where a held job goes back to wait.
+/// The send queue: where the schedule and the webhook put jobs, and a held job goes back to
+/// wait.
 pub trait SendQueue: Send + Sync {
     /// Puts `job` on the queue, visible after `delay_seconds` (0–900).
     fn enqueue(
@@ -235,6 +236,12 @@ pub trait SendQueue: Send + Sync {
         job: &SendJob,
         delay_seconds: i32,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// Puts up to ten `(id, body)` entries on the queue in one request; the ids of the entries
+    /// the queue did not take (to be sent again).
+    fn enqueue_batch(
+        &self,
+        entries: &[(String, String)],
+    ) -> impl Future<Output = Result<Vec<String>, QueueError>> + Send;
 }
 
 /// The send queue in SQS.
@@ -257,6 +264,28 @@ impl SqsSendQueue {
 impl SendQueue for SqsSendQueue {
     async fn enqueue(&self, job: &SendJob, delay_seconds: i32) -> Result<(), QueueError> {
         enqueue_job(&self.sqs, &self.url, job, delay_seconds).await
+    }
+
+    async fn enqueue_batch(&self, entries: &[(String, String)]) -> Result<Vec<String>, QueueError> {
+        let entries = entries
+            .iter()
+            .map(|(id, body)| {
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(id)
+                    .message_body(body)
+                    .build()
+                    .map_err(QueueError::sqs)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let out = self
+            .sqs
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(QueueError::sqs)?;
+        Ok(out.failed.into_iter().map(|f| f.id).collect())
     }
 }
 

@@ -1,15 +1,11 @@
 //! The dispatcher's flow on fakes: a send job run against an in-memory table, Notify, queue and
 //! pacer, with each failure injected where it matters. No moto, no simulator: milliseconds.
 
-use std::collections::HashMap;
-
-use time::macros::{date, datetime};
-use uuid::Uuid;
+use time::macros::datetime;
 
 use super::*;
-use crate::campaign::{ChannelTemplates, Templates};
 use crate::domain::Clock;
-use crate::fakes::{Answer, FakeLedger, FakeNotify, FakePacer, FakeQueue};
+use crate::fakes::{Answer, FakeLedger, FakeNotify, FakePacer, FakeQueue, fixtures};
 use crate::notify::ErrorType;
 use crate::policy::Purpose;
 use crate::store::ChildItem;
@@ -23,67 +19,12 @@ fn team() -> TeamCode {
     TeamCode::parse("RYG-sais").expect("team code")
 }
 
-fn campaign() -> Campaign {
-    let templates = ChannelTemplates {
-        email: Some(Uuid::from_u128(1)),
-        sms: Some(Uuid::from_u128(2)),
-        letter: Some(Uuid::from_u128(3)),
-    };
-    Campaign {
-        id: "hpv-y8".into(),
-        programme: "hpv".into(),
-        schools: vec!["123456".into()],
-        year_groups: vec![],
-        sessions: vec![date!(2027 - 03 - 10)],
-        consent_deadline: None,
-        send_requests_on: None,
-        reminder_days_before_deadline: vec![7],
-        session_reminder: true,
-        letters: true,
-        urgent: false,
-        override_grounds: None,
-        templates: Templates {
-            consent_request: templates.clone(),
-            consent_reminder: templates.clone(),
-            session_reminder: templates,
-        },
-        personalisation: [("programme_name".to_owned(), "HPV".to_owned())].into(),
-    }
-}
-
-/// Ava, whose mother has an email address and a mobile and prefers email.
 fn ava() -> ChildItem {
-    serde_json::from_value(serde_json::json!({
-        "pk": "T#RYG-sais#CHILD#ava", "sk": "CHILD",
-        "gsi1pk": "x", "gsi1sk": "ava", "gsi2pk": "x", "gsi2sk": "ava",
-        "item_type": "child", "team": "RYG-sais", "child_id": "ava",
-        "nhs_number": "9990000018", "first_name": "Ava", "last_name": "Smith",
-        "date_of_birth": "2013-05-01", "school_urn": "123456", "year_group": 8,
-        "address_lines": ["10 Downing Street", "London"], "postcode": "SW1A 2AA",
-        "restricted": false, "deceased": false,
-        "parents": [{
-            "slot": 1, "name": "Sarah Smith", "relationship": "mother",
-            "email": EMAIL, "phone": PHONE, "phone_is_mobile": true, "preference": "email"
-        }],
-        "source": "cohort", "upload_id": "u1", "source_row": 2,
-        "updated_at": "2027-02-01T09:00:00Z", "expires_at": 0
-    }))
-    .expect("a child item")
+    fixtures::child("ava", "Ava", EMAIL, PHONE)
 }
 
 fn loaded(child: ChildItem) -> Loaded {
-    Loaded {
-        hold: None,
-        campaign: Some(campaign()),
-        facts: Some(Facts {
-            child,
-            statuses: HashMap::new(),
-            objections: Vec::new(),
-            responses: HashMap::new(),
-            left_cohort: false,
-        }),
-        senders: TeamSendSettings::default(),
-    }
+    fixtures::loaded(child)
 }
 
 /// A dispatcher on fakes, for Ava, with leases of `lease_seconds`.

@@ -15,16 +15,17 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
+use std::future::Future;
 use time::Date;
 
 use super::{Occasion, due_on};
 use crate::campaign::Campaign;
+use crate::dispatch::{SendQueue, SqsSendQueue};
 use crate::jobs::{JobKind, SendJob};
 use crate::policy::stop_reason;
-use crate::store::{Facts, RunRecord, Store, StoreError};
+use crate::store::{CampaignRef, Facts, RunRecord, Store, StoreError};
 use crate::uploads::TeamCode;
 
 /// SQS's most messages in one `SendMessageBatch`.
@@ -97,20 +98,110 @@ pub struct CampaignRun {
 
 /// The daily schedule's dependencies, built once per process.
 #[derive(Debug, Clone)]
-pub struct Scheduler {
-    store: Store,
-    sqs: aws_sdk_sqs::Client,
-    send_queue_url: String,
+pub struct Scheduler<L = Store, Q = SqsSendQueue> {
+    store: L,
+    queue: Q,
 }
 
 impl Scheduler {
     /// A scheduler over these clients.
     pub fn new(store: Store, sqs: aws_sdk_sqs::Client, send_queue_url: impl Into<String>) -> Self {
-        Self {
-            store,
-            sqs,
-            send_queue_url: send_queue_url.into(),
-        }
+        Self::with_ports(store, SqsSendQueue::new(sqs, send_queue_url))
+    }
+}
+
+/// The table, as far as the daily run reads and writes it.
+pub trait ScheduleLedger: Send + Sync {
+    /// Campaigns with something to send on or after `date`.
+    fn active_campaigns(
+        &self,
+        date: Date,
+    ) -> impl Future<Output = Result<Vec<CampaignRef>, StoreError>> + Send;
+    /// The campaign.
+    fn campaign(
+        &self,
+        team: &TeamCode,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Campaign>, StoreError>> + Send;
+    /// What earlier runs of an occasion covered.
+    fn run_record(
+        &self,
+        team: &TeamCode,
+        campaign_id: &str,
+        run_key: &str,
+    ) -> impl Future<Output = Result<RunRecord, StoreError>> + Send;
+    /// The latest upload of each source (to tell who left the cohort).
+    fn latest_uploads(
+        &self,
+        team: &TeamCode,
+    ) -> impl Future<Output = Result<HashMap<String, String>, StoreError>> + Send;
+    /// One school's children in the campaign, with what the policy needs.
+    fn school_children(
+        &self,
+        team: &TeamCode,
+        campaign: &Campaign,
+        school: &str,
+        latest: &HashMap<String, String>,
+    ) -> impl Future<Output = Result<Vec<Facts>, StoreError>> + Send;
+    /// Records what a run of an occasion covered.
+    fn put_run_record(
+        &self,
+        team: &TeamCode,
+        campaign_id: &str,
+        run_key: &str,
+        record: &RunRecord,
+        expires_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// When a run record written now expires.
+    fn run_record_expiry(&self) -> i64;
+}
+
+impl ScheduleLedger for Store {
+    async fn active_campaigns(&self, date: Date) -> Result<Vec<CampaignRef>, StoreError> {
+        Store::active_campaigns(self, date).await
+    }
+    async fn campaign(&self, team: &TeamCode, id: &str) -> Result<Option<Campaign>, StoreError> {
+        Store::campaign(self, team, id).await
+    }
+    async fn run_record(
+        &self,
+        team: &TeamCode,
+        campaign_id: &str,
+        run_key: &str,
+    ) -> Result<RunRecord, StoreError> {
+        Store::run_record(self, team, campaign_id, run_key).await
+    }
+    async fn latest_uploads(&self, team: &TeamCode) -> Result<HashMap<String, String>, StoreError> {
+        Store::latest_uploads(self, team).await
+    }
+    async fn school_children(
+        &self,
+        team: &TeamCode,
+        campaign: &Campaign,
+        school: &str,
+        latest: &HashMap<String, String>,
+    ) -> Result<Vec<Facts>, StoreError> {
+        Store::school_children(self, team, campaign, school, latest).await
+    }
+    async fn put_run_record(
+        &self,
+        team: &TeamCode,
+        campaign_id: &str,
+        run_key: &str,
+        record: &RunRecord,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        Store::put_run_record(self, team, campaign_id, run_key, record, expires_at).await
+    }
+    fn run_record_expiry(&self) -> i64 {
+        Store::run_record_expiry(self)
+    }
+}
+
+impl<L: ScheduleLedger, Q: SendQueue> Scheduler<L, Q> {
+    /// A scheduler over these ports.
+    pub fn with_ports(store: L, queue: Q) -> Self {
+        Self { store, queue }
     }
 
     /// Runs every team's active campaigns for `date`. One campaign's failure does not stop the
@@ -326,34 +417,14 @@ impl Scheduler {
             if attempt > 0 {
                 tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
             }
-            let entries = pending
-                .iter()
-                .map(|(id, body)| {
-                    SendMessageBatchRequestEntry::builder()
-                        .id(id)
-                        .message_body(body)
-                        .build()
-                        .map_err(|e| ScheduleError::Queue(crate::dispatch::QueueError::sqs(e)))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let out = match self
-                .sqs
-                .send_message_batch()
-                .queue_url(&self.send_queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-            {
-                Ok(out) => out,
+            let failed = match self.queue.enqueue_batch(&pending).await {
+                Ok(failed) => failed,
                 Err(e) if attempt + 1 < SQS_ATTEMPTS => {
-                    tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "SendMessageBatch failed; retrying");
+                    tracing::warn!(error = %e, "SendMessageBatch failed; retrying");
                     continue;
                 }
-                Err(e) => {
-                    return Err(ScheduleError::Queue(crate::dispatch::QueueError::sqs(e)));
-                }
+                Err(e) => return Err(ScheduleError::Queue(e)),
             };
-            let failed: Vec<String> = out.failed.into_iter().map(|f| f.id).collect();
             pending.retain(|(id, _)| failed.contains(id));
             if pending.is_empty() {
                 return Ok(());
@@ -435,3 +506,6 @@ pub fn same_children(records: &[Facts]) -> Vec<Vec<usize>> {
     }
     groups
 }
+
+#[cfg(test)]
+mod tests;
