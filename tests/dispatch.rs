@@ -3,13 +3,11 @@
 
 use std::time::Duration;
 
-use sais_local::{LocalNotify, LocalStack, example_campaign, start_notify_sim};
-use sais_shared::campaign::Campaign;
-use sais_shared::dispatch::{DispatchError, Dispatcher, JobKind, SendJob};
+use sais_local::{LocalNotify, LocalStack, start_notify_sim};
+use sais_shared::dispatch::{DispatchError, Dispatcher, SendJob};
 use sais_shared::policy::Purpose;
-use sais_shared::uploads::TeamCode;
 
-const TEAM: &str = "RYG-sais";
+use e2e::TEAM;
 const HEADER: &str = "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,CHILD_SCHOOL_URN,CHILD_NHS_NUMBER,CHILD_ADDRESS_LINE_1,CHILD_TOWN,PARENT_1_NAME,PARENT_1_EMAIL,PARENT_1_PHONE,PARENT_1_CONTACT_PREFERENCE";
 
 struct World {
@@ -44,47 +42,10 @@ async fn world(rows: &[&str], configure: impl FnOnce(&mut notify_sim::Config)) -
     }
 }
 
-fn team() -> TeamCode {
-    TeamCode::parse(TEAM).unwrap()
-}
-
-fn campaign() -> Campaign {
-    example_campaign(
-        "hpv-2026-autumn",
-        "hpv",
-        time::macros::date!(2026 - 12 - 03),
-    )
-}
-
-/// The child id ingest gave the child with this NHS number.
-async fn child_id(stack: &LocalStack, nhs: &str) -> String {
-    let out = stack
-        .clients
-        .dynamodb
-        .scan()
-        .table_name(stack.table())
-        .filter_expression("nhs_number = :n")
-        .expression_attribute_values(":n", aws_sdk_dynamodb::types::AttributeValue::S(nhs.into()))
-        .send()
-        .await
-        .expect("scan");
-    let item = out.items.unwrap_or_default().pop().expect("the child");
-    item["child_id"].as_s().expect("id").clone()
-}
+use e2e::{campaign, child_id, team};
 
 fn job(child_id: &str) -> SendJob {
-    SendJob {
-        version: 1,
-        team: TeamCode::parse(TEAM).expect("team code"),
-        campaign_id: "hpv-2026-autumn".into(),
-        child_id: child_id.into(),
-        purpose: Purpose::ConsentRequest,
-        kind: JobKind::Campaign,
-        failed_channels: vec![],
-        retry_of: None,
-        attempt: 0,
-        occasion: None,
-    }
+    e2e::job(child_id, Purpose::ConsentRequest)
 }
 
 async fn fault(notify: &LocalNotify, body: serde_json::Value) {

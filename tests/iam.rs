@@ -830,7 +830,7 @@ fn every_metric_the_code_logs_is_counted_by_a_filter_that_an_alarm_watches() {
         Default::default();
     for (file, group) in [
         ("shared/src/webhook.rs", "WebhookLogGroup"),
-        ("shared/src/receipts.rs", "RemindersLogGroup"),
+        ("shared/src/receipts/mod.rs", "RemindersLogGroup"),
     ] {
         let text = std::fs::read_to_string(root.join(file)).expect(file);
         for part in text.split("metric = \"").skip(1) {

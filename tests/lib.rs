@@ -288,3 +288,49 @@ pub async fn run_until_crash<T: std::fmt::Debug>(
         _ = crashed.changed() => {}
     }
 }
+
+/// The team every end-to-end test works as.
+pub const TEAM: &str = "RYG-sais";
+
+/// The campaign most tests send for (see [`campaign`]).
+pub const CAMPAIGN: &str = "hpv-2026-autumn";
+
+/// [`TEAM`] as a team code.
+pub fn team() -> sais_shared::uploads::TeamCode {
+    sais_shared::uploads::TeamCode::parse(TEAM).expect("a valid team code")
+}
+
+/// [`CAMPAIGN`]: HPV at school 123456, first session 3 December 2026, templates for every
+/// purpose and channel.
+pub fn campaign() -> sais_shared::campaign::Campaign {
+    sais_local::example_campaign(CAMPAIGN, "hpv", time::macros::date!(2026 - 12 - 03))
+}
+
+/// The child id ingest gave the child with this NHS number.
+pub async fn child_id(stack: &LocalStack, nhs: &str) -> String {
+    let items = stack.items_of_type("child").await.expect("scan");
+    let item = items
+        .into_iter()
+        .find(|i| {
+            i.get("nhs_number")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some(nhs)
+        })
+        .expect("the child");
+    item["child_id"].as_s().expect("id").clone()
+}
+
+/// The first-attempt job for `child_id` and `purpose` in [`CAMPAIGN`], as the schedule queues it.
+pub fn job(
+    child_id: &str,
+    purpose: sais_shared::policy::Purpose,
+) -> sais_shared::dispatch::SendJob {
+    sais_shared::dispatch::SendJob::new(
+        &team(),
+        CAMPAIGN,
+        child_id,
+        purpose,
+        sais_shared::dispatch::JobKind::Campaign,
+    )
+}

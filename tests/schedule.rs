@@ -46,9 +46,7 @@ async fn sender(w: &World) -> (sais_local::LocalNotify, sais_shared::dispatch::D
     (notify, dispatcher)
 }
 
-fn team() -> TeamCode {
-    TeamCode::parse(TEAM).unwrap()
-}
+use e2e::team;
 
 /// HPV for year 8 at 123456: session 3 December, so the request goes on 12 November, the
 /// reminder on 25 November and the session reminder on 2 December.

@@ -5,19 +5,17 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use sais_local::{LocalNotify, LocalStack, example_campaign, serve_webhook, start_notify_sim};
+use sais_local::{LocalNotify, LocalStack, serve_webhook, start_notify_sim};
 use sais_shared::dispatch::{Dispatcher, JobKind, SendJob};
 use sais_shared::notify::Status;
 use sais_shared::policy::Purpose;
 use sais_shared::receipts::Receipts;
 use sais_shared::store::MessageRecord;
-use sais_shared::uploads::TeamCode;
 use sais_shared::webhook::Webhook;
 use time::OffsetDateTime;
 
-const TEAM: &str = "RYG-sais";
+use e2e::{CAMPAIGN, TEAM, team};
 const TOKEN: &str = "callback-token-for-tests-0123456789";
-const CAMPAIGN: &str = "hpv-2026-autumn";
 const HEADER: &str = "CHILD_FIRST_NAME,CHILD_LAST_NAME,CHILD_DATE_OF_BIRTH,CHILD_POSTCODE,CHILD_SCHOOL_URN,CHILD_NHS_NUMBER,CHILD_ADDRESS_LINE_1,CHILD_TOWN,CHILD_RESTRICTED,PARENT_1_NAME,PARENT_1_EMAIL,PARENT_1_PHONE,PARENT_1_CONTACT_PREFERENCE";
 
 struct World {
@@ -27,10 +25,6 @@ struct World {
     receipts: Receipts,
     /// The webhook's URL for this team, as configured in Notify.
     callback_url: String,
-}
-
-fn team() -> TeamCode {
-    TeamCode::parse(TEAM).unwrap()
 }
 
 async fn world(rows: &[&str]) -> World {
@@ -64,10 +58,7 @@ async fn world_with(rows: &[&str], configure: impl FnOnce(&mut notify_sim::Confi
     e2e::upload_and_ingest(&stack, &key, csv).await;
     stack
         .store()
-        .put_campaign(
-            &team(),
-            &example_campaign(CAMPAIGN, "hpv", time::macros::date!(2026 - 12 - 03)),
-        )
+        .put_campaign(&team(), &e2e::campaign())
         .await
         .expect("campaign");
     let dispatcher = stack
@@ -90,23 +81,13 @@ async fn world_with(rows: &[&str], configure: impl FnOnce(&mut notify_sim::Confi
 impl World {
     /// The child id ingest gave the child with this NHS number.
     async fn child(&self, nhs: &str) -> String {
-        let items = self.stack.items_of_type("child").await.expect("scan");
-        let item = items
-            .into_iter()
-            .find(|i| {
-                i.get("nhs_number")
-                    .and_then(|v| v.as_s().ok())
-                    .map(String::as_str)
-                    == Some(nhs)
-            })
-            .expect("the child");
-        item["child_id"].as_s().expect("id").clone()
+        e2e::child_id(&self.stack, nhs).await
     }
 
     /// Sends a job as the reminders function would, then runs the dispatcher on everything the
     /// webhook queues until Notify's callbacks and the send queue are both quiet.
     async fn send(&self, child_id: &str, purpose: Purpose) {
-        let job = SendJob::new(&team(), CAMPAIGN, child_id, purpose, JobKind::Campaign);
+        let job = e2e::job(child_id, purpose);
         self.dispatcher.handle_job(&job).await.expect("job");
         self.settle().await;
     }

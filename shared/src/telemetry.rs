@@ -3,13 +3,16 @@
 use tracing_subscriber::EnvFilter;
 
 /// Installs the JSON log format used by every function (`RUST_LOG` sets the level; default info).
+///
+/// Each line carries its innermost span (`"span"`): an SQS record's message id while the
+/// record is handled (`sqs_batch`), the runtime's request id otherwise.
 pub fn init_json_logs() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Lambda adds its own timestamp and request id fields; keep the line flat and small.
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(false)
+        .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .without_time()
@@ -23,7 +26,7 @@ pub fn init_json_logs_to_file(file: std::fs::File) {
     let _ = tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(false)
+        .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         .without_time()
