@@ -971,17 +971,16 @@ async fn a_subject_access_request_returns_everything_held_about_the_child_and_no
 
 /// A SAIS admin erases Sarah's email (Ava's parent) as a correction.
 async fn correct_away_sarahs_email(w: &World) -> sais_shared::store::Erasure {
-    w.stack
-        .store()
-        .erase_detail(
-            &team(),
-            "email:sarah@example.com",
-            "J Smith, SAIS admin",
-            sais_shared::store::ErasureReason::Correction,
-            &[],
-        )
-        .await
-        .unwrap()
+    sais_shared::erasure::erase_detail(
+        &w.stack.store(),
+        &team(),
+        "email:sarah@example.com",
+        "J Smith, SAIS admin",
+        sais_shared::store::ErasureReason::Correction,
+        &[],
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]

@@ -770,3 +770,168 @@ pub mod fixtures {
         }
     }
 }
+
+/// The table as an erasure sees it: children's parent details, objections naming a parent,
+/// message recipients and texts' senders, detail statuses, and what the erasure recorded.
+#[derive(Debug)]
+pub struct FakeErasureTable {
+    clock: Clock,
+    keyed: bool,
+    failures: Failures,
+    /// Detail (or marker) → status.
+    pub statuses: Mutex<BTreeMap<String, String>>,
+    /// Child id → their parents' details (`email:…`, `phone:…`).
+    pub parents: Mutex<BTreeMap<String, Vec<String>>>,
+    /// Child id → the parent details their objections name (the value, as ingest stores it).
+    pub objections: Mutex<BTreeMap<String, Vec<String>>>,
+    /// Message id → recipient.
+    pub recipients: Mutex<BTreeMap<String, String>>,
+    /// Inbound text id → sender.
+    pub senders: Mutex<BTreeMap<String, String>>,
+    /// (child id, erasure id) recorded on children.
+    pub on_children: Mutex<Vec<(String, String)>>,
+    /// The team's erasure log: (record, counts, marker).
+    pub log: Mutex<Vec<(crate::store::ErasureRecord, crate::store::Erasure, String)>>,
+}
+
+impl FakeErasureTable {
+    /// An empty table; `keyed` says whether an erasure key is configured.
+    pub fn new(clock: Clock, keyed: bool) -> Self {
+        Self {
+            clock,
+            keyed,
+            failures: Failures::default(),
+            statuses: Mutex::default(),
+            parents: Mutex::default(),
+            objections: Mutex::default(),
+            recipients: Mutex::default(),
+            senders: Mutex::default(),
+            on_children: Mutex::default(),
+            log: Mutex::default(),
+        }
+    }
+
+    /// The next `times` calls of `operation` (a step of [`crate::erasure::ErasureLedger`])
+    /// fail as a DynamoDB 500 would, changing nothing.
+    pub fn fail(&self, operation: &'static str, times: u32) {
+        self.failures.arm(operation, times);
+    }
+
+    /// Everything the table holds, as text (to check a detail is nowhere in it).
+    pub fn dump(&self) -> String {
+        format!(
+            "{:?}{:?}{:?}{:?}{:?}{:?}{:?}",
+            lock(&self.statuses),
+            lock(&self.parents),
+            lock(&self.objections),
+            lock(&self.recipients),
+            lock(&self.senders),
+            lock(&self.on_children),
+            lock(&self.log)
+        )
+    }
+}
+
+impl crate::erasure::ErasureLedger for FakeErasureTable {
+    fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn marker(&self, team: &TeamCode, detail: &str) -> Option<String> {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (team.as_str(), detail).hash(&mut h);
+        self.keyed.then(|| format!("erased:{:016x}", h.finish()))
+    }
+
+    async fn mark_erased(
+        &self,
+        _team: &TeamCode,
+        detail: &str,
+        marker: &str,
+        _record: &crate::store::ErasureRecord,
+    ) -> Result<(), StoreError> {
+        self.failures.check("mark_erased")?;
+        let mut statuses = lock(&self.statuses);
+        statuses.insert(marker.to_owned(), "erased".into());
+        statuses.remove(detail);
+        Ok(())
+    }
+
+    async fn scrub_parents(
+        &self,
+        _team: &TeamCode,
+        kind: &str,
+        value: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        self.failures.check("scrub_parents")?;
+        let detail = format!("{kind}:{value}");
+        let mut changed = Vec::new();
+        for (child, details) in lock(&self.parents).iter_mut() {
+            let before = details.len();
+            details.retain(|d| *d != detail);
+            if details.len() != before {
+                changed.push(child.clone());
+            }
+        }
+        Ok(changed)
+    }
+
+    async fn remark_objections(
+        &self,
+        _team: &TeamCode,
+        child_id: &str,
+        value: &str,
+        marker: &str,
+    ) -> Result<u64, StoreError> {
+        self.failures.check("remark_objections")?;
+        let mut n = 0;
+        if let Some(named) = lock(&self.objections).get_mut(child_id) {
+            for d in named.iter_mut().filter(|d| *d == value) {
+                *d = marker.to_owned();
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn record_on_child(
+        &self,
+        _team: &TeamCode,
+        child_id: &str,
+        record: &crate::store::ErasureRecord,
+    ) -> Result<(), StoreError> {
+        self.failures.check("record_on_child")?;
+        lock(&self.on_children).push((child_id.to_owned(), record.erasure_id.clone()));
+        Ok(())
+    }
+
+    async fn erase_sent_and_received(
+        &self,
+        _team: &TeamCode,
+        value: &str,
+    ) -> Result<(u64, u64), StoreError> {
+        self.failures.check("erase_sent_and_received")?;
+        let erase = |m: &Mutex<BTreeMap<String, String>>| {
+            let mut n = 0;
+            for v in lock(m).values_mut().filter(|v| *v == value) {
+                *v = "erased".into();
+                n += 1;
+            }
+            n
+        };
+        Ok((erase(&self.recipients), erase(&self.senders)))
+    }
+
+    async fn log_erasure(
+        &self,
+        _team: &TeamCode,
+        record: &crate::store::ErasureRecord,
+        outcome: &crate::store::Erasure,
+        marker: &str,
+    ) -> Result<(), StoreError> {
+        self.failures.check("log_erasure")?;
+        lock(&self.log).push((record.clone(), outcome.clone(), marker.to_owned()));
+        Ok(())
+    }
+}

@@ -692,16 +692,16 @@ impl Ingest {
                 && !row.withdraw
                 && let Some(key) = &row.parent_detail
             {
-                let erasure = store
-                    .erase_detail(
-                        team,
-                        key,
-                        &row.recorded_by,
-                        crate::store::ErasureReason::SeriousHarm,
-                        &ids,
-                    )
-                    .await
-                    .map_err(ledger)?;
+                let erasure = crate::erasure::erase_detail(
+                    &store,
+                    team,
+                    key,
+                    &row.recorded_by,
+                    crate::store::ErasureReason::SeriousHarm,
+                    &ids,
+                )
+                .await
+                .map_err(ledger)?;
                 erased += 1;
                 report.warnings.push(crate::files::report::Issue::new(
                     row.row,

@@ -10,6 +10,7 @@ pub mod campaign_report;
 pub mod config;
 pub mod dispatch;
 pub mod domain;
+pub mod erasure;
 pub mod facts;
 #[cfg(test)]
 mod fakes;

@@ -11,7 +11,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
-use uuid::Uuid;
 
 use super::{Store, StoreError, TTL_ATTRIBUTE, err, keys, s, sdk_err, str_attr};
 use crate::uploads::TeamCode;
@@ -96,8 +95,23 @@ pub struct Erasure {
     pub inbound_texts: u64,
 }
 
+/// What an erasure records of itself, on the team and on each child: never the detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErasureRecord {
+    /// The erasure's id.
+    pub erasure_id: String,
+    /// `email` or `phone`.
+    pub detail_kind: String,
+    /// When (RFC 3339).
+    pub erased_at: String,
+    /// Who erased it.
+    pub erased_by: String,
+    /// Why.
+    pub reason: ErasureReason,
+}
+
 impl Store {
-    /// Uses `key` to remember erased details (required for [`Store::erase_detail`]; the
+    /// Uses `key` to remember erased details (required for [`crate::erasure::erase_detail`]; the
     /// dispatcher checks details against it at send time).
     pub fn with_erasure_key(mut self, key: ErasureKey) -> Self {
         self.erasure_key = Some(key);
@@ -111,179 +125,26 @@ impl Store {
             .map(|k| keys::contact_pk(team, &k.marker(team, detail)))
     }
 
-    /// Erases a contact detail (`email:<lower-case address>` or `phone:<E.164>`) from every
-    /// record of the team that holds it: the parents of every child, message records (the
-    /// recipient becomes `erased`), objections naming the parent by it and inbound texts from
-    /// it; the detail's status item goes, and a keyed hash marks it erased so it is never used
-    /// again. `also_children` are children known to be concerned (an objection's child), whose
-    /// records are searched even if no parent holds the detail now. The erasure is recorded on
-    /// the team and on each child concerned, without the detail.
-    pub async fn erase_detail(
+    /// The erasure record's attributes (never the detail), for each item that records it.
+    fn erasure_item(
         &self,
-        team: &TeamCode,
-        detail: &str,
-        erased_by: &str,
-        reason: ErasureReason,
-        also_children: &[String],
-    ) -> Result<Erasure, StoreError> {
-        let key = self
-            .erasure_key
-            .as_ref()
-            .ok_or_else(|| err("no erasure key is configured"))?;
-        let (kind, value) = detail
-            .split_once(':')
-            .filter(|(k, v)| matches!(*k, "email" | "phone") && !v.is_empty())
-            .ok_or_else(|| err("a detail to erase is email:… or phone:…"))?;
-        let erased_at = self.clock.rfc3339();
-        let erasure_id = Uuid::new_v4().simple().to_string();
-        let mut outcome = Erasure {
-            erasure_id: erasure_id.clone(),
-            detail_kind: kind.to_owned(),
-            ..Erasure::default()
-        };
+        record: &ErasureRecord,
+        extra: &[(&str, AttributeValue)],
+    ) -> HashMap<String, AttributeValue> {
         let expires = (self.now_epoch() + ERASURE_RECORD_DAYS * 86_400).to_string();
-        let record = |extra: &[(&str, AttributeValue)]| {
-            let mut item: HashMap<String, AttributeValue> = HashMap::from([
-                ("item_type".to_owned(), s("erasure")),
-                ("erasure_id".to_owned(), s(&erasure_id)),
-                ("detail_kind".to_owned(), s(kind)),
-                ("erased_at".to_owned(), s(&erased_at)),
-                ("erased_by".to_owned(), s(erased_by)),
-                ("reason".to_owned(), s(reason.as_str())),
-                (TTL_ATTRIBUTE.to_owned(), AttributeValue::N(expires.clone())),
-            ]);
-            for (k, v) in extra {
-                item.insert((*k).to_owned(), v.clone());
-            }
-            item
-        };
-
-        // First the marker, so from now on no send uses the detail, whatever happens next.
-        let mut marker = record(&[]);
-        marker.insert(
-            "pk".into(),
-            s(keys::contact_pk(team, &key.marker(team, detail))),
-        );
-        marker.insert("sk".into(), s(keys::STATUS_SK));
-        marker.insert("item_type".into(), s("contact_status"));
-        marker.insert("status".into(), s("erased"));
-        self.put(marker).await?;
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(keys::contact_pk(team, detail)))
-            .key("sk", s(keys::STATUS_SK))
-            .send()
-            .await
-            .map_err(sdk_err)?;
-
-        // The children whose parents hold it (expired child items too, until DynamoDB deletes
-        // them).
-        let mut concerned: Vec<String> = also_children.to_vec();
-        for shard in 0..crate::store::TEAM_SHARDS {
-            for mut item in self
-                .index_items_even_expired("gsi2", &keys::team_children(team, shard), None)
-                .await?
-            {
-                if !remove_from_parents(&mut item, kind, value) {
-                    continue;
-                }
-                if let Some(id) = str_attr(&item, "child_id") {
-                    concerned.push(id);
-                }
-                self.put(item).await?;
-                outcome.children += 1;
-            }
-        }
-        concerned.sort();
-        concerned.dedup();
-
-        // Objections that name the parent by it, and the record on each child concerned.
-        for child_id in &concerned {
-            let pk = keys::child_pk(team, child_id);
-            if let Some(state) = self.get(pk.clone(), super::STATE_SK).await? {
-                for (name, objection) in &state {
-                    let names_it = name.starts_with(super::OBJECTION_PREFIX)
-                        && objection.as_m().ok().is_some_and(|m| {
-                            m.get("parent_detail").and_then(|v| v.as_s().ok())
-                                == Some(&value.to_owned())
-                        });
-                    if !names_it {
-                        continue;
-                    }
-                    self.client
-                        .update_item()
-                        .table_name(&self.table)
-                        .key("pk", s(&pk))
-                        .key("sk", s(super::STATE_SK))
-                        .update_expression("SET #o.parent_detail = :m")
-                        .expression_attribute_names("#o", name)
-                        .expression_attribute_values(":m", s(key.marker(team, detail)))
-                        .send()
-                        .await
-                        .map_err(sdk_err)?;
-                    outcome.objections += 1;
-                }
-            }
-            let mut on_child = record(&[]);
-            on_child.insert("pk".into(), s(&pk));
-            on_child.insert("sk".into(), s(keys::erasure_sk(&erased_at, &erasure_id)));
-            self.put(on_child).await?;
-        }
-
-        // Message records sent to it and texts received from it: wherever they are.
-        for item in self.team_items_holding(team, value).await? {
-            let (Some(pk), Some(sk)) = (str_attr(&item, "pk"), str_attr(&item, "sk")) else {
-                continue;
-            };
-            let (attribute, counter) = match str_attr(&item, "item_type").as_deref() {
-                Some("message") => ("recipient", &mut outcome.messages),
-                Some("inbound_text") => ("from", &mut outcome.inbound_texts),
-                _ => continue,
-            };
-            self.client
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", s(pk))
-                .key("sk", s(sk))
-                .update_expression("SET #a = :erased")
-                .expression_attribute_names("#a", attribute)
-                .expression_attribute_values(":erased", s("erased"))
-                .send()
-                .await
-                .map_err(sdk_err)?;
-            *counter += 1;
-        }
-
-        let mut log = record(&[
-            ("children", AttributeValue::N(outcome.children.to_string())),
-            ("messages", AttributeValue::N(outcome.messages.to_string())),
-            (
-                "objections",
-                AttributeValue::N(outcome.objections.to_string()),
-            ),
-            (
-                "inbound_texts",
-                AttributeValue::N(outcome.inbound_texts.to_string()),
-            ),
+        let mut item: HashMap<String, AttributeValue> = HashMap::from([
+            ("item_type".to_owned(), s("erasure")),
+            ("erasure_id".to_owned(), s(&record.erasure_id)),
+            ("detail_kind".to_owned(), s(&record.detail_kind)),
+            ("erased_at".to_owned(), s(&record.erased_at)),
+            ("erased_by".to_owned(), s(&record.erased_by)),
+            ("reason".to_owned(), s(record.reason.as_str())),
+            (TTL_ATTRIBUTE.to_owned(), AttributeValue::N(expires)),
         ]);
-        // The marker (a keyed hash, never the detail), so ingest can keep a file from bringing
-        // the detail back: see `erased_markers`.
-        log.insert("marker".into(), s(key.marker(team, detail)));
-        log.insert("pk".into(), s(erasures_pk(team)));
-        log.insert("sk".into(), s(format!("{erased_at}#{erasure_id}")));
-        self.put(log).await?;
-        tracing::info!(
-            erasure_id = erasure_id.as_str(),
-            detail_kind = kind,
-            reason = reason.as_str(),
-            children = outcome.children,
-            messages = outcome.messages,
-            objections = outcome.objections,
-            inbound_texts = outcome.inbound_texts,
-            "contact detail erased"
-        );
-        Ok(outcome)
+        for (k, v) in extra {
+            item.insert((*k).to_owned(), v.clone());
+        }
+        item
     }
 
     /// The markers of every detail erased for the team (from its erasure log), so that ingest
@@ -390,6 +251,179 @@ impl Store {
 
 /// Removes an email or phone from a child item's parents; true when any parent held it.
 /// The team's erasure log.
+/// The steps of an erasure (`crate::erasure` runs them in order): each changes the table for
+/// one kind of record and can be run again.
+impl Store {
+    /// The marker of `detail` for `team`; `None` without an erasure key.
+    pub fn erasure_marker(&self, team: &TeamCode, detail: &str) -> Option<String> {
+        self.erasure_key.as_ref().map(|k| k.marker(team, detail))
+    }
+
+    /// Marks the detail erased (its marker's status item) and drops its status item.
+    pub async fn mark_erased(
+        &self,
+        team: &TeamCode,
+        detail: &str,
+        marker: &str,
+        record: &ErasureRecord,
+    ) -> Result<(), StoreError> {
+        let mut item = self.erasure_item(record, &[]);
+        item.insert("pk".into(), s(keys::contact_pk(team, marker)));
+        item.insert("sk".into(), s(keys::STATUS_SK));
+        item.insert("item_type".into(), s("contact_status"));
+        item.insert("status".into(), s("erased"));
+        self.put(item).await?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::contact_pk(team, detail)))
+            .key("sk", s(keys::STATUS_SK))
+            .send()
+            .await
+            .map_err(sdk_err)?;
+        Ok(())
+    }
+
+    /// Removes the detail from the parents of every child item that holds it; those children's ids.
+    pub async fn scrub_parents(
+        &self,
+        team: &TeamCode,
+        kind: &str,
+        value: &str,
+    ) -> Result<Vec<String>, StoreError> {
+        // Expired child items too, until DynamoDB deletes them.
+        let mut scrubbed = Vec::new();
+        for shard in 0..crate::store::TEAM_SHARDS {
+            for mut item in self
+                .index_items_even_expired("gsi2", &keys::team_children(team, shard), None)
+                .await?
+            {
+                if !remove_from_parents(&mut item, kind, value) {
+                    continue;
+                }
+                let id = str_attr(&item, "child_id").unwrap_or_default();
+                self.put(item).await?;
+                scrubbed.push(id);
+            }
+        }
+        Ok(scrubbed)
+    }
+
+    /// Re-marks the child's objections that name the parent by the detail; how many.
+    pub async fn remark_objections(
+        &self,
+        team: &TeamCode,
+        child_id: &str,
+        value: &str,
+        marker: &str,
+    ) -> Result<u64, StoreError> {
+        let pk = keys::child_pk(team, child_id);
+        let Some(state) = self.get(pk.clone(), super::STATE_SK).await? else {
+            return Ok(0);
+        };
+        let mut remarked = 0;
+        for (name, objection) in &state {
+            let names_it = name.starts_with(super::OBJECTION_PREFIX)
+                && objection.as_m().ok().is_some_and(|m| {
+                    m.get("parent_detail").and_then(|v| v.as_s().ok()) == Some(&value.to_owned())
+                });
+            if !names_it {
+                continue;
+            }
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(&pk))
+                .key("sk", s(super::STATE_SK))
+                .update_expression("SET #o.parent_detail = :m")
+                .expression_attribute_names("#o", name)
+                .expression_attribute_values(":m", s(marker))
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            remarked += 1;
+        }
+        Ok(remarked)
+    }
+
+    /// Records the erasure on the child (without the detail).
+    pub async fn record_on_child(
+        &self,
+        team: &TeamCode,
+        child_id: &str,
+        record: &ErasureRecord,
+    ) -> Result<(), StoreError> {
+        let mut item = self.erasure_item(record, &[]);
+        item.insert("pk".into(), s(keys::child_pk(team, child_id)));
+        item.insert(
+            "sk".into(),
+            s(keys::erasure_sk(&record.erased_at, &record.erasure_id)),
+        );
+        self.put(item).await
+    }
+
+    /// Erases the detail from message records sent to it and inbound texts from it; how many of each.
+    pub async fn erase_sent_and_received(
+        &self,
+        team: &TeamCode,
+        value: &str,
+    ) -> Result<(u64, u64), StoreError> {
+        let (mut messages, mut texts) = (0, 0);
+        for item in self.team_items_holding(team, value).await? {
+            let (Some(pk), Some(sk)) = (str_attr(&item, "pk"), str_attr(&item, "sk")) else {
+                continue;
+            };
+            let (attribute, counter) = match str_attr(&item, "item_type").as_deref() {
+                Some("message") => ("recipient", &mut messages),
+                Some("inbound_text") => ("from", &mut texts),
+                _ => continue,
+            };
+            self.client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+                .update_expression("SET #a = :erased")
+                .expression_attribute_names("#a", attribute)
+                .expression_attribute_values(":erased", s("erased"))
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            *counter += 1;
+        }
+        Ok((messages, texts))
+    }
+
+    /// Records the erasure on the team's log, with its marker and counts.
+    pub async fn log_erasure(
+        &self,
+        team: &TeamCode,
+        record: &ErasureRecord,
+        outcome: &Erasure,
+        marker: &str,
+    ) -> Result<(), StoreError> {
+        let n = |v: u64| AttributeValue::N(v.to_string());
+        let mut item = self.erasure_item(
+            record,
+            &[
+                ("children", n(outcome.children)),
+                ("messages", n(outcome.messages)),
+                ("objections", n(outcome.objections)),
+                ("inbound_texts", n(outcome.inbound_texts)),
+            ],
+        );
+        // The marker (a keyed hash, never the detail), so ingest can keep a file from bringing
+        // the detail back: see `erased_markers`.
+        item.insert("marker".into(), s(marker));
+        item.insert("pk".into(), s(erasures_pk(team)));
+        item.insert(
+            "sk".into(),
+            s(format!("{}#{}", record.erased_at, record.erasure_id)),
+        );
+        self.put(item).await
+    }
+}
+
 fn erasures_pk(team: &TeamCode) -> String {
     keys::erasures_pk(team)
 }

@@ -133,10 +133,10 @@ pub fn erase(args: EraseArgs) -> ExitCode {
     };
     crate::block_on("sais erase", async {
         let store = store(&args.table, args.erasure_key_secret.as_deref()).await?;
-        let erasure = store
-            .erase_detail(&team, &detail, args.by.trim(), reason, &[])
-            .await
-            .context("erasing the detail")?;
+        let erasure =
+            sais_shared::erasure::erase_detail(&store, &team, &detail, args.by.trim(), reason, &[])
+                .await
+                .context("erasing the detail")?;
         println!("{}", serde_json::to_string_pretty(&erasure)?);
         Ok(())
     })
