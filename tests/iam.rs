@@ -549,9 +549,9 @@ const NEEDS: &[Need] = needs![
     "IngestRole" "dynamodb:PutItem" TABLE, "store/uploads.rs record_upload, set_latest_upload; store/campaigns.rs put_campaign, put_team_settings; store/contacts.rs set_detail_status";
     "IngestRole" "dynamodb:UpdateItem" TABLE, "store/children.rs record_response, record_objection";
     "IngestRole" "dynamodb:BatchGetItem" TABLE, "store/children.rs existing_children (responses, objections by NHS number)";
-    "IngestRole" "dynamodb:Query" GSI2, "store/children.rs children_by_details (rows without NHS number); store/erasure.rs erase_detail (every child of the team)";
+    "IngestRole" "dynamodb:Query" GSI2, "store/children.rs children_by_details (rows without NHS number); store/erasure.rs scrub_parents (every child of the team)";
     "IngestRole" "dynamodb:Query" TABLE, "store/erasure.rs erased_markers (the team's erasure log, before a child file is written)";
-    "IngestRole" "dynamodb:DeleteItem" TABLE, "store/erasure.rs erase_detail (the erased detail's status item)";
+    "IngestRole" "dynamodb:DeleteItem" TABLE, "store/erasure.rs mark_erased (the erased detail's status item)";
     "IngestRole" "dynamodb:Scan" TABLE, "store/erasure.rs team_items_holding (messages and inbound texts of an erased detail)";
     "IngestRole" "s3:PutObjectTagging" UPLOAD, "ingest.rs tag_for_expiry (unversioned bucket)";
     "IngestRole" "s3:PutObjectVersionTagging" UPLOAD, "ingest.rs tag_for_expiry (by version id)";

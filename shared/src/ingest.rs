@@ -115,6 +115,46 @@ pub struct Ingest {
     default_upload_days: u32,
 }
 
+/// What the team's retention says of an upload about to be read.
+enum Retention {
+    /// Read it; tag it for deletion after `tag_days` (raw uploads), keep what it makes for
+    /// `records_days`.
+    Read {
+        tag_days: Option<u32>,
+        records_days: i64,
+    },
+    /// Not read: already reported (past its retention) or gone.
+    Done(IngestOutcome),
+}
+
+/// The upload a key names, with the reason it cannot be read (its report says so); `None` for
+/// a key no team's upload can be (our own reports, a key outside any team's folder).
+fn classify(object: &ObjectCreated) -> Option<(Upload, Option<&'static str>)> {
+    match classify_key(&object.key) {
+        KeyClass::Report => None,
+        KeyClass::Unsupported { team: None, .. } => {
+            tracing::warn!("upload outside any team's folder ignored");
+            None
+        }
+        KeyClass::Unsupported {
+            team: Some(team),
+            key,
+            reason,
+        } => {
+            let file_name = key.rsplit('/').next().unwrap_or_default().to_owned();
+            // The kind is never read for an unsupported file: only its report is written.
+            let upload = Upload {
+                team,
+                kind: UploadKind::Cohort,
+                key,
+                file_name,
+            };
+            Some((upload, Some(reason)))
+        }
+        KeyClass::Upload(upload) => Some((upload, None)),
+    }
+}
+
 impl Ingest {
     /// Ingest writing to `table` with these clients.
     pub fn new(clients: AwsClients, table: impl Into<String>) -> Self {
@@ -197,45 +237,62 @@ impl Ingest {
         }
     }
 
-    /// Ingests one created object.
+    /// Ingests one created object: classify its key → the ledger (processed already?) → the
+    /// team's retention → the reader of its kind → its report, tag and ledger entry.
     pub async fn ingest_object(
         &self,
         object: &ObjectCreated,
     ) -> Result<IngestOutcome, IngestError> {
-        let (upload, unsupported_reason) = match classify_key(&object.key) {
-            KeyClass::Report => return Ok(IngestOutcome::Ignored),
-            KeyClass::Unsupported { team: None, .. } => {
-                tracing::warn!("upload outside any team's folder ignored");
-                return Ok(IngestOutcome::Ignored);
-            }
-            KeyClass::Unsupported {
-                team: Some(team),
-                key,
-                reason,
-            } => {
-                let file_name = key.rsplit('/').next().unwrap_or_default().to_owned();
-                // The kind is never read for an unsupported file: only its report is written.
-                let upload = Upload {
-                    team,
-                    kind: UploadKind::Cohort,
-                    key,
-                    file_name,
-                };
-                (upload, Some(reason))
-            }
-            KeyClass::Upload(upload) => (upload, None),
+        let Some((upload, unsupported_reason)) = classify(object) else {
+            return Ok(IngestOutcome::Ignored);
         };
         let ledger_sk = format!("{}\n{}", upload.key, object.identity());
         if self.already_processed(&upload, &ledger_sk).await? {
             return Ok(IngestOutcome::AlreadyProcessed);
         }
         let upload_id = Uuid::new_v5(&Uuid::NAMESPACE_URL, ledger_sk.as_bytes()).to_string();
+        let (retention, records_days) = match self
+            .retention(object, &upload, &ledger_sk, unsupported_reason.is_some())
+            .await?
+        {
+            Retention::Read {
+                tag_days,
+                records_days,
+            } => (tag_days, records_days),
+            Retention::Done(outcome) => return Ok(outcome),
+        };
+        let report = match unsupported_reason {
+            Some(reason) => file_error_report(
+                &upload.file_name,
+                "unsupported",
+                codes::UNREADABLE,
+                format!("This file was not read: {reason}"),
+            ),
+            None => match self
+                .read_by_kind(&upload, object, &upload_id, records_days)
+                .await?
+            {
+                Some(report) => report,
+                None => return Ok(IngestOutcome::Superseded),
+            },
+        };
+        self.finish(object, &upload, &ledger_sk, report, retention)
+            .await
+    }
 
-        // Raw uploads are kept only as long as the team says: an older one is not read (a
-        // re-delivered or redriven event must not bring expired data back), and every one
-        // read is tagged so the bucket's lifecycle deletes it on time.
+    /// Whether and how long to keep a raw upload and what it makes: an upload past the team's
+    /// retention is reported and not read (a re-delivered or redriven event must not bring
+    /// expired data back); every one read is tagged so the bucket's lifecycle deletes it on
+    /// time.
+    async fn retention(
+        &self,
+        object: &ObjectCreated,
+        upload: &Upload,
+        ledger_sk: &str,
+        unsupported: bool,
+    ) -> Result<Retention, IngestError> {
         // A raw upload's team settings say how long it and the records it makes are kept.
-        let raw = upload.kind.is_raw_upload() || unsupported_reason.is_some();
+        let raw = upload.kind.is_raw_upload() || unsupported;
         let settings = match raw {
             true => self
                 .store()
@@ -248,99 +305,95 @@ impl Ingest {
             .as_ref()
             .and_then(|s| s.retention.records_days)
             .map_or(self.records_days, i64::from);
-        let retention = if raw {
-            let days = settings
-                .as_ref()
-                .map_or(self.default_upload_days, |s| s.retention.uploads_days);
-            match self.uploaded_at(object).await? {
-                None => return Ok(IngestOutcome::Superseded),
-                Some(at) if self.is_past_retention(at, days) => {
-                    let mut report = file_error_report(
-                        &upload.file_name,
-                        upload.kind.name(),
-                        codes::UPLOAD_EXPIRED,
-                        format!(
-                            "This file is older than the {days} days the team keeps uploads, so it was not read; upload it again if it is still needed"
-                        ),
-                    );
-                    report.processed_at = self.clock().rfc3339();
-                    self.write_report(&object.bucket, &upload, &report).await?;
-                    self.mark_processed(&upload, &ledger_sk, &report).await?;
-                    tracing::warn!(days, "upload past its retention not read");
-                    return Ok(IngestOutcome::Reported(report.status));
-                }
-                Some(_) => Some(days),
-            }
-        } else {
-            None
-        };
-
-        let mut report = if let Some(reason) = unsupported_reason {
-            file_error_report(
-                &upload.file_name,
-                "unsupported",
-                codes::UNREADABLE,
-                format!("This file was not read: {reason}"),
-            )
-        } else {
-            match &upload.kind {
-                UploadKind::Cohort => {
-                    match self
-                        .child_file(&upload, object, ChildFileKind::Cohort, &upload_id, records_days)
-                        .await?
-                    {
-                        Some(report) => report,
-                        None => return Ok(IngestOutcome::Superseded),
-                    }
-                }
-                UploadKind::ClassList { folder } => match SchoolUrn::parse(folder) {
-                    Ok(urn) => {
-                        match self
-                            .child_file(
-                                &upload,
-                                object,
-                                ChildFileKind::ClassList { urn },
-                                &upload_id,
-                                records_days,
-                            )
-                            .await?
-                        {
-                            Some(report) => report,
-                            None => return Ok(IngestOutcome::Superseded),
-                        }
-                    }
-                    Err(_) => file_error_report(
-                        &upload.file_name,
-                        "class-list",
-                        codes::INVALID_URN,
-                        "A class list must be in a folder named after the school's 6-digit URN (class-list/<URN>/)".into(),
+        if !raw {
+            return Ok(Retention::Read {
+                tag_days: None,
+                records_days,
+            });
+        }
+        let days = settings
+            .as_ref()
+            .map_or(self.default_upload_days, |s| s.retention.uploads_days);
+        match self.uploaded_at(object).await? {
+            None => Ok(Retention::Done(IngestOutcome::Superseded)),
+            Some(at) if self.is_past_retention(at, days) => {
+                let mut report = file_error_report(
+                    &upload.file_name,
+                    upload.kind.name(),
+                    codes::UPLOAD_EXPIRED,
+                    format!(
+                        "This file is older than the {days} days the team keeps uploads, so it was not read; upload it again if it is still needed"
                     ),
-                },
-                UploadKind::Responses => match self.responses_file(&upload, object).await? {
-                    Some(report) => report,
-                    None => return Ok(IngestOutcome::Superseded),
-                },
-                UploadKind::Objections => match self.objections_file(&upload, object).await? {
-                    Some(report) => report,
-                    None => return Ok(IngestOutcome::Superseded),
-                },
-                UploadKind::TeamSettings => match self.team_file(&upload, object).await? {
-                    Some(report) => report,
-                    None => return Ok(IngestOutcome::Superseded),
-                },
-                UploadKind::Campaign => match self.campaign_file(&upload, object).await? {
-                    Some(report) => report,
-                    None => return Ok(IngestOutcome::Superseded),
-                },
+                );
+                report.processed_at = self.clock().rfc3339();
+                self.write_report(&object.bucket, upload, &report).await?;
+                self.mark_processed(upload, ledger_sk, &report).await?;
+                tracing::warn!(days, "upload past its retention not read");
+                Ok(Retention::Done(IngestOutcome::Reported(report.status)))
             }
-        };
-        // When it was processed, on the one clock (a rehearsal's simulated day).
+            Some(_) => Ok(Retention::Read {
+                tag_days: Some(days),
+                records_days,
+            }),
+        }
+    }
+
+    /// Reads the upload with the reader of its kind; `None` when the object changed or
+    /// vanished before it could be read.
+    async fn read_by_kind(
+        &self,
+        upload: &Upload,
+        object: &ObjectCreated,
+        upload_id: &str,
+        records_days: i64,
+    ) -> Result<Option<Report>, IngestError> {
+        match &upload.kind {
+            UploadKind::Cohort => {
+                self.child_file(upload, object, ChildFileKind::Cohort, upload_id, records_days)
+                    .await
+            }
+            UploadKind::ClassList { folder } => match SchoolUrn::parse(folder) {
+                Ok(urn) => {
+                    self.child_file(
+                        upload,
+                        object,
+                        ChildFileKind::ClassList { urn },
+                        upload_id,
+                        records_days,
+                    )
+                    .await
+                }
+                Err(_) => Ok(Some(file_error_report(
+                    &upload.file_name,
+                    "class-list",
+                    codes::INVALID_URN,
+                    "A class list must be in a folder named after the school's 6-digit URN (class-list/<URN>/)".into(),
+                ))),
+            },
+            UploadKind::Responses => self.responses_file(upload, object).await,
+            UploadKind::Objections => self.objections_file(upload, object).await,
+            UploadKind::TeamSettings => self.team_file(upload, object).await,
+            UploadKind::Campaign => self.campaign_file(upload, object).await,
+        }
+    }
+
+    /// Stamps the report on the one clock (a rehearsal's simulated day), tags the upload for
+    /// expiry, writes the report back and records the upload as processed — in that order, so
+    /// a crash between leaves it to be processed again, never marked done unreported.
+    async fn finish(
+        &self,
+        object: &ObjectCreated,
+        upload: &Upload,
+        ledger_sk: &str,
+        mut report: Report,
+        tag_days: Option<u32>,
+    ) -> Result<IngestOutcome, IngestError> {
         report.processed_at = self.clock().rfc3339();
-        if let Some(days) = retention {
+        if let Some(days) = tag_days {
             self.tag_for_expiry(object, days).await?;
         }
-        self.write_report(&object.bucket, &upload, &report).await?;
-        self.mark_processed(&upload, &ledger_sk, &report).await?;
+        self.write_report(&object.bucket, upload, &report).await?;
+        self.mark_processed(upload, ledger_sk, &report).await?;
         tracing::info!(
             kind = report.kind.as_str(),
             status = ?report.status,

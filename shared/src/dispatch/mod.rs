@@ -338,60 +338,10 @@ impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, N, P>
         }
         let message_id = record.message_id.clone();
 
-        if !self.store.put_intent(&record).await? {
-            let Some(existing) = self.store.message(team, &message_id).await? else {
-                return Err(DispatchError::InFlight);
-            };
-            match existing.state.as_str() {
-                "sent" => {
-                    // The attempt that sent a letter may have died between recording it and
-                    // opening it for polling (Notify sends no callbacks for letters): open it
-                    // again unless its final status is in (a put of the same item: idempotent).
-                    if !crate::notify::Status::parse(&existing.status).is_final()
-                        && let Some(notify_id) =
-                            existing.notify_id.as_deref().and_then(|id| id.parse().ok())
-                    {
-                        self.poll_if_letter(team, send, &message_id, notify_id)
-                            .await?;
-                    }
-                    return Ok(Delivery::AlreadySent);
-                }
-                "failed" => return Ok(Delivery::Permanent(send.channel)),
-                _ => {
-                    // Another attempt owns the intent: it may be sending right now. Only when
-                    // its lease has run out (it died) may this one reconcile and send.
-                    if !self
-                        .store
-                        .take_over(team, &message_id, existing.lease_until)
-                        .await?
-                    {
-                        return Err(DispatchError::InFlight);
-                    }
-                    let found = self
-                        .notify
-                        .find_by_reference(&message_id)
-                        .await
-                        .map_err(DispatchError::Notify)?;
-                    if let Some(n) = found.first() {
-                        self.store
-                            .mark_sent(
-                                team,
-                                &message_id,
-                                n.id,
-                                n.template_version,
-                                n.status.as_str(),
-                                // Notify's list answer has no body to count.
-                                None,
-                            )
-                            .await?;
-                        // The attempt that sent it died before it could open a letter for
-                        // polling.
-                        self.poll_if_letter(team, send, &message_id, n.id).await?;
-                        tracing::info!(message_id = message_id.as_str(), "reconciled by reference");
-                        return Ok(Delivery::AlreadySent);
-                    }
-                }
-            }
+        if !self.store.put_intent(&record).await?
+            && let Some(done) = self.resume(team, send, &message_id).await?
+        {
+            return Ok(done);
         }
 
         let result = self
@@ -404,26 +354,102 @@ impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, N, P>
                 &message_id,
             )
             .await;
+        self.record_answer(team, send, &message_id, result).await
+    }
+
+    /// The intent was already there: a repeated job, or another attempt's. The delivery it
+    /// already came to, or `None` when this attempt took over a dead attempt's intent and
+    /// found nothing at Notify, so it sends.
+    async fn resume(
+        &self,
+        team: &TeamCode,
+        send: &PlannedSend,
+        message_id: &str,
+    ) -> Result<Option<Delivery>, DispatchError> {
+        let Some(existing) = self.store.message(team, message_id).await? else {
+            return Err(DispatchError::InFlight);
+        };
+        match existing.state.as_str() {
+            "sent" => {
+                // The attempt that sent a letter may have died between recording it and
+                // opening it for polling (Notify sends no callbacks for letters): open it
+                // again unless its final status is in (a put of the same item: idempotent).
+                if !crate::notify::Status::parse(&existing.status).is_final()
+                    && let Some(notify_id) =
+                        existing.notify_id.as_deref().and_then(|id| id.parse().ok())
+                {
+                    self.poll_if_letter(team, send, message_id, notify_id)
+                        .await?;
+                }
+                return Ok(Some(Delivery::AlreadySent));
+            }
+            "failed" => return Ok(Some(Delivery::Permanent(send.channel))),
+            _ => {
+                // Another attempt owns the intent: it may be sending right now. Only when
+                // its lease has run out (it died) may this one reconcile and send.
+                if !self
+                    .store
+                    .take_over(team, message_id, existing.lease_until)
+                    .await?
+                {
+                    return Err(DispatchError::InFlight);
+                }
+                let found = self
+                    .notify
+                    .find_by_reference(message_id)
+                    .await
+                    .map_err(DispatchError::Notify)?;
+                if let Some(n) = found.first() {
+                    self.store
+                        .mark_sent(
+                            team,
+                            message_id,
+                            n.id,
+                            n.template_version,
+                            n.status.as_str(),
+                            // Notify's list answer has no body to count.
+                            None,
+                        )
+                        .await?;
+                    // The attempt that sent it died before it could open a letter for
+                    // polling.
+                    self.poll_if_letter(team, send, message_id, n.id).await?;
+                    tracing::info!(message_id, "reconciled by reference");
+                    return Ok(Some(Delivery::AlreadySent));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Records Notify's answer: accepted (and a letter opened for polling), refused for the
+    /// recipient (the message failed, the detail marked failed), or an error to retry.
+    async fn record_answer(
+        &self,
+        team: &TeamCode,
+        send: &PlannedSend,
+        message_id: &str,
+        result: Result<crate::notify::SentNotification, DispatchError>,
+    ) -> Result<Delivery, DispatchError> {
         match result {
             Ok(sent) => {
                 self.store
                     .mark_sent(
                         team,
-                        &message_id,
+                        message_id,
                         sent.id,
                         sent.template_version,
                         "created",
                         (send.channel == Channel::Sms).then_some(sent.sms_fragments),
                     )
                     .await?;
-                self.poll_if_letter(team, send, &message_id, sent.id)
-                    .await?;
+                self.poll_if_letter(team, send, message_id, sent.id).await?;
                 Ok(Delivery::Sent)
             }
             // Only Notify's own answer about this recipient blames the recipient.
             Err(DispatchError::Notify(e)) if e.action() == SenderAction::PermanentForRecipient => {
                 tracing::warn!(
-                    message_id = message_id.as_str(),
+                    message_id,
                     channel = send.channel.as_str(),
                     error = e
                         .error_type()
@@ -432,7 +458,7 @@ impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, N, P>
                     "Notify refused the recipient; marking the detail failed"
                 );
                 self.store
-                    .mark_failed(team, &message_id, "validation-failed")
+                    .mark_failed(team, message_id, "validation-failed")
                     .await?;
                 if send.channel != Channel::Letter {
                     self.store
