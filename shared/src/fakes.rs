@@ -731,8 +731,9 @@ pub mod fixtures {
     /// A child at school 123456 in year 8, whose mother has `email` and the mobile `phone` and
     /// prefers email; described by upload `u1`.
     pub fn child(id: &str, first_name: &str, email: &str, phone: &str) -> ChildItem {
+        let team = crate::domain::TeamCode::parse("RYG-sais").expect("team code");
         serde_json::from_value(serde_json::json!({
-            "pk": format!("T#RYG-sais#CHILD#{id}"), "sk": "CHILD",
+            "pk": crate::store::keys::child_pk(&team, id), "sk": crate::store::keys::CHILD_SK,
             "gsi1pk": "x", "gsi1sk": id, "gsi2pk": "x", "gsi2sk": id,
             "item_type": "child", "team": "RYG-sais", "child_id": id,
             "first_name": first_name, "last_name": "Smith",

@@ -6,6 +6,7 @@ use time::macros::datetime;
 use super::*;
 use crate::domain::Clock;
 use crate::fakes::{FakeLedger, FakeQueue};
+use crate::store::keys;
 
 type Fake = Receipts<FakeLedger, FakeQueue>;
 
@@ -25,8 +26,9 @@ fn receipts() -> Fake {
 /// A message record: `channel` to `recipient`, in `state` with `status`, on attempt `attempt`.
 fn record(id: &str, channel: &str, recipient: &str, state: &str, status: &str) -> MessageRecord {
     serde_json::from_value(serde_json::json!({
-        "pk": format!("T#RYG-sais#M#{id}"), "sk": "MSG",
-        "gsi1pk": "T#RYG-sais#CHILD#ava", "gsi1sk": format!("MSG#2027-02-17T08:00:00Z#{id}"),
+        "pk": keys::message_pk(&team(), id), "sk": keys::MESSAGE_SK,
+        "gsi1pk": keys::child_pk(&team(), "ava"),
+        "gsi1sk": keys::message_by_child_sk("2027-02-17T08:00:00Z", id),
         "item_type": "message", "team": "RYG-sais", "message_id": id,
         "campaign_id": "hpv-y8", "child_id": "ava", "purpose": "consent_request",
         "channel": channel, "recipient": recipient, "parent_slots": [1],
