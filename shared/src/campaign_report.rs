@@ -17,7 +17,7 @@ use crate::campaign::Campaign;
 use crate::files::report::guard_formula;
 use crate::policy::{Purpose, stop_reason};
 use crate::schedule::runner::same_children;
-use crate::store::{Facts, MessageRecord, Store, StoreError};
+use crate::store::{Decision, Facts, MessageRecord, Store, StoreError};
 use crate::uploads::TeamCode;
 
 /// GOV.UK Notify's price of one text-message fragment beyond the free allowance, in pounds,
@@ -151,7 +151,8 @@ fn row_for(facts: &Facts) -> ReportRow {
     }
 }
 
-/// Builds the report of `campaign` from the table.
+/// Builds the report of `campaign` from the table: reads each child's records, messages and
+/// the policy's decisions, then works out the rows and the summary from them.
 pub async fn build(
     store: &Store,
     team: &TeamCode,
@@ -169,7 +170,7 @@ pub async fn build(
 
     // Every record of the child: a message may have gone to either id.
     let records_ref = &records;
-    let gathered: Vec<_> = stream::iter(children.iter())
+    let gathered: Vec<Child<'_>> = stream::iter(children.iter())
         .map(|group| async move {
             let records = records_ref;
             let mut messages = Vec::new();
@@ -185,18 +186,55 @@ pub async fn build(
                 );
                 decisions.extend(store.decisions(team, id, &campaign.id).await?);
             }
-            Ok::<_, StoreError>((group, messages, decisions))
+            messages.sort_by(|a, b| a.gsi1sk.cmp(&b.gsi1sk));
+            Ok::<_, StoreError>(Child {
+                facts: &records[group[0]],
+                child_ids: group
+                    .iter()
+                    .map(|&i| records[i].child.child_id.as_str())
+                    .collect(),
+                messages,
+                decisions,
+            })
         })
         .buffered(READ_CONCURRENCY)
         .try_collect()
         .await?;
 
-    let mut rows = Vec::new();
-    let mut summary = Summary {
+    let mut report = CampaignReport {
+        rows: Vec::new(),
+        summary: empty_summary(team, campaign, store.clock().rfc3339(), children.len()),
+    };
+    for child in &gathered {
+        report.add_child(child, campaign, &follow_ups);
+    }
+    report.finish();
+    Ok(report)
+}
+
+/// One child (all their records) and what was sent or decided for them in the campaign.
+struct Child<'a> {
+    /// The first of the child's records: the details the rows show.
+    facts: &'a Facts,
+    /// Every id the child has a record under.
+    child_ids: Vec<&'a str>,
+    /// Their messages, oldest first.
+    messages: Vec<MessageRecord>,
+    /// The policy's decisions (skips, manual follow-up).
+    decisions: Vec<Decision>,
+}
+
+fn empty_summary(
+    team: &TeamCode,
+    campaign: &Campaign,
+    generated_at: String,
+    children: usize,
+) -> Summary {
+    Summary {
         team: team.to_string(),
         campaign_id: campaign.id.clone(),
-        generated_at: store.clock().rfc3339(),
-        children: children.len() as u64,
+        generated_at,
+        children: children as u64,
         children_contacted: 0,
         children_reached: 0,
         children_unreachable: 0,
@@ -214,49 +252,29 @@ pub async fn build(
             ),
         },
         unreachable_child_ids: Vec::new(),
-    };
-    for (group, mut messages, decisions) in gathered {
-        let facts = &records[group[0]];
-        let child_ids: Vec<&str> = group
-            .iter()
-            .map(|&i| records[i].child.child_id.as_str())
-            .collect();
+    }
+}
+
+impl CampaignReport {
+    /// Adds a child's rows (a row a message, a row a skip, or one row saying why nothing went)
+    /// and counts them in the summary.
+    fn add_child(
+        &mut self,
+        child: &Child<'_>,
+        campaign: &Campaign,
+        follow_ups: &HashMap<(String, String), String>,
+    ) {
+        let facts = child.facts;
         let follow_up = |purpose: &str| {
-            child_ids
+            child
+                .child_ids
                 .iter()
                 .any(|id| follow_ups.contains_key(&((*id).to_owned(), purpose.to_owned())))
         };
-        messages.sort_by(|a, b| a.gsi1sk.cmp(&b.gsi1sk));
-        for m in &messages {
-            let mut row = row_for(facts);
-            row.purpose = m.purpose.clone();
-            row.occasion = m.occasion.clone().unwrap_or_default();
-            row.channel = m.channel.clone();
-            row.recipient = if m.channel == "letter" {
-                "home address".into()
-            } else {
-                m.recipient.clone()
-            };
-            row.status = m.status.clone();
-            row.reason = m.reason.clone();
-            row.manual_follow_up = follow_up(&m.purpose);
-            row.message_id = m.message_id.clone();
-            rows.push(row);
-            *summary
-                .messages
-                .entry(m.channel.clone())
-                .or_default()
-                .entry(m.status.clone())
-                .or_default() += 1;
-            match m.channel.as_str() {
-                "letter" if m.notify_id.is_some() => summary.letters_sent += 1,
-                "sms" if m.notify_id.is_some() => {
-                    summary.estimated_cost.sms_fragments += u64::from(m.sms_fragments.unwrap_or(1))
-                }
-                _ => {}
-            }
+        for m in &child.messages {
+            self.add_message(facts, m, follow_up(&m.purpose));
         }
-        for d in &decisions {
+        for d in &child.decisions {
             for reason in &d.skipped {
                 let mut row = row_for(facts);
                 row.purpose = d.purpose.clone();
@@ -264,43 +282,48 @@ pub async fn build(
                 row.status = "skipped".into();
                 row.reason = reason.clone();
                 row.manual_follow_up = d.manual_follow_up || follow_up(&d.purpose);
-                rows.push(row);
+                self.rows.push(row);
             }
         }
         let on_follow_up = ["consent_request", "consent_reminder", "session_reminder"]
             .iter()
             .any(|p| follow_up(p))
-            || decisions.iter().any(|d| d.manual_follow_up);
-        if messages.is_empty() {
+            || child.decisions.iter().any(|d| d.manual_follow_up);
+        let summary = &mut self.summary;
+        if child.messages.is_empty() {
             // Why nothing went: the policy's reason now, else what the dispatcher skipped.
             let reason: String =
                 stop_reason(&facts.policy_input(Purpose::ConsentRequest, campaign, &[]))
                     .map(str::to_owned)
                     .or_else(|| {
-                        decisions
+                        child
+                            .decisions
                             .iter()
                             .flat_map(|d| d.skipped.first())
                             .next()
                             .cloned()
                     })
                     .unwrap_or_else(|| "not_yet_sent".to_owned());
-            if decisions.is_empty() {
+            if child.decisions.is_empty() {
                 let mut row = row_for(facts);
                 row.status = "not_contacted".into();
                 row.reason = reason.clone();
                 row.manual_follow_up = on_follow_up;
-                rows.push(row);
+                self.rows.push(row);
             }
             *summary.not_contacted.entry(reason).or_default() += 1;
         } else {
             summary.children_contacted += 1;
         }
-        let any_reached = messages.iter().any(reached);
+        let any_reached = child.messages.iter().any(reached);
         if any_reached {
             summary.children_reached += 1;
         }
-        let all_failed =
-            !messages.is_empty() && messages.iter().all(|m| FAILED.contains(&m.status.as_str()));
+        let all_failed = !child.messages.is_empty()
+            && child
+                .messages
+                .iter()
+                .all(|m| FAILED.contains(&m.status.as_str()));
         if on_follow_up || (!any_reached && all_failed) {
             summary.children_unreachable += 1;
             summary
@@ -308,28 +331,64 @@ pub async fn build(
                 .push(facts.child.child_id.clone());
         }
     }
-    let cost = &mut summary.estimated_cost;
-    cost.letters = summary.letters_sent;
-    cost.sms_gbp = round2(cost.sms_fragments as f64 * SMS_FRAGMENT_GBP);
-    cost.letters_gbp = round2(cost.letters as f64 * LETTER_GBP);
-    cost.total_gbp = round2(cost.sms_gbp + cost.letters_gbp);
-    rows.sort_by(|a, b| {
-        (
-            &a.last_name,
-            &a.first_name,
-            &a.child_id,
-            &a.purpose,
-            &a.occasion,
-        )
-            .cmp(&(
-                &b.last_name,
-                &b.first_name,
-                &b.child_id,
-                &b.purpose,
-                &b.occasion,
-            ))
-    });
-    Ok(CampaignReport { rows, summary })
+
+    /// A message's row, counted by channel and status (and its cost: a text's fragments, a
+    /// letter).
+    fn add_message(&mut self, facts: &Facts, m: &MessageRecord, manual_follow_up: bool) {
+        let mut row = row_for(facts);
+        row.purpose = m.purpose.clone();
+        row.occasion = m.occasion.clone().unwrap_or_default();
+        row.channel = m.channel.clone();
+        row.recipient = if m.channel == "letter" {
+            "home address".into()
+        } else {
+            m.recipient.clone()
+        };
+        row.status = m.status.clone();
+        row.reason = m.reason.clone();
+        row.manual_follow_up = manual_follow_up;
+        row.message_id = m.message_id.clone();
+        self.rows.push(row);
+        let summary = &mut self.summary;
+        *summary
+            .messages
+            .entry(m.channel.clone())
+            .or_default()
+            .entry(m.status.clone())
+            .or_default() += 1;
+        match m.channel.as_str() {
+            "letter" if m.notify_id.is_some() => summary.letters_sent += 1,
+            "sms" if m.notify_id.is_some() => {
+                summary.estimated_cost.sms_fragments += u64::from(m.sms_fragments.unwrap_or(1))
+            }
+            _ => {}
+        }
+    }
+
+    /// Prices what was sent and puts the rows in order (by name, child, purpose, occasion).
+    fn finish(&mut self) {
+        let cost = &mut self.summary.estimated_cost;
+        cost.letters = self.summary.letters_sent;
+        cost.sms_gbp = round2(cost.sms_fragments as f64 * SMS_FRAGMENT_GBP);
+        cost.letters_gbp = round2(cost.letters as f64 * LETTER_GBP);
+        cost.total_gbp = round2(cost.sms_gbp + cost.letters_gbp);
+        self.rows.sort_by(|a, b| {
+            (
+                &a.last_name,
+                &a.first_name,
+                &a.child_id,
+                &a.purpose,
+                &a.occasion,
+            )
+                .cmp(&(
+                    &b.last_name,
+                    &b.first_name,
+                    &b.child_id,
+                    &b.purpose,
+                    &b.occasion,
+                ))
+        });
+    }
 }
 
 fn round2(x: f64) -> f64 {
