@@ -14,7 +14,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::campaign::Campaign;
-use crate::dispatch::ports::{NotifyPort, Pace, SendLedger, SendQueue};
+use crate::dispatch::ports::{MessageLedger, NotifyPort, Pace, SendLedger, SendQueue};
 use crate::dispatch::{QueueError, SendJob};
 use crate::domain::{Clock, TeamCode};
 use crate::notify::{
@@ -154,11 +154,33 @@ impl FakeLedger {
     }
 }
 
-impl SendLedger for FakeLedger {
+impl MessageLedger for FakeLedger {
     fn clock(&self) -> &Clock {
         &self.clock
     }
 
+    async fn message(
+        &self,
+        _team: &TeamCode,
+        message_id: &str,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        self.failures.check("message")?;
+        Ok(lock(&self.messages).get(message_id).cloned())
+    }
+
+    async fn set_detail_status(
+        &self,
+        _team: &TeamCode,
+        detail: &str,
+        status: &str,
+    ) -> Result<(), StoreError> {
+        self.failures.check("set_detail_status")?;
+        lock(&self.details).insert(detail.to_owned(), status.to_owned());
+        Ok(())
+    }
+}
+
+impl SendLedger for FakeLedger {
     async fn load(&self, _team: &TeamCode, _job: &SendJob) -> Result<Loaded, StoreError> {
         self.failures.check("load")?;
         Ok(self.loaded())
@@ -179,15 +201,6 @@ impl SendLedger for FakeLedger {
         record.lease_until = self.clock.epoch() + self.lease_seconds;
         messages.insert(record.message_id.clone(), record);
         Ok(true)
-    }
-
-    async fn message(
-        &self,
-        _team: &TeamCode,
-        message_id: &str,
-    ) -> Result<Option<MessageRecord>, StoreError> {
-        self.failures.check("message")?;
-        Ok(lock(&self.messages).get(message_id).cloned())
     }
 
     async fn take_over(
@@ -253,17 +266,6 @@ impl SendLedger for FakeLedger {
         Ok(())
     }
 
-    async fn set_detail_status(
-        &self,
-        _team: &TeamCode,
-        detail: &str,
-        status: &str,
-    ) -> Result<(), StoreError> {
-        self.failures.check("set_detail_status")?;
-        lock(&self.details).insert(detail.to_owned(), status.to_owned());
-        Ok(())
-    }
-
     async fn open_letter(
         &self,
         _team: &TeamCode,
@@ -303,18 +305,6 @@ impl SendLedger for FakeLedger {
 }
 
 impl ReceiptLedger for FakeLedger {
-    fn clock(&self) -> &Clock {
-        &self.clock
-    }
-
-    async fn message(
-        &self,
-        team: &TeamCode,
-        message_id: &str,
-    ) -> Result<Option<MessageRecord>, StoreError> {
-        SendLedger::message(self, team, message_id).await
-    }
-
     async fn apply_status(
         &self,
         _team: &TeamCode,
@@ -375,15 +365,6 @@ impl ReceiptLedger for FakeLedger {
             kept.push((key, due, job.clone()));
         }
         Ok(())
-    }
-
-    async fn set_detail_status(
-        &self,
-        team: &TeamCode,
-        detail: &str,
-        status: &str,
-    ) -> Result<(), StoreError> {
-        SendLedger::set_detail_status(self, team, detail, status).await
     }
 
     async fn due_jobs(&self, now: i64) -> Result<Vec<DueJob>, StoreError> {

@@ -24,7 +24,7 @@ use crate::store::pacer::Pacer;
 use crate::store::{Facts, Loaded, MessageRecord, Store, StoreError, TeamSendSettings};
 
 pub mod ports;
-pub use ports::{NotifyPort, Pace, SendLedger, SendQueue, SqsSendQueue};
+pub use ports::{MessageLedger, NotifyPort, Pace, SendLedger, SendQueue, SqsSendQueue};
 
 #[cfg(test)]
 mod tests;

@@ -21,10 +21,49 @@ use crate::policy::Plan;
 use crate::store::pacer::{Pacer, PacerError};
 use crate::store::{Loaded, MessageRecord, Store, StoreError};
 
-/// The table, as far as a send job reads and writes it.
-pub trait SendLedger: Send + Sync {
-    /// The one clock (leases, TTLs, the daily-limit hold).
+/// What every flow that reads and completes message records needs of the table: the one
+/// clock, a message record, a contact detail's status.
+pub trait MessageLedger: Send + Sync {
+    /// The one clock (leases, TTLs, the daily-limit hold, receipts).
     fn clock(&self) -> &Clock;
+    /// The message record, if any.
+    fn message(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+    ) -> impl Future<Output = Result<Option<MessageRecord>, StoreError>> + Send;
+    /// Records a contact detail's status (`failed`, `opted_out`).
+    fn set_detail_status(
+        &self,
+        team: &TeamCode,
+        detail: &str,
+        status: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+impl MessageLedger for Store {
+    fn clock(&self) -> &Clock {
+        Store::clock(self)
+    }
+    async fn message(
+        &self,
+        team: &TeamCode,
+        message_id: &str,
+    ) -> Result<Option<MessageRecord>, StoreError> {
+        Store::message(self, team, message_id).await
+    }
+    async fn set_detail_status(
+        &self,
+        team: &TeamCode,
+        detail: &str,
+        status: &str,
+    ) -> Result<(), StoreError> {
+        Store::set_detail_status(self, team, detail, status).await
+    }
+}
+
+/// The table, as far as a send job reads and writes it.
+pub trait SendLedger: MessageLedger {
     /// Everything one job needs, read at send time.
     fn load(
         &self,
@@ -41,12 +80,6 @@ pub trait SendLedger: Send + Sync {
         &self,
         record: &MessageRecord,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// The message record, if any.
-    fn message(
-        &self,
-        team: &TeamCode,
-        message_id: &str,
-    ) -> impl Future<Output = Result<Option<MessageRecord>, StoreError>> + Send;
     /// Takes over an intent whose lease (`expired_lease`) has run out; false if it has not,
     /// or another attempt took it first.
     fn take_over(
@@ -72,13 +105,6 @@ pub trait SendLedger: Send + Sync {
         message_id: &str,
         status: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Records a contact detail's status (`failed`, `opted_out`).
-    fn set_detail_status(
-        &self,
-        team: &TeamCode,
-        detail: &str,
-        status: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Opens a sent letter for polling (Notify sends no callbacks for letters).
     fn open_letter(
         &self,
@@ -101,9 +127,6 @@ pub trait SendLedger: Send + Sync {
 }
 
 impl SendLedger for Store {
-    fn clock(&self) -> &Clock {
-        Store::clock(self)
-    }
     async fn load(&self, team: &TeamCode, job: &SendJob) -> Result<Loaded, StoreError> {
         Store::load(self, team, job).await
     }
@@ -112,13 +135,6 @@ impl SendLedger for Store {
     }
     async fn put_intent(&self, record: &MessageRecord) -> Result<bool, StoreError> {
         Store::put_intent(self, record).await
-    }
-    async fn message(
-        &self,
-        team: &TeamCode,
-        message_id: &str,
-    ) -> Result<Option<MessageRecord>, StoreError> {
-        Store::message(self, team, message_id).await
     }
     async fn take_over(
         &self,
@@ -155,14 +171,6 @@ impl SendLedger for Store {
         status: &str,
     ) -> Result<(), StoreError> {
         Store::mark_failed(self, team, message_id, status).await
-    }
-    async fn set_detail_status(
-        &self,
-        team: &TeamCode,
-        detail: &str,
-        status: &str,
-    ) -> Result<(), StoreError> {
-        Store::set_detail_status(self, team, detail, status).await
     }
     async fn open_letter(
         &self,

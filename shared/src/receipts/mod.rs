@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use std::future::Future;
 
-use crate::dispatch::{SendJob, SendQueue, SqsSendQueue};
+use crate::dispatch::{MessageLedger, SendJob, SendQueue, SqsSendQueue};
 use crate::jobs::JobKind;
 use crate::notify::{NotifyClient, Status};
 use crate::policy::{Channel, Purpose};
@@ -62,15 +62,7 @@ pub struct Receipts<L = Store, Q = SqsSendQueue> {
 }
 
 /// The table, as far as applying a status and releasing due work read and write it.
-pub trait ReceiptLedger: Send + Sync {
-    /// The one clock.
-    fn clock(&self) -> &crate::domain::Clock;
-    /// The message record, if any.
-    fn message(
-        &self,
-        team: &TeamCode,
-        message_id: &str,
-    ) -> impl Future<Output = Result<Option<MessageRecord>, StoreError>> + Send;
+pub trait ReceiptLedger: MessageLedger {
     /// Moves a status from `expected` to `new`; false when it was no longer `expected`.
     fn apply_status(
         &self,
@@ -102,13 +94,6 @@ pub trait ReceiptLedger: Send + Sync {
         message_id: &str,
         job: &SendJob,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Records a contact detail's status.
-    fn set_detail_status(
-        &self,
-        team: &TeamCode,
-        detail: &str,
-        status: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Jobs due by `now` (epoch seconds).
     fn due_jobs(&self, now: i64) -> impl Future<Output = Result<Vec<DueJob>, StoreError>> + Send;
     /// Forgets a due job once it is on the queue.
@@ -116,16 +101,6 @@ pub trait ReceiptLedger: Send + Sync {
 }
 
 impl ReceiptLedger for Store {
-    fn clock(&self) -> &crate::domain::Clock {
-        Store::clock(self)
-    }
-    async fn message(
-        &self,
-        team: &TeamCode,
-        message_id: &str,
-    ) -> Result<Option<MessageRecord>, StoreError> {
-        Store::message(self, team, message_id).await
-    }
     async fn apply_status(
         &self,
         team: &TeamCode,
@@ -156,14 +131,6 @@ impl ReceiptLedger for Store {
         job: &SendJob,
     ) -> Result<(), StoreError> {
         Store::schedule_job(self, due, message_id, job).await
-    }
-    async fn set_detail_status(
-        &self,
-        team: &TeamCode,
-        detail: &str,
-        status: &str,
-    ) -> Result<(), StoreError> {
-        Store::set_detail_status(self, team, detail, status).await
     }
     async fn due_jobs(&self, now: i64) -> Result<Vec<DueJob>, StoreError> {
         Store::due_jobs(self, now).await

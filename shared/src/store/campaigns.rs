@@ -16,8 +16,8 @@ use time::Date;
 
 use super::children::read_state;
 use super::{
-    ChildItem, Facts, Item, MESSAGE_RECORDS_DAYS, STATE_SK, Store, StoreError, TTL_ATTRIBUTE, err,
-    keys, s, sdk_err, str_attr,
+    ChildItem, Facts, Item, STATE_SK, Store, StoreError, TTL_ATTRIBUTE, err, keys, s, sdk_err,
+    str_attr,
 };
 use crate::campaign::{Campaign, CampaignDates};
 use crate::jobs::SendJob;
@@ -482,10 +482,7 @@ impl Store {
             )
             .item("plan", s(plan_json))
             .item("decided_at", s(self.clock.rfc3339()))
-            .item(
-                TTL_ATTRIBUTE,
-                AttributeValue::N((self.now_epoch() + MESSAGE_RECORDS_DAYS * 86_400).to_string()),
-            )
+            .item(TTL_ATTRIBUTE, self.records_ttl())
             .send()
             .await
             .map_err(sdk_err)?;

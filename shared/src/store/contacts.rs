@@ -1,11 +1,7 @@
 //! Contact details: each email address's and phone number's status for the team (failed, opted
 //! out, erased), and the texts parents send that are not an opt-out.
 
-use aws_sdk_dynamodb::types::AttributeValue;
-
-use super::{
-    MESSAGE_RECORDS_DAYS, Store, StoreError, TTL_ATTRIBUTE, conditional, keys, s, sdk_err,
-};
+use super::{Store, StoreError, TTL_ATTRIBUTE, conditional, keys, s, sdk_err};
 use crate::policy::Channel;
 use crate::uploads::TeamCode;
 
@@ -64,10 +60,7 @@ impl Store {
             .item("sk", s(format!("{received_at}#{inbound_id}")))
             .item("item_type", s("inbound_text"))
             .item("message", s(message))
-            .item(
-                TTL_ATTRIBUTE,
-                AttributeValue::N((self.now_epoch() + MESSAGE_RECORDS_DAYS * 86_400).to_string()),
-            );
+            .item(TTL_ATTRIBUTE, self.records_ttl());
         if let Some(from) = from {
             put = put.item("from", s(from));
         }

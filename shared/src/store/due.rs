@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::{MESSAGE_RECORDS_DAYS, Store, StoreError, TTL_ATTRIBUTE, err, keys, s, sdk_err};
+use super::{Store, StoreError, TTL_ATTRIBUTE, err, keys, s, sdk_err};
 use crate::jobs::SendJob;
 
 use crate::uploads::TeamCode;
@@ -323,10 +323,7 @@ impl Store {
             .item("purpose", s(purpose))
             .item("reason", s(reason))
             .item("listed_at", s(self.clock.rfc3339()))
-            .item(
-                TTL_ATTRIBUTE,
-                AttributeValue::N((self.now_epoch() + MESSAGE_RECORDS_DAYS * 86_400).to_string()),
-            )
+            .item(TTL_ATTRIBUTE, self.records_ttl())
             .send()
             .await
             .map_err(sdk_err)?;

@@ -141,6 +141,12 @@ impl Store {
         self.clock.epoch()
     }
 
+    /// The TTL of an item kept as long as message records are (decisions, follow-ups,
+    /// contact statuses), from now on the clock.
+    fn records_ttl(&self) -> AttributeValue {
+        AttributeValue::N((self.now_epoch() + MESSAGE_RECORDS_DAYS * 86_400).to_string())
+    }
+
     /// Whether an item's TTL has passed (DynamoDB deletes expired items late).
     fn expired(&self, item: &Item) -> bool {
         item.get(TTL_ATTRIBUTE)
