@@ -268,7 +268,7 @@ impl World {
 fn statuses(records: &[MessageRecord]) -> Vec<(String, String)> {
     records
         .iter()
-        .map(|r| (r.channel.clone(), r.status.clone()))
+        .map(|r| (r.channel.as_str().to_owned(), r.status.clone()))
         .collect()
 }
 
@@ -435,7 +435,7 @@ async fn a_temporary_failure_is_retried_after_24_hours_then_a_letter_is_sent() {
         .messages()
         .await
         .into_iter()
-        .map(|r| (r.channel, r.attempt, r.status))
+        .map(|r| (r.channel.as_str().to_owned(), r.attempt, r.status))
         .collect();
     records.sort();
     assert_eq!(

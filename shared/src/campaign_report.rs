@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::campaign::Campaign;
 use crate::files::report::guard_formula;
-use crate::policy::{Purpose, stop_reason};
+use crate::policy::{Channel, Purpose, stop_reason};
 use crate::schedule::runner::same_children;
 use crate::store::{Decision, Facts, MessageRecord, Store, StoreError};
 use crate::uploads::TeamCode;
@@ -272,7 +272,7 @@ impl CampaignReport {
                 .any(|id| follow_ups.contains_key(&((*id).to_owned(), purpose.to_owned())))
         };
         for m in &child.messages {
-            self.add_message(facts, m, follow_up(&m.purpose));
+            self.add_message(facts, m, follow_up(m.purpose.as_str()));
         }
         for d in &child.decisions {
             for reason in &d.skipped {
@@ -336,10 +336,10 @@ impl CampaignReport {
     /// letter).
     fn add_message(&mut self, facts: &Facts, m: &MessageRecord, manual_follow_up: bool) {
         let mut row = row_for(facts);
-        row.purpose = m.purpose.clone();
+        row.purpose = m.purpose.as_str().to_owned();
         row.occasion = m.occasion.clone().unwrap_or_default();
-        row.channel = m.channel.clone();
-        row.recipient = if m.channel == "letter" {
+        row.channel = m.channel.as_str().to_owned();
+        row.recipient = if m.channel == Channel::Letter {
             "home address".into()
         } else {
             m.recipient.clone()
@@ -352,7 +352,7 @@ impl CampaignReport {
         let summary = &mut self.summary;
         *summary
             .messages
-            .entry(m.channel.clone())
+            .entry(m.channel.as_str().to_owned())
             .or_default()
             .entry(m.status.clone())
             .or_default() += 1;

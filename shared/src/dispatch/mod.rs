@@ -260,7 +260,7 @@ impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, N, P>
             if let Some((channel, recipient)) = &retry_target {
                 planned
                     .sends
-                    .retain(|s| s.channel.as_str() == channel && &s.recipient == recipient);
+                    .retain(|s| s.channel == *channel && &s.recipient == recipient);
             }
             let mut new_failure = false;
             for send in &planned.sends {

@@ -154,22 +154,6 @@ pub enum ReceiptError {
     Contended,
 }
 
-fn channel_of(record: &MessageRecord) -> Channel {
-    match record.channel.as_str() {
-        "email" => Channel::Email,
-        "sms" => Channel::Sms,
-        _ => Channel::Letter,
-    }
-}
-
-fn purpose_of(record: &MessageRecord) -> Purpose {
-    match record.purpose.as_str() {
-        "consent_reminder" => Purpose::ConsentReminder,
-        "session_reminder" => Purpose::SessionReminder,
-        _ => Purpose::ConsentRequest,
-    }
-}
-
 impl Receipts {
     /// Over `store`, queueing follow-on jobs on `send_queue_url`.
     pub fn new(store: Store, sqs: aws_sdk_sqs::Client, send_queue_url: impl Into<String>) -> Self {
@@ -286,7 +270,7 @@ impl<L: ReceiptLedger, Q: SendQueue> Receipts<L, Q> {
                 );
                 // An attempt that recorded a letter's final status may have died before it
                 // stopped polling the letter: finish that (idempotent).
-                if channel_of(&record) == Channel::Letter && current.is_final() {
+                if record.channel == Channel::Letter && current.is_final() {
                     self.store.close_letter(team, message_id).await?;
                 }
                 return Ok(Applied::Stale);
@@ -309,7 +293,7 @@ impl<L: ReceiptLedger, Q: SendQueue> Receipts<L, Q> {
                 tracing::info!(message_id, status = status.as_str(), "status recorded");
                 // Only once its final status is recorded does polling of a letter stop: closed
                 // any earlier, a failure in between would leave the status unread for good.
-                if channel_of(&record) == Channel::Letter && status.is_final() {
+                if record.channel == Channel::Letter && status.is_final() {
                     self.store.close_letter(team, message_id).await?;
                 }
                 return Ok(Applied::Recorded);
@@ -325,8 +309,8 @@ impl<L: ReceiptLedger, Q: SendQueue> Receipts<L, Q> {
         status: &Status,
         now: OffsetDateTime,
     ) -> Result<(), ReceiptError> {
-        let channel = channel_of(record);
-        let purpose = purpose_of(record);
+        let channel = record.channel;
+        let purpose = record.purpose;
         let follow_up = |reason: String| async move {
             self.store
                 .add_follow_up(

@@ -12,7 +12,7 @@ use super::{Store, StoreError, conditional, err, keys, s, sdk_err};
 use crate::domain::Clock;
 use crate::jobs::{JobKind, SendJob};
 use crate::notify::Personalisation;
-use crate::policy::PlannedSend;
+use crate::policy::{Channel, PlannedSend, Purpose};
 use crate::uploads::TeamCode;
 
 /// Message records and decisions are kept this long unless the team says otherwise.
@@ -77,9 +77,9 @@ pub struct MessageRecord {
     /// The child.
     pub child_id: String,
     /// Why it was sent.
-    pub purpose: String,
+    pub purpose: Purpose,
     /// `email`, `sms` or `letter`.
-    pub channel: String,
+    pub channel: Channel,
     /// The email address, phone number, or `letter`.
     pub recipient: String,
     /// Which parents it reaches.
@@ -147,8 +147,8 @@ impl MessageRecord {
             team: team.to_string(),
             campaign_id: job.campaign_id.clone(),
             child_id: job.child_id.clone(),
-            purpose: job.purpose.as_str().into(),
-            channel: send.channel.as_str().into(),
+            purpose: job.purpose,
+            channel: send.channel,
             recipient: send.recipient.clone(),
             parent_slots: send.parent_slots.clone(),
             template_id: template_id.to_string(),

@@ -1328,8 +1328,8 @@ async fn outcomes(
         let history: Vec<&str> = m.status_history.iter().map(|c| c.status.as_str()).collect();
         result.trails.entry(family).or_default().push(format!(
             "{} {} {} {} {:?}{}",
-            m.purpose,
-            m.channel,
+            m.purpose.as_str(),
+            m.channel.as_str(),
             &m.message_id[..8.min(m.message_id.len())],
             m.state,
             history,
