@@ -71,6 +71,274 @@ pub(crate) struct Check {
 }
 
 impl Check {
+    /// A field the format does not have is an error (a misspelt one would be ignored).
+    fn unknown_fields(&mut self, object: &Map<String, Value>) {
+        for name in object.keys() {
+            if !FIELDS.contains(&name.as_str()) {
+                self.error(
+                    name.clone(),
+                    UNKNOWN_FIELD,
+                    format!("{name} is not a campaign field; remove it or check its spelling"),
+                );
+            }
+        }
+    }
+
+    /// The id: the file's name without `.json`, and fit to be part of message ids.
+    fn id(&mut self, object: &Map<String, Value>, file_name: &str) {
+        let stem = file_name
+            .strip_suffix(".json")
+            .or_else(|| file_name.strip_suffix(".JSON"))
+            .unwrap_or(file_name);
+        match object.get("id").and_then(Value::as_str) {
+            None => self.error(
+                "id",
+                codes::MISSING_VALUE,
+                "id is missing; give the campaign's id, the same as the file name",
+            ),
+            Some(id) if id != stem => self.error(
+                "id",
+                INVALID_ID,
+                "id should be the same as the file's name without .json",
+            ),
+            Some(id)
+                if id.is_empty()
+                    || id.len() > 64
+                    || !id
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+            {
+                self.error(
+                    "id",
+                    INVALID_ID,
+                    "id should be up to 64 letters, digits, - and _ (it is part of message ids)",
+                )
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// The programme: one of the five.
+    fn programme(&mut self, object: &Map<String, Value>) {
+        match object.get("programme").and_then(Value::as_str) {
+            Some(p) if PROGRAMMES.contains(&p) => {}
+            Some(_) => self.error(
+                "programme",
+                INVALID_PROGRAMME,
+                format!("programme should be one of {}", PROGRAMMES.join(", ")),
+            ),
+            None => self.error(
+                "programme",
+                codes::MISSING_VALUE,
+                "programme is missing; give one of hpv, flu, menacwy, td_ipv, mmr",
+            ),
+        }
+    }
+
+    /// The schools: at least one, each a 6-digit URN.
+    fn schools(&mut self, object: &Map<String, Value>) {
+        match object.get("schools").and_then(Value::as_array) {
+            Some(schools) if !schools.is_empty() => {
+                for (i, urn) in schools.iter().enumerate() {
+                    if urn.as_str().is_none_or(|u| SchoolUrn::parse(u).is_err()) {
+                        self.error(
+                            format!("schools[{i}]"),
+                            codes::INVALID_URN,
+                            "each school should be its 6-digit URN, in quotes",
+                        );
+                    }
+                }
+            }
+            _ => self.error(
+                "schools",
+                codes::MISSING_VALUE,
+                "schools should list at least one school's URN",
+            ),
+        }
+    }
+
+    /// The session dates, the consent deadline and the request day, in order; a warning when every session is past.
+    fn dates(&mut self, object: &Map<String, Value>, today: Date) {
+        let mut sessions = Vec::new();
+        match object.get("sessions").and_then(Value::as_array) {
+            Some(list) if !list.is_empty() => {
+                for (i, d) in list.iter().enumerate() {
+                    sessions.extend(self.date(&format!("sessions[{i}]"), d));
+                }
+            }
+            _ => self.error(
+                "sessions",
+                codes::MISSING_VALUE,
+                "sessions should list at least one session date",
+            ),
+        }
+        let first_session = sessions.iter().min().copied();
+        let deadline = object
+            .get("consent_deadline")
+            .filter(|v| !v.is_null())
+            .and_then(|v| self.date("consent_deadline", v));
+        let requests_on = object
+            .get("send_requests_on")
+            .filter(|v| !v.is_null())
+            .and_then(|v| self.date("send_requests_on", v));
+        if let Some(first) = first_session {
+            let effective_deadline = deadline.unwrap_or(first - Duration::days(1));
+            if deadline.is_some_and(|d| d >= first) {
+                self.error(
+                    "consent_deadline",
+                    INVALID_DATE,
+                    "consent_deadline should be before the first session",
+                );
+            }
+            if requests_on.unwrap_or(first - Duration::days(21)) >= effective_deadline {
+                self.error(
+                    "send_requests_on",
+                    INVALID_DATE,
+                    "send_requests_on should be before the consent deadline",
+                );
+            }
+            if sessions.iter().all(|&s| s < today) {
+                self.warnings.push(Issue {
+                    row: None,
+                    column: Some("sessions".into()),
+                    code: CAMPAIGN_FINISHED,
+                    message: "Every session is in the past, so this campaign will send nothing"
+                        .into(),
+                });
+            }
+        }
+    }
+
+    /// The reminders, the flags, and the grounds an urgent campaign must record.
+    fn sending(&mut self, object: &Map<String, Value>) {
+        self.small_numbers(
+            object,
+            "reminder_days_before_deadline",
+            60,
+            INVALID_REMINDER,
+            "each reminder should be a number of days from 0 to 60",
+            "reminder_days_before_deadline should be a list of numbers, such as [7]",
+        );
+        for flag in ["session_reminder", "letters", "urgent"] {
+            self.flag(object, flag);
+        }
+        let grounds = object.get("override_grounds");
+        if grounds.is_some_and(|g| !g.is_null() && !g.is_string()) {
+            self.error(
+                "override_grounds",
+                INVALID_TYPE,
+                "override_grounds should be text, or null",
+            );
+        }
+        let has_grounds = grounds
+            .and_then(Value::as_str)
+            .is_some_and(|g| !g.trim().is_empty());
+        if object.get("urgent").and_then(Value::as_bool) == Some(true) && !has_grounds {
+            self.error(
+                "override_grounds",
+                MISSING_GROUNDS,
+                "an urgent campaign must record its compelling legitimate grounds for overriding objections in override_grounds",
+            );
+        }
+    }
+
+    /// The templates: for known purposes and channels, Notify ids, at least one for the consent request.
+    fn templates(&mut self, object: &Map<String, Value>) {
+        match object.get("templates").and_then(Value::as_object) {
+            Some(templates) => {
+                for (purpose, channels) in templates {
+                    if !PURPOSES.contains(&purpose.as_str()) {
+                        self.error(
+                            format!("templates.{purpose}"),
+                            UNKNOWN_FIELD,
+                            "templates are given for consent_request, consent_reminder and session_reminder only",
+                        );
+                        continue;
+                    }
+                    let Some(channels) = channels.as_object() else {
+                        self.error(
+                            format!("templates.{purpose}"),
+                            INVALID_TYPE,
+                            format!("templates.{purpose} should be {{\"email\": …, \"sms\": …, \"letter\": …}}"),
+                        );
+                        continue;
+                    };
+                    for (channel, id) in channels {
+                        let path = format!("templates.{purpose}.{channel}");
+                        if !CHANNELS.contains(&channel.as_str()) {
+                            self.error(
+                                path,
+                                UNKNOWN_FIELD,
+                                "a template is given for email, sms or letter",
+                            );
+                        } else if !id.is_null()
+                            && id
+                                .as_str()
+                                .is_none_or(|t| uuid::Uuid::parse_str(t).is_err())
+                        {
+                            self.error(
+                                path.clone(),
+                                INVALID_TEMPLATE,
+                                format!("{path} should be a Notify template id (a UUID)"),
+                            );
+                        }
+                    }
+                }
+                let request = templates
+                    .get("consent_request")
+                    .and_then(Value::as_object)
+                    .is_some_and(|c| c.values().any(|v| !v.is_null()));
+                if !request {
+                    self.error(
+                        "templates.consent_request",
+                        codes::MISSING_VALUE,
+                        "templates.consent_request needs at least one template (email, sms or letter)",
+                    );
+                }
+            }
+            None => self.error(
+                "templates",
+                codes::MISSING_VALUE,
+                "templates is missing; give the Notify template ids for each purpose and channel",
+            ),
+        }
+    }
+
+    /// Personalisation: text values, links on https.
+    fn personalisation(&mut self, object: &Map<String, Value>) {
+        if let Some(personalisation) = object.get("personalisation") {
+            match personalisation.as_object() {
+                Some(values) => {
+                    for (name, v) in values {
+                        let path = format!("personalisation.{name}");
+                        match v.as_str() {
+                            None => self.error(
+                                path.clone(),
+                                INVALID_TYPE,
+                                format!("{path} should be text"),
+                            ),
+                            Some(link)
+                                if name.ends_with("_url") && !link.starts_with("https://") =>
+                            {
+                                self.error(
+                                    path.clone(),
+                                    INVALID_LINK,
+                                    format!("{path} should be a link starting https://"),
+                                )
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                }
+                None => self.error(
+                    "personalisation",
+                    INVALID_TYPE,
+                    "personalisation should be an object of names and text values",
+                ),
+            }
+        }
+    }
+
     /// An error at `path`.
     pub(crate) fn error(
         &mut self,
@@ -212,80 +480,10 @@ pub fn validate_campaign(file_name: &str, bytes: &[u8], today: Date) -> (Report,
         errors: Vec::new(),
         warnings: Vec::new(),
     };
-    for name in object.keys() {
-        if !FIELDS.contains(&name.as_str()) {
-            check.error(
-                name.clone(),
-                UNKNOWN_FIELD,
-                format!("{name} is not a campaign field; remove it or check its spelling"),
-            );
-        }
-    }
-
-    let stem = file_name
-        .strip_suffix(".json")
-        .or_else(|| file_name.strip_suffix(".JSON"))
-        .unwrap_or(file_name);
-    match object.get("id").and_then(Value::as_str) {
-        None => check.error(
-            "id",
-            codes::MISSING_VALUE,
-            "id is missing; give the campaign's id, the same as the file name",
-        ),
-        Some(id) if id != stem => check.error(
-            "id",
-            INVALID_ID,
-            "id should be the same as the file's name without .json",
-        ),
-        Some(id)
-            if id.is_empty()
-                || id.len() > 64
-                || !id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            check.error(
-                "id",
-                INVALID_ID,
-                "id should be up to 64 letters, digits, - and _ (it is part of message ids)",
-            )
-        }
-        Some(_) => {}
-    }
-
-    match object.get("programme").and_then(Value::as_str) {
-        Some(p) if PROGRAMMES.contains(&p) => {}
-        Some(_) => check.error(
-            "programme",
-            INVALID_PROGRAMME,
-            format!("programme should be one of {}", PROGRAMMES.join(", ")),
-        ),
-        None => check.error(
-            "programme",
-            codes::MISSING_VALUE,
-            "programme is missing; give one of hpv, flu, menacwy, td_ipv, mmr",
-        ),
-    }
-
-    match object.get("schools").and_then(Value::as_array) {
-        Some(schools) if !schools.is_empty() => {
-            for (i, urn) in schools.iter().enumerate() {
-                if urn.as_str().is_none_or(|u| SchoolUrn::parse(u).is_err()) {
-                    check.error(
-                        format!("schools[{i}]"),
-                        codes::INVALID_URN,
-                        "each school should be its 6-digit URN, in quotes",
-                    );
-                }
-            }
-        }
-        _ => check.error(
-            "schools",
-            codes::MISSING_VALUE,
-            "schools should list at least one school's URN",
-        ),
-    }
-
+    check.unknown_fields(object);
+    check.id(object, file_name);
+    check.programme(object);
+    check.schools(object);
     check.small_numbers(
         object,
         "year_groups",
@@ -295,172 +493,10 @@ pub fn validate_campaign(file_name: &str, bytes: &[u8], today: Date) -> (Report,
         "year_groups should be a list of numbers, such as [8, 9]",
     );
 
-    let mut sessions = Vec::new();
-    match object.get("sessions").and_then(Value::as_array) {
-        Some(list) if !list.is_empty() => {
-            for (i, d) in list.iter().enumerate() {
-                sessions.extend(check.date(&format!("sessions[{i}]"), d));
-            }
-        }
-        _ => check.error(
-            "sessions",
-            codes::MISSING_VALUE,
-            "sessions should list at least one session date",
-        ),
-    }
-    let first_session = sessions.iter().min().copied();
-    let deadline = object
-        .get("consent_deadline")
-        .filter(|v| !v.is_null())
-        .and_then(|v| check.date("consent_deadline", v));
-    let requests_on = object
-        .get("send_requests_on")
-        .filter(|v| !v.is_null())
-        .and_then(|v| check.date("send_requests_on", v));
-    if let Some(first) = first_session {
-        let effective_deadline = deadline.unwrap_or(first - Duration::days(1));
-        if deadline.is_some_and(|d| d >= first) {
-            check.error(
-                "consent_deadline",
-                INVALID_DATE,
-                "consent_deadline should be before the first session",
-            );
-        }
-        if requests_on.unwrap_or(first - Duration::days(21)) >= effective_deadline {
-            check.error(
-                "send_requests_on",
-                INVALID_DATE,
-                "send_requests_on should be before the consent deadline",
-            );
-        }
-        if sessions.iter().all(|&s| s < today) {
-            check.warnings.push(Issue {
-                row: None,
-                column: Some("sessions".into()),
-                code: CAMPAIGN_FINISHED,
-                message: "Every session is in the past, so this campaign will send nothing".into(),
-            });
-        }
-    }
-
-    check.small_numbers(
-        object,
-        "reminder_days_before_deadline",
-        60,
-        INVALID_REMINDER,
-        "each reminder should be a number of days from 0 to 60",
-        "reminder_days_before_deadline should be a list of numbers, such as [7]",
-    );
-    for flag in ["session_reminder", "letters", "urgent"] {
-        check.flag(object, flag);
-    }
-    let grounds = object.get("override_grounds");
-    if grounds.is_some_and(|g| !g.is_null() && !g.is_string()) {
-        check.error(
-            "override_grounds",
-            INVALID_TYPE,
-            "override_grounds should be text, or null",
-        );
-    }
-    let has_grounds = grounds
-        .and_then(Value::as_str)
-        .is_some_and(|g| !g.trim().is_empty());
-    if object.get("urgent").and_then(Value::as_bool) == Some(true) && !has_grounds {
-        check.error(
-            "override_grounds",
-            MISSING_GROUNDS,
-            "an urgent campaign must record its compelling legitimate grounds for overriding objections in override_grounds",
-        );
-    }
-
-    match object.get("templates").and_then(Value::as_object) {
-        Some(templates) => {
-            for (purpose, channels) in templates {
-                if !PURPOSES.contains(&purpose.as_str()) {
-                    check.error(
-                        format!("templates.{purpose}"),
-                        UNKNOWN_FIELD,
-                        "templates are given for consent_request, consent_reminder and session_reminder only",
-                    );
-                    continue;
-                }
-                let Some(channels) = channels.as_object() else {
-                    check.error(
-                        format!("templates.{purpose}"),
-                        INVALID_TYPE,
-                        format!("templates.{purpose} should be {{\"email\": …, \"sms\": …, \"letter\": …}}"),
-                    );
-                    continue;
-                };
-                for (channel, id) in channels {
-                    let path = format!("templates.{purpose}.{channel}");
-                    if !CHANNELS.contains(&channel.as_str()) {
-                        check.error(
-                            path,
-                            UNKNOWN_FIELD,
-                            "a template is given for email, sms or letter",
-                        );
-                    } else if !id.is_null()
-                        && id
-                            .as_str()
-                            .is_none_or(|t| uuid::Uuid::parse_str(t).is_err())
-                    {
-                        check.error(
-                            path.clone(),
-                            INVALID_TEMPLATE,
-                            format!("{path} should be a Notify template id (a UUID)"),
-                        );
-                    }
-                }
-            }
-            let request = templates
-                .get("consent_request")
-                .and_then(Value::as_object)
-                .is_some_and(|c| c.values().any(|v| !v.is_null()));
-            if !request {
-                check.error(
-                    "templates.consent_request",
-                    codes::MISSING_VALUE,
-                    "templates.consent_request needs at least one template (email, sms or letter)",
-                );
-            }
-        }
-        None => check.error(
-            "templates",
-            codes::MISSING_VALUE,
-            "templates is missing; give the Notify template ids for each purpose and channel",
-        ),
-    }
-
-    if let Some(personalisation) = object.get("personalisation") {
-        match personalisation.as_object() {
-            Some(values) => {
-                for (name, v) in values {
-                    let path = format!("personalisation.{name}");
-                    match v.as_str() {
-                        None => check.error(
-                            path.clone(),
-                            INVALID_TYPE,
-                            format!("{path} should be text"),
-                        ),
-                        Some(link) if name.ends_with("_url") && !link.starts_with("https://") => {
-                            check.error(
-                                path.clone(),
-                                INVALID_LINK,
-                                format!("{path} should be a link starting https://"),
-                            )
-                        }
-                        Some(_) => {}
-                    }
-                }
-            }
-            None => check.error(
-                "personalisation",
-                INVALID_TYPE,
-                "personalisation should be an object of names and text values",
-            ),
-        }
-    }
+    check.dates(object, today);
+    check.sending(object);
+    check.templates(object);
+    check.personalisation(object);
 
     let mut campaign = None;
     if check.errors.is_empty() {
