@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::campaigns::{campaign_from_item, senders_from_item};
 use super::children::read_state;
-use super::{ChildItem, OPTED_OUT, STATE_SK, Store, StoreError, err, keys, str_attr};
+use super::{ChildItem, Item, OPTED_OUT, STATE_SK, Store, StoreError, err, keys, str_attr};
 use crate::campaign::Campaign;
 use crate::domain::ContactDetail;
 use crate::jobs::SendJob;
@@ -71,16 +71,7 @@ impl Store {
         &self,
         jobs: &[(TeamCode, &SendJob)],
     ) -> Result<Vec<Loaded>, StoreError> {
-        let first_keys = |team: &TeamCode, job: &SendJob| {
-            let child_pk = keys::child_pk(team, &job.child_id);
-            [
-                (keys::hold_pk(team), keys::HOLD_SK.to_owned()),
-                (keys::settings_pk(team), keys::SETTINGS_SK.to_owned()),
-                (keys::campaign_pk(team), job.campaign_id.clone()),
-                (child_pk.clone(), keys::CHILD_SK.to_owned()),
-                (child_pk, STATE_SK.to_owned()),
-            ]
-        };
+        // First round: the hold, the settings, the campaign, the child and their state.
         let mut wanted: Vec<(String, String)> = jobs
             .iter()
             .flat_map(|(team, job)| first_keys(team, job))
@@ -88,86 +79,12 @@ impl Store {
         wanted.sort();
         wanted.dedup();
         let first = self.batch_get(&wanted).await?;
+        let partials = jobs
+            .iter()
+            .map(|(team, job)| self.first_round(&first, team, job))
+            .collect::<Result<Vec<_>, _>>()?;
 
-        // What each job found in the first round, and the keys of its second.
-        struct Partial {
-            hold: Option<Duration>,
-            senders: TeamSendSettings,
-            campaign: Option<Campaign>,
-            child: Option<(ChildItem, HashMap<String, String>, Vec<Objection>)>,
-            latest_key: Option<(String, String)>,
-            /// Each detail's status key, then (after every plain one) its erasure marker's.
-            status_keys: Vec<((String, String), String)>,
-        }
-        let mut partials = Vec::with_capacity(jobs.len());
-        for (team, job) in jobs {
-            let [hold_key, settings_key, campaign_key, child_key, state_key] =
-                first_keys(team, job);
-            let hold = first.get(&hold_key).and_then(|item| {
-                let until = item
-                    .get("until")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse::<i64>().ok())
-                    .unwrap_or(0);
-                let now = self.now_epoch();
-                (until > now).then(|| Duration::from_secs((until - now) as u64))
-            });
-            let senders = match first.get(&settings_key) {
-                Some(item) => senders_from_item(item)?,
-                None => TeamSendSettings::default(),
-            };
-            let campaign = match first.get(&campaign_key) {
-                Some(item) => Some(campaign_from_item(item)?),
-                None => None,
-            };
-            let mut partial = Partial {
-                hold,
-                senders,
-                campaign,
-                child: None,
-                latest_key: None,
-                status_keys: Vec::new(),
-            };
-            if let Some(child_item) = first.get(&child_key) {
-                let child: ChildItem = serde_dynamo::from_item(child_item.clone()).map_err(err)?;
-                let (responses, objections) =
-                    first.get(&state_key).map(read_state).unwrap_or_default();
-                partial.latest_key = Some((keys::latest_pk(team), child.source.clone()));
-                let details: Vec<String> = child
-                    .parents
-                    .iter()
-                    .flat_map(|p| {
-                        let email = p
-                            .email
-                            .as_ref()
-                            .map(|e| ContactDetail::Email(e.clone()).key());
-                        let phone = p
-                            .phone
-                            .as_ref()
-                            .map(|n| ContactDetail::Phone(n.clone()).key());
-                        email.into_iter().chain(phone)
-                    })
-                    .collect();
-                for detail in &details {
-                    partial.status_keys.push((
-                        (keys::contact_pk(team, detail), keys::STATUS_SK.into()),
-                        detail.clone(),
-                    ));
-                }
-                // An erased detail is known only by its marker (a keyed hash): checked last,
-                // so it wins over any other status.
-                for detail in &details {
-                    if let Some(pk) = self.erased_status_key(team, detail) {
-                        partial
-                            .status_keys
-                            .push(((pk, keys::STATUS_SK.into()), detail.clone()));
-                    }
-                }
-                partial.child = Some((child, responses, objections));
-            }
-            partials.push(partial);
-        }
-
+        // Second round: the child's source's latest upload and every detail's status.
         let mut second_keys: Vec<(String, String)> = partials
             .iter()
             .flat_map(|p| {
@@ -184,46 +101,145 @@ impl Store {
         } else {
             self.batch_get(&second_keys).await?
         };
+        Ok(partials.into_iter().map(|p| p.complete(&second)).collect())
+    }
 
-        Ok(partials
-            .into_iter()
-            .map(|p| {
-                let facts = p.child.map(|(child, responses, objections)| {
-                    let left_cohort = p
-                        .latest_key
-                        .as_ref()
-                        .and_then(|k| second.get(k))
-                        .and_then(|l| str_attr(l, "upload_id"))
-                        .is_some_and(|id| id != child.upload_id);
-                    let statuses = p
-                        .status_keys
-                        .iter()
-                        .filter_map(|(k, detail)| Some((second.get(k)?, detail.clone())))
-                        .filter_map(|(item, detail)| {
-                            let status = match str_attr(item, "status")?.as_str() {
-                                "failed" => DetailStatus::Failed,
-                                OPTED_OUT => DetailStatus::OptedOut,
-                                "erased" => DetailStatus::Erased,
-                                _ => DetailStatus::Usable,
-                            };
-                            Some((detail, status))
-                        })
-                        .collect();
-                    Facts {
-                        child,
-                        statuses,
-                        objections,
-                        responses,
-                        left_cohort,
-                    }
-                });
-                Loaded {
-                    hold: p.hold,
-                    campaign: p.campaign,
-                    facts,
-                    senders: p.senders,
-                }
+    /// What one job found in the first round, and the keys of its second.
+    fn first_round(
+        &self,
+        first: &HashMap<(String, String), Item>,
+        team: &TeamCode,
+        job: &SendJob,
+    ) -> Result<Partial, StoreError> {
+        let [hold_key, settings_key, campaign_key, child_key, state_key] = first_keys(team, job);
+        let hold = first.get(&hold_key).and_then(|item| {
+            let until = item
+                .get("until")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<i64>().ok())
+                .unwrap_or(0);
+            let now = self.now_epoch();
+            (until > now).then(|| Duration::from_secs((until - now) as u64))
+        });
+        let senders = match first.get(&settings_key) {
+            Some(item) => senders_from_item(item)?,
+            None => TeamSendSettings::default(),
+        };
+        let campaign = match first.get(&campaign_key) {
+            Some(item) => Some(campaign_from_item(item)?),
+            None => None,
+        };
+        let mut partial = Partial {
+            hold,
+            senders,
+            campaign,
+            child: None,
+            latest_key: None,
+            status_keys: Vec::new(),
+        };
+        let Some(child_item) = first.get(&child_key) else {
+            return Ok(partial);
+        };
+        let child: ChildItem = serde_dynamo::from_item(child_item.clone()).map_err(err)?;
+        let (responses, objections) = first.get(&state_key).map(read_state).unwrap_or_default();
+        partial.latest_key = Some((keys::latest_pk(team), child.source.clone()));
+        let details: Vec<String> = child
+            .parents
+            .iter()
+            .flat_map(|p| {
+                let email = p
+                    .email
+                    .as_ref()
+                    .map(|e| ContactDetail::Email(e.clone()).key());
+                let phone = p
+                    .phone
+                    .as_ref()
+                    .map(|n| ContactDetail::Phone(n.clone()).key());
+                email.into_iter().chain(phone)
             })
-            .collect())
+            .collect();
+        for detail in &details {
+            partial.status_keys.push((
+                (keys::contact_pk(team, detail), keys::STATUS_SK.into()),
+                detail.clone(),
+            ));
+        }
+        // An erased detail is known only by its marker (a keyed hash): checked last, so it
+        // wins over any other status.
+        for detail in &details {
+            if let Some(pk) = self.erased_status_key(team, detail) {
+                partial
+                    .status_keys
+                    .push(((pk, keys::STATUS_SK.into()), detail.clone()));
+            }
+        }
+        partial.child = Some((child, responses, objections));
+        Ok(partial)
+    }
+}
+
+/// The keys of a job's first round: the daily-limit hold, the team's settings, the campaign,
+/// the child and their state.
+fn first_keys(team: &TeamCode, job: &SendJob) -> [(String, String); 5] {
+    let child_pk = keys::child_pk(team, &job.child_id);
+    [
+        (keys::hold_pk(team), keys::HOLD_SK.to_owned()),
+        (keys::settings_pk(team), keys::SETTINGS_SK.to_owned()),
+        (keys::campaign_pk(team), job.campaign_id.clone()),
+        (child_pk.clone(), keys::CHILD_SK.to_owned()),
+        (child_pk, STATE_SK.to_owned()),
+    ]
+}
+
+/// What a job found in the first round, and the keys of its second.
+struct Partial {
+    hold: Option<Duration>,
+    senders: TeamSendSettings,
+    campaign: Option<Campaign>,
+    child: Option<(ChildItem, HashMap<String, String>, Vec<Objection>)>,
+    latest_key: Option<(String, String)>,
+    /// Each detail's status key, then (after every plain one) its erasure marker's.
+    status_keys: Vec<((String, String), String)>,
+}
+
+impl Partial {
+    /// The job's records, with what the second round found: whether the child left their
+    /// source's latest upload, and each detail's status (an erasure marker last, so it wins).
+    fn complete(self, second: &HashMap<(String, String), Item>) -> Loaded {
+        let facts = self.child.map(|(child, responses, objections)| {
+            let left_cohort = self
+                .latest_key
+                .as_ref()
+                .and_then(|k| second.get(k))
+                .and_then(|l| str_attr(l, "upload_id"))
+                .is_some_and(|id| id != child.upload_id);
+            let statuses = self
+                .status_keys
+                .iter()
+                .filter_map(|(k, detail)| Some((second.get(k)?, detail.clone())))
+                .filter_map(|(item, detail)| {
+                    let status = match str_attr(item, "status")?.as_str() {
+                        "failed" => DetailStatus::Failed,
+                        OPTED_OUT => DetailStatus::OptedOut,
+                        "erased" => DetailStatus::Erased,
+                        _ => DetailStatus::Usable,
+                    };
+                    Some((detail, status))
+                })
+                .collect();
+            Facts {
+                child,
+                statuses,
+                objections,
+                responses,
+                left_cohort,
+            }
+        });
+        Loaded {
+            hold: self.hold,
+            campaign: self.campaign,
+            facts,
+            senders: self.senders,
+        }
     }
 }
