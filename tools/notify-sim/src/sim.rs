@@ -318,7 +318,7 @@ impl Sim {
         let target = self.callback_target();
         // The lifecycle's own guard keeps the callback counted as pending until it finishes.
         if let (Some((payload, status)), Some(target)) = (receipt, target) {
-            callbacks::deliver(
+            deliver(
                 Arc::clone(&self),
                 target,
                 CallbackKind::DeliveryStatus,
@@ -353,7 +353,7 @@ impl Sim {
         let generation = *self.generation.borrow();
         let sim = Arc::clone(self);
         tokio::spawn(async move {
-            callbacks::deliver(
+            deliver(
                 sim,
                 target,
                 CallbackKind::InboundSms,
@@ -602,4 +602,97 @@ fn created_response(
         "content": content,
         "scheduled_for": null,
     })
+}
+
+/// How one attempt went.
+enum Outcome {
+    Delivered(u16),
+    Retry(Option<u16>, Option<String>),
+    Drop(u16),
+}
+
+/// POSTs `payload`, retrying as Notify does: after connection errors, timeouts, 5xx and 429,
+/// every `retry_interval`, at most [`callbacks::MAX_RETRIES`] times; any other 4xx is dropped at once.
+/// Gives up silently if the simulator is reset meanwhile.
+async fn deliver(
+    sim: Arc<Sim>,
+    target: CallbackTarget,
+    kind: CallbackKind,
+    id: Uuid,
+    notification_status: Option<String>,
+    payload: Value,
+    generation: u64,
+) {
+    let body = payload.to_string();
+    for attempt in 1..=callbacks::MAX_RETRIES + 1 {
+        let mut request = sim
+            .http
+            .post(&target.url)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(body.clone());
+        if let Some(token) = &target.bearer_token {
+            request = request.bearer_auth(token);
+        }
+        let sent = tokio::select! {
+            result = request.send() => result,
+            () = sim.reset_signal(generation) => return,
+        };
+        let outcome = match sent {
+            Ok(response) => {
+                let code = response.status();
+                if code.is_client_error() && code != http::StatusCode::TOO_MANY_REQUESTS {
+                    Outcome::Drop(code.as_u16())
+                } else if code.is_server_error() || code == http::StatusCode::TOO_MANY_REQUESTS {
+                    Outcome::Retry(Some(code.as_u16()), None)
+                } else {
+                    Outcome::Delivered(code.as_u16())
+                }
+            }
+            Err(e) => {
+                let what = if e.is_timeout() {
+                    "timeout".to_owned()
+                } else if e.is_connect() {
+                    "connection error".to_owned()
+                } else {
+                    format!("request error: {e}")
+                };
+                Outcome::Retry(None, Some(what))
+            }
+        };
+        let last = attempt > callbacks::MAX_RETRIES;
+        let (status_code, error, label) = match &outcome {
+            Outcome::Delivered(c) => (Some(*c), None, "delivered"),
+            Outcome::Drop(c) => (Some(*c), None, "dropped"),
+            Outcome::Retry(c, e) => (*c, e.clone(), if last { "gave_up" } else { "retrying" }),
+        };
+        tracing::info!(
+            callback = ?kind,
+            %id,
+            attempt,
+            status_code,
+            outcome = label,
+            "callback attempt"
+        );
+        sim.log_callback(
+            generation,
+            CallbackAttempt {
+                kind,
+                id,
+                attempt,
+                notification_status: notification_status.clone(),
+                at: OffsetDateTime::now_utc(),
+                status_code,
+                error,
+                outcome: label,
+            },
+        );
+        match outcome {
+            Outcome::Retry(..) if !last => {
+                if !sim.sleep_unless_reset(generation, sim.callback_retry).await {
+                    return;
+                }
+            }
+            _ => return,
+        }
+    }
 }
