@@ -567,7 +567,7 @@ const NEEDS: &[Need] = needs![
     "DispatcherRole" "sqs:ReceiveMessage" "${SendQueue.Arn}", "SQS event source mapping (functions/dispatcher)";
     "DispatcherRole" "sqs:DeleteMessage" "${SendQueue.Arn}", "SQS event source mapping";
     "DispatcherRole" "sqs:GetQueueAttributes" "${SendQueue.Arn}", "SQS event source mapping";
-    "DispatcherRole" "sqs:SendMessage" "${SendQueue.Arn}", "dispatch/mod.rs enqueue_job (requeue with delay)";
+    "DispatcherRole" "sqs:SendMessage" "${SendQueue.Arn}", "dispatch/ports.rs SqsSendQueue::enqueue (requeue with delay)";
     "DispatcherRole" "dynamodb:BatchGetItem" TABLE, "store/loading.rs load_many → batch_get";
     "DispatcherRole" "dynamodb:GetItem" TABLE, "store/messages.rs message; store/pacer.rs take_from_shared";
     "DispatcherRole" "dynamodb:PutItem" TABLE, "store/messages.rs put_intent; store/campaigns.rs record_decision, hold_until_midnight; store/contacts.rs set_detail_status; store/due.rs open_letter; store/pacer.rs";

@@ -50,12 +50,12 @@ impl Channel {
     }
 
     /// The contact detail a send on this channel goes to (`recipient` as the record holds it:
-    /// an address, or a number in E.164); a letter's is the number's slot, as before letters
-    /// had details of their own.
-    pub fn detail(self, recipient: &str) -> crate::domain::ContactDetail {
+    /// an address, or a number in E.164); a letter goes to the child's address, which has none.
+    pub fn detail(self, recipient: &str) -> Option<crate::domain::ContactDetail> {
         match self {
-            Self::Email => crate::domain::ContactDetail::Email(recipient.to_owned()),
-            _ => crate::domain::ContactDetail::Phone(recipient.to_owned()),
+            Self::Email => Some(crate::domain::ContactDetail::Email(recipient.to_owned())),
+            Self::Sms => Some(crate::domain::ContactDetail::Phone(recipient.to_owned())),
+            Self::Letter => None,
         }
     }
 }

@@ -460,13 +460,9 @@ impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, N, P>
                 self.store
                     .mark_failed(team, message_id, "validation-failed")
                     .await?;
-                if send.channel != Channel::Letter {
+                if let Some(detail) = send.channel.detail(&send.recipient) {
                     self.store
-                        .set_detail_status(
-                            team,
-                            &crate::store::detail_key(send.channel, &send.recipient),
-                            "failed",
-                        )
+                        .set_detail_status(team, &detail.key(), "failed")
                         .await?;
                 }
                 Ok(Delivery::Permanent(send.channel))
@@ -597,22 +593,4 @@ fn log_outcome(job: &SendJob, outcome: &JobOutcome) {
         held = outcome.held,
         "send job done"
     );
-}
-
-/// Puts a send job on the send queue, visible after `delay_seconds` (0–900).
-pub async fn enqueue_job(
-    sqs: &aws_sdk_sqs::Client,
-    queue_url: &str,
-    job: &SendJob,
-    delay_seconds: i32,
-) -> Result<(), QueueError> {
-    let body = serde_json::to_string(job).map_err(QueueError::Encode)?;
-    sqs.send_message()
-        .queue_url(queue_url)
-        .message_body(body)
-        .delay_seconds(delay_seconds)
-        .send()
-        .await
-        .map_err(QueueError::sqs)?;
-    Ok(())
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::{QueueError, SendJob, enqueue_job};
+use super::{QueueError, SendJob};
 use crate::domain::{Clock, TeamCode};
 use crate::notify::{
     EmailRequest, LetterRequest, NotificationStatus, NotifyClient, NotifyError, SentNotification,
@@ -271,7 +271,16 @@ impl SqsSendQueue {
 
 impl SendQueue for SqsSendQueue {
     async fn enqueue(&self, job: &SendJob, delay_seconds: i32) -> Result<(), QueueError> {
-        enqueue_job(&self.sqs, &self.url, job, delay_seconds).await
+        let body = serde_json::to_string(job).map_err(QueueError::Encode)?;
+        self.sqs
+            .send_message()
+            .queue_url(&self.url)
+            .message_body(body)
+            .delay_seconds(delay_seconds)
+            .send()
+            .await
+            .map_err(QueueError::sqs)?;
+        Ok(())
     }
 
     async fn enqueue_batch(&self, entries: &[(String, String)]) -> Result<Vec<String>, QueueError> {

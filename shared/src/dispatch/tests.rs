@@ -23,15 +23,11 @@ fn ava() -> ChildItem {
     fixtures::child("ava", "Ava", EMAIL, PHONE)
 }
 
-fn loaded(child: ChildItem) -> Loaded {
-    fixtures::loaded(child)
-}
-
 /// A dispatcher on fakes, for Ava, with leases of `lease_seconds`.
 fn dispatcher(lease_seconds: i64) -> Fake {
     let clock = Clock::fixed(datetime!(2027-02-17 09:00 UTC));
     Dispatcher::with_ports(
-        FakeLedger::new(clock, loaded(ava()), lease_seconds),
+        FakeLedger::new(clock, fixtures::loaded(ava()), lease_seconds),
         FakeQueue::default(),
         FakeNotify::default(),
         FakePacer::default(),
@@ -262,7 +258,7 @@ async fn notifys_daily_limit_holds_the_team_until_midnight_and_requeues_the_job(
 
 #[tokio::test]
 async fn a_held_job_whose_requeue_fails_fails_so_sqs_keeps_it() {
-    let mut held = loaded(ava());
+    let mut held = fixtures::loaded(ava());
     held.hold = Some(std::time::Duration::from_secs(3600));
     let d = Dispatcher::with_ports(
         FakeLedger::new(Clock::fixed(datetime!(2027-02-17 09:00 UTC)), held, 0),
@@ -282,7 +278,7 @@ async fn a_held_job_whose_requeue_fails_fails_so_sqs_keeps_it() {
 
 #[tokio::test]
 async fn a_job_for_a_child_no_longer_known_sends_nothing_and_succeeds() {
-    let mut gone = loaded(ava());
+    let mut gone = fixtures::loaded(ava());
     gone.facts = None;
     let d = Dispatcher::with_ports(
         FakeLedger::new(Clock::fixed(datetime!(2027-02-17 09:00 UTC)), gone, 0),
@@ -303,7 +299,7 @@ async fn a_letter_is_opened_for_polling_even_when_its_first_attempt_died_before_
     let d = Dispatcher::with_ports(
         FakeLedger::new(
             Clock::fixed(datetime!(2027-02-17 09:00 UTC)),
-            loaded(child),
+            fixtures::loaded(child),
             0,
         ),
         FakeQueue::default(),

@@ -11,7 +11,7 @@ pub mod team_file;
 
 use std::io::Read;
 
-use time::{Date, OffsetDateTime, format_description::well_known::Rfc3339};
+use time::{Date, OffsetDateTime};
 
 use children::{ChildFileKind, ChildFileValidator, ChildRow};
 use csv_file::{PassSummary, ReadError, TextEncoding, read_pass};
@@ -19,11 +19,7 @@ use report::{FileIssue, Issue, Report, Status, codes};
 
 /// The current time as reports write it.
 pub fn now_rfc3339() -> String {
-    OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+    crate::domain::rfc3339(OffsetDateTime::now_utc())
 }
 
 /// A report that rejects the file for one file-level reason.

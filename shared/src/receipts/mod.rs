@@ -22,7 +22,7 @@ use crate::dispatch::{MessageLedger, SendJob, SendQueue, SqsSendQueue};
 use crate::jobs::JobKind;
 use crate::notify::{NotifyClient, Status};
 use crate::policy::{Channel, Purpose};
-use crate::store::{DueJob, MessageRecord, Store, StoreError, detail_key};
+use crate::store::{DueJob, MessageRecord, Store, StoreError};
 use crate::uploads::TeamCode;
 
 /// How long after a temporary failure the channel is tried once more.
@@ -355,10 +355,11 @@ impl<L: ReceiptLedger, Q: SendQueue> Receipts<L, Q> {
                 Channel::Email | Channel::Sms,
                 Status::PermanentFailure | Status::TemporaryFailure,
             ) => {
-                let detail = detail_key(channel, &record.recipient);
-                self.store
-                    .set_detail_status(team, &detail, "failed")
-                    .await?;
+                if let Some(detail) = channel.detail(&record.recipient) {
+                    self.store
+                        .set_detail_status(team, &detail.key(), "failed")
+                        .await?;
+                }
                 let job = SendJob::new(
                     team,
                     &record.campaign_id,

@@ -2,16 +2,10 @@
 //! out, erased), and the texts parents send that are not an opt-out.
 
 use super::{Store, StoreError, TTL_ATTRIBUTE, conditional, keys, s, sdk_err};
-use crate::policy::Channel;
 use crate::uploads::TeamCode;
 
 /// A contact detail's status after a parent texted STOP.
 pub const OPTED_OUT: &str = "opted_out";
-
-/// The key of a contact detail's status item: `email:<address>` or `phone:<E.164>`.
-pub fn detail_key(channel: Channel, recipient: &str) -> String {
-    channel.detail(recipient).key()
-}
 
 impl Store {
     /// Marks a contact detail (`email:…`/`phone:…`) failed or opted out for the team; an

@@ -120,9 +120,8 @@ impl Store {
 
     /// The status-item key of an erased detail's marker, when an erasure key is set.
     pub(super) fn erased_status_key(&self, team: &TeamCode, detail: &str) -> Option<String> {
-        self.erasure_key
-            .as_ref()
-            .map(|k| keys::contact_pk(team, &k.marker(team, detail)))
+        self.erasure_marker(team, detail)
+            .map(|marker| keys::contact_pk(team, &marker))
     }
 
     /// The erasure record's attributes (never the detail), for each item that records it.

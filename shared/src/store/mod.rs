@@ -41,7 +41,7 @@ pub use children::{
     ChildItem, OBJECTION_PREFIX, ObjectionAudit, Provenance, STATE_SK, StoredParent, child_id,
     child_id_for_nhs, shard_of,
 };
-pub use contacts::{OPTED_OUT, detail_key};
+pub use contacts::OPTED_OUT;
 pub use due::{DueJob, FollowUp, OpenLetter, WORK_SHARDS, work_shard};
 pub use erasure::{Erasure, ErasureKey, ErasureReason, ErasureRecord};
 pub use loading::{Facts, Loaded, TeamSendSettings};
