@@ -13,6 +13,8 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+pub mod ingest;
+
 use crate::campaign::Campaign;
 use crate::dispatch::ports::{MessageLedger, NotifyPort, Pace, SendLedger, SendQueue};
 use crate::dispatch::{QueueError, SendJob};

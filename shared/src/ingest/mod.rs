@@ -5,6 +5,11 @@
 //! was processed, so a re-delivered notification changes nothing. Every failure either ends in a
 //! report the team reads or an error that fails the SQS message (retried, then dead-lettered).
 
+mod objects;
+pub mod ports;
+#[cfg(test)]
+mod tests;
+
 use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,14 +17,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use futures::{StreamExt, TryStreamExt};
 use time::Date;
-use tokio::runtime::Handle;
 use tokio::sync::mpsc;
-use tokio_util::io::SyncIoBridge;
 use uuid::Uuid;
 
 use crate::aws::AwsClients;
 use crate::domain::ContactDetail;
 use crate::domain::SchoolUrn;
+use crate::erasure::ErasureLedger;
 use crate::files::campaign_file::{MAX_CAMPAIGN_BYTES, validate_campaign};
 use crate::files::children::{ChildFileKind, ChildRow};
 use crate::files::csv_file::TextEncoding;
@@ -30,10 +34,11 @@ use crate::files::team_file::validate_team_settings;
 use crate::files::{file_error_report, validate_child_file};
 use crate::sqs_batch::{BatchError, process_batch};
 use crate::store::Store;
-use crate::store::batch::{
-    BatchWriteError, ChildPut, MAX_BATCH_ITEMS, RetryPolicy, WriteStats, write_chunk,
-};
+use crate::store::batch::{BatchWriteError, MAX_BATCH_ITEMS, RetryPolicy, WriteStats};
 use crate::store::{ChildItem, Provenance, child_id_for_nhs};
+pub use objects::S3Objects;
+use ports::{Head, IngestLedger, OpenError, UploadObjects};
+
 use crate::uploads::{
     KeyClass, ObjectCreated, S3Notification, Upload, UploadKind, classify_key,
     parse_s3_notification,
@@ -73,20 +78,6 @@ pub enum IngestError {
     Task(#[source] tokio::task::JoinError),
 }
 
-impl IngestError {
-    /// An S3 call that failed, carrying the SDK's error as its source.
-    fn s3<E: std::error::Error + Send + Sync + 'static>(
-        operation: &'static str,
-        e: aws_sdk_s3::error::SdkError<E>,
-    ) -> Self {
-        Self::S3 {
-            operation,
-            message: aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-            source: Some(Box::new(e)),
-        }
-    }
-}
-
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IngestOutcome {
@@ -100,16 +91,16 @@ pub enum IngestOutcome {
     Reported(Status),
 }
 
-/// What the function needs, built once per process.
+/// What the function needs, built once per process: the table and the upload bucket (in AWS,
+/// [`Store`] and [`S3Objects`]; fakes in unit tests).
 #[derive(Debug, Clone)]
-pub struct Ingest {
-    clients: AwsClients,
-    store: Store,
+pub struct Ingest<L = Store, O = S3Objects> {
+    ledger: L,
+    objects: O,
     policy: RetryPolicy,
     write_concurrency: usize,
     records_days: i64,
     stats: Arc<std::sync::Mutex<WriteStats>>,
-    erasure_key: Option<crate::store::ErasureKey>,
     /// Days raw uploads are kept when the team's `team.json` does not say (the template's
     /// `UploadRetentionDays`).
     default_upload_days: u32,
@@ -158,14 +149,37 @@ fn classify(object: &ObjectCreated) -> Option<(Upload, Option<&'static str>)> {
 impl Ingest {
     /// Ingest writing to `table` with these clients.
     pub fn new(clients: AwsClients, table: impl Into<String>) -> Self {
+        Self::with_ports(
+            Store::new(clients.dynamodb.clone(), table),
+            S3Objects::new(clients.s3.clone()),
+        )
+    }
+
+    /// Reads every "now" and "today" from `clock` (dates in files, retention, TTLs): a local
+    /// run that rehearses days moves it.
+    pub fn with_clock(mut self, clock: crate::domain::Clock) -> Self {
+        self.ledger = self.ledger.with_clock(clock);
+        self
+    }
+
+    /// The key erased contact details are remembered by: a serious-harm objection erases its
+    /// detail (without it, such a file fails and is retried, then dead-lettered).
+    pub fn with_erasure_key(mut self, key: crate::store::ErasureKey) -> Self {
+        self.ledger = self.ledger.with_erasure_key(key);
+        self
+    }
+}
+
+impl<L: IngestLedger, O: UploadObjects> Ingest<L, O> {
+    /// Ingest on these ports.
+    pub fn with_ports(ledger: L, objects: O) -> Self {
         Self {
-            store: Store::new(clients.dynamodb.clone(), table),
-            clients,
+            ledger,
+            objects,
             policy: RetryPolicy::default(),
             write_concurrency: 8,
             records_days: DEFAULT_RECORDS_DAYS,
             stats: Arc::default(),
-            erasure_key: None,
             default_upload_days: crate::files::team_file::DEFAULT_UPLOADS_DAYS,
         }
     }
@@ -176,23 +190,8 @@ impl Ingest {
         self
     }
 
-    /// Reads every "now" and "today" from `clock` (dates in files, retention, TTLs): a local
-    /// run that rehearses days moves it.
-    pub fn with_clock(mut self, clock: crate::domain::Clock) -> Self {
-        self.store = self.store.with_clock(clock);
-        self
-    }
-
     fn clock(&self) -> &crate::domain::Clock {
-        self.store.clock()
-    }
-
-    /// The key erased contact details are remembered by: a serious-harm objection erases its
-    /// detail (without it, such a file fails and is retried, then dead-lettered).
-    pub fn with_erasure_key(mut self, key: crate::store::ErasureKey) -> Self {
-        self.store = self.store.with_erasure_key(key.clone());
-        self.erasure_key = Some(key);
-        self
+        self.ledger.clock()
     }
 
     /// Uses a different retry policy for unprocessed items (tests use a short one).
@@ -295,7 +294,7 @@ impl Ingest {
         let raw = upload.kind.is_raw_upload() || unsupported;
         let settings = match raw {
             true => self
-                .store()
+                .ledger
                 .team_settings(&upload.team)
                 .await
                 .map_err(IngestError::Ledger)?,
@@ -405,37 +404,17 @@ impl Ingest {
         Ok(IngestOutcome::Reported(report.status))
     }
 
-    /// The table, with the erasure key when one is set.
-    fn store(&self) -> Store {
-        self.store.clone()
-    }
-
     /// When the announced version was uploaded; `None` when it is no longer there.
     async fn uploaded_at(&self, object: &ObjectCreated) -> Result<Option<i64>, IngestError> {
-        let (version_id, if_match) = announced(object);
-        let request = self
-            .clients
-            .s3
-            .head_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .set_version_id(version_id)
-            .set_if_match(if_match);
-        match request.send().await {
+        Ok(match self.objects.head(object).await? {
+            Head::Gone => None,
             // S3 stamps by real time; read onto the clock's timeline. A head without the
             // stamp (never seen) is taken as just uploaded, not as 1970.
-            Ok(head) => Ok(Some(head.last_modified.map_or_else(
-                || self.clock().epoch(),
-                |d| self.clock().stamped(d.secs()),
-            ))),
-            Err(e)
-                if e.raw_response()
-                    .is_some_and(|r| matches!(r.status().as_u16(), 404 | 412)) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(IngestError::s3("HeadObject", e)),
-        }
+            Head::Present { last_modified } => Some(
+                last_modified
+                    .map_or_else(|| self.clock().epoch(), |secs| self.clock().stamped(secs)),
+            ),
+        })
     }
 
     fn is_past_retention(&self, uploaded_at: i64, days: u32) -> bool {
@@ -445,36 +424,9 @@ impl Ingest {
 
     /// Tags the upload for the bucket's lifecycle rule that deletes it within `days`.
     async fn tag_for_expiry(&self, object: &ObjectCreated, days: u32) -> Result<(), IngestError> {
-        let tag = aws_sdk_s3::types::Tag::builder()
-            .key(EXPIRY_TAG)
-            .value(expiry_tag_value(days))
-            .build()
-            .map_err(|e| IngestError::S3 {
-                operation: "PutObjectTagging",
-                message: e.to_string(),
-                source: None,
-            })?;
-        let tagging = aws_sdk_s3::types::Tagging::builder()
-            .tag_set(tag)
-            .build()
-            .map_err(|e| IngestError::S3 {
-                operation: "PutObjectTagging",
-                message: e.to_string(),
-                source: None,
-            })?;
-        let request = self
-            .clients
-            .s3
-            .put_object_tagging()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .set_version_id(announced(object).0)
-            .tagging(tagging);
-        request
-            .send()
+        self.objects
+            .tag(object, EXPIRY_TAG, &expiry_tag_value(days))
             .await
-            .map_err(|e| IngestError::s3("PutObjectTagging", e))?;
-        Ok(())
     }
 
     /// Validates the whole file; only if it is valid, reads it again and writes every child.
@@ -505,31 +457,29 @@ impl Ingest {
 
         // Details erased for the team (serious harm, corrections) stay out of what is stored,
         // even when a file brings them back.
-        let erased = match &self.erasure_key {
-            Some(key) => {
+        // Without an erasure key nothing can have been erased (the marker is its keyed hash).
+        let keyed = self.ledger.marker(&upload.team, "").is_some();
+        let erased = match keyed {
+            true => {
                 let markers = self
-                    .store()
+                    .ledger
                     .erased_markers(&upload.team)
                     .await
                     .map_err(IngestError::Ledger)?;
-                (!markers.is_empty()).then(|| {
-                    Arc::new(ErasedDetails {
-                        key: key.clone(),
-                        markers,
-                    })
-                })
+                (!markers.is_empty()).then(|| Arc::new(ErasedDetails { markers }))
             }
-            None => None,
+            false => None,
         };
         let left_out = Arc::new(std::sync::Mutex::new(Vec::new()));
 
         let encoding = report.encoding.as_deref().and_then(TextEncoding::from_name);
-        let (tx, mut rx) = mpsc::channel::<ChildPut>(MAX_BATCH_ITEMS * 64);
+        let (tx, mut rx) = mpsc::channel::<L::Put>(MAX_BATCH_ITEMS * 64);
         let updated_at = self.clock().rfc3339();
         let expires_at = self.clock().epoch() + records_days * 86_400;
         let team = upload.team.clone();
         let sink = WriteSink {
             tx,
+            ledger: self.ledger.clone(),
             team,
             source: source.clone(),
             upload_id: upload_id.to_owned(),
@@ -540,9 +490,9 @@ impl Ingest {
         };
         let reading = self.read_pass(upload, object, &kind, today, encoding, Some(sink));
         let rows = futures::stream::poll_fn(move |cx| rx.poll_recv(cx)).chunks(MAX_BATCH_ITEMS);
-        let store = self.store();
+        let store = &self.ledger;
         let writing = rows
-            .map(|chunk| write_chunk(&store, chunk, self.policy))
+            .map(|chunk| store.write_children(chunk, self.policy))
             .buffer_unordered(self.write_concurrency)
             .try_fold(WriteStats::default(), |mut total, stats| async move {
                 total.add(stats);
@@ -595,7 +545,7 @@ impl Ingest {
         let today = self.clock().today();
         let (report, campaign) = validate_campaign(&upload.file_name, &bytes, today);
         if let Some(campaign) = campaign {
-            self.store()
+            self.ledger
                 .put_campaign(&upload.team, &campaign)
                 .await
                 .map_err(IngestError::Ledger)?;
@@ -624,11 +574,11 @@ impl Ingest {
         if report.status == Status::Rejected {
             return Ok(Some(report));
         }
-        let store = self.store();
+        let store = &self.ledger;
         let team = &upload.team;
         let ledger = IngestError::Ledger;
 
-        let matched = match_children(&store, team, rows.iter().map(|r| &r.child)).await?;
+        let matched = match_children(store, team, rows.iter().map(|r| &r.child)).await?;
         let mut writes: Vec<(String, &'static str, &'static str)> = Vec::new();
         let mut unknown = Vec::new();
         for (row, ids) in rows.iter().zip(matched) {
@@ -686,10 +636,10 @@ impl Ingest {
         if report.status == Status::Rejected {
             return Ok(Some(report));
         }
-        let store = self.store();
+        let store = &self.ledger;
         let team = &upload.team;
         let ledger = IngestError::Ledger;
-        let matched = match_children(&store, team, rows.iter().map(|r| &r.child)).await?;
+        let matched = match_children(store, team, rows.iter().map(|r| &r.child)).await?;
         let recorded_at = self.clock().rfc3339();
         let (mut recorded, mut erased) = (0u64, 0u64);
         for (row, ids) in rows.iter().zip(matched) {
@@ -746,7 +696,7 @@ impl Ingest {
                 && let Some(key) = &row.parent_detail
             {
                 let erasure = crate::erasure::erase_detail(
-                    &store,
+                    store,
                     team,
                     key,
                     &row.recorded_by,
@@ -838,7 +788,7 @@ impl Ingest {
         };
         let (report, settings) = validate_team_settings(&upload.file_name, &bytes);
         if let Some(settings) = settings {
-            self.store()
+            self.ledger
                 .put_team_settings(&upload.team, &settings)
                 .await
                 .map_err(IngestError::Ledger)?;
@@ -853,25 +803,7 @@ impl Ingest {
         object: &ObjectCreated,
         limit: usize,
     ) -> Result<Option<Vec<u8>>, IngestError> {
-        let output = match get_announced(&self.clients.s3, object).send().await {
-            Ok(output) => output,
-            Err(e) if is_gone(&e) => return Ok(None),
-            Err(e) => {
-                return Err(IngestError::s3("GetObject", e));
-            }
-        };
-        let mut bytes = Vec::new();
-        tokio::io::AsyncReadExt::read_to_end(
-            &mut tokio::io::AsyncReadExt::take(output.body.into_async_read(), limit as u64),
-            &mut bytes,
-        )
-        .await
-        .map_err(|e| IngestError::S3 {
-            operation: "GetObject",
-            message: e.to_string(),
-            source: None,
-        })?;
-        Ok(Some(bytes))
+        self.objects.read_small(object, limit).await
     }
 
     /// One streaming pass over the object in a blocking thread; rows go to `sink` when given.
@@ -882,7 +814,7 @@ impl Ingest {
         kind: &ChildFileKind,
         today: Date,
         encoding: Option<TextEncoding>,
-        sink: Option<WriteSink>,
+        sink: Option<WriteSink<L>>,
     ) -> Result<Option<Report>, IngestError> {
         let file_name = upload.file_name.clone();
         let kind = kind.clone();
@@ -913,14 +845,13 @@ impl Ingest {
             + Send
             + 'static,
     {
-        let handle = Handle::current();
-        let s3 = self.clients.s3.clone();
+        let objects = self.objects.clone();
         let object = object.clone();
         let aborted = Arc::new(AtomicBool::new(false));
         let gone = Arc::new(AtomicBool::new(false));
         let (aborted2, gone2) = (aborted.clone(), gone.clone());
         let report = tokio::task::spawn_blocking(move || {
-            let mut open = || open_object(&handle, &s3, &object, &aborted2, &gone2);
+            let mut open = || open_object(&objects, &object, &aborted2, &gone2);
             validate(&mut open, &aborted2)
         })
         .await
@@ -947,7 +878,7 @@ impl Ingest {
     }
 
     async fn already_processed(&self, upload: &Upload, sk: &str) -> Result<bool, IngestError> {
-        self.store
+        self.ledger
             .upload_done(&upload.team, sk)
             .await
             .map_err(IngestError::Ledger)
@@ -963,7 +894,7 @@ impl Ingest {
             Status::Imported => "imported",
             Status::Rejected => "rejected",
         };
-        self.store
+        self.ledger
             .record_upload(
                 &upload.team,
                 sk,
@@ -987,7 +918,7 @@ impl Ingest {
         source: &str,
         upload_id: &str,
     ) -> Result<(), IngestError> {
-        self.store
+        self.ledger
             .set_latest_upload(&upload.team, source, upload_id)
             .await
             .map_err(IngestError::Ledger)?;
@@ -1014,14 +945,7 @@ impl Ingest {
             .await?;
         } else {
             // A fixed re-upload must not leave the old list of errors beside its new report.
-            self.clients
-                .s3
-                .delete_object()
-                .bucket(bucket)
-                .key(upload.errors_key())
-                .send()
-                .await
-                .map_err(|e| IngestError::s3("DeleteObject", e))?;
+            self.objects.delete(bucket, &upload.errors_key()).await?;
         }
         Ok(())
     }
@@ -1033,23 +957,15 @@ impl Ingest {
         body: Vec<u8>,
         content_type: &str,
     ) -> Result<(), IngestError> {
-        self.clients
-            .s3
-            .put_object()
-            .bucket(bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(body.into())
-            .send()
-            .await
-            .map_err(|e| IngestError::s3("PutObject", e))?;
-        Ok(())
+        self.objects.put(bucket, key, body, content_type).await
     }
 }
 
 /// Turns valid rows into put requests on the reading thread and hands them to the writer.
-struct WriteSink {
-    tx: mpsc::Sender<ChildPut>,
+struct WriteSink<L: IngestLedger> {
+    tx: mpsc::Sender<L::Put>,
+    /// Makes the put requests and the erasure markers.
+    ledger: L,
     team: crate::uploads::TeamCode,
     source: String,
     upload_id: String,
@@ -1061,9 +977,8 @@ struct WriteSink {
     left_out: Arc<std::sync::Mutex<Vec<(u64, String)>>>,
 }
 
-/// The markers of a team's erased details, and the key they are made with.
+/// The markers of a team's erased details.
 struct ErasedDetails {
-    key: crate::store::ErasureKey,
     markers: std::collections::HashSet<String>,
 }
 
@@ -1071,10 +986,15 @@ impl ErasedDetails {
     /// The row without its erased details (a copy only when it has one), and their columns.
     fn strip<'r>(
         &self,
+        ledger: &impl ErasureLedger,
         team: &crate::uploads::TeamCode,
         row: &'r ChildRow,
     ) -> (std::borrow::Cow<'r, ChildRow>, Vec<String>) {
-        let erased = |detail: String| self.markers.contains(&self.key.marker(team, &detail));
+        let erased = |detail: String| {
+            ledger
+                .marker(team, &detail)
+                .is_some_and(|m| self.markers.contains(&m))
+        };
         let mut row = std::borrow::Cow::Borrowed(row);
         let mut columns = Vec::new();
         for i in 0..row.parents.len() {
@@ -1101,7 +1021,7 @@ impl ErasedDetails {
     }
 }
 
-impl WriteSink {
+impl<L: IngestLedger> WriteSink<L> {
     /// False when the writer has stopped.
     fn send(&self, row: &ChildRow) -> bool {
         let provenance = Provenance {
@@ -1113,7 +1033,7 @@ impl WriteSink {
         };
         let row = match &self.erased {
             Some(erased) => {
-                let (row, columns) = erased.strip(&self.team, row);
+                let (row, columns) = erased.strip(&self.ledger, &self.team, row);
                 if !columns.is_empty() {
                     let number = row.row;
                     self.left_out
@@ -1125,7 +1045,10 @@ impl WriteSink {
             }
             None => std::borrow::Cow::Borrowed(row),
         };
-        match ChildPut::of(&ChildItem::from_row(&row, &provenance)) {
+        match self
+            .ledger
+            .child_put(&ChildItem::from_row(&row, &provenance))
+        {
             Ok(request) => self.tx.blocking_send(request).is_ok(),
             Err(_) => false,
         }
@@ -1150,62 +1073,25 @@ pub fn expiry_tag_value(days: u32) -> String {
     format!("upload-{period}d")
 }
 
-/// Opens the exact version that was notified, as a blocking reader (called on a blocking thread).
-/// The request for exactly the object version the event announced (by version id, or by ETag
-/// when the bucket is not versioned).
-fn get_announced(
-    s3: &aws_sdk_s3::Client,
-    object: &ObjectCreated,
-) -> aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder {
-    let (version_id, if_match) = announced(object);
-    s3.get_object()
-        .bucket(&object.bucket)
-        .key(&object.key)
-        .set_version_id(version_id)
-        .set_if_match(if_match)
-}
-
-/// How to ask S3 for exactly the announced object: its version id, or, when the bucket is not
-/// versioned, an `If-Match` on its ETag.
-fn announced(object: &ObjectCreated) -> (Option<String>, Option<String>) {
-    match (&object.version_id, &object.etag) {
-        (Some(v), _) if !v.is_empty() && v != "null" => (Some(v.clone()), None),
-        (_, Some(etag)) => (None, Some(format!("\"{}\"", etag.trim_matches('"')))),
-        _ => (None, None),
-    }
-}
-
-/// Whether a `GetObject` failed because that version is no longer there (replaced or deleted).
-fn is_gone(
-    e: &aws_sdk_s3::error::SdkError<
-        aws_sdk_s3::operation::get_object::GetObjectError,
-        aws_sdk_s3::config::http::HttpResponse,
-    >,
-) -> bool {
-    e.as_service_error().is_some_and(|s| s.is_no_such_key())
-        || e.raw_response()
-            .is_some_and(|r| matches!(r.status().as_u16(), 404 | 412))
-}
-
+/// Opens the exact version that was notified, as a blocking reader that stops once the writer
+/// has failed (called on a blocking thread); `gone` is set when that version is no longer there.
 fn open_object(
-    handle: &Handle,
-    s3: &aws_sdk_s3::Client,
+    objects: &impl UploadObjects,
     object: &ObjectCreated,
     aborted: &Arc<AtomicBool>,
     gone: &Arc<AtomicBool>,
 ) -> std::io::Result<Box<dyn Read + Send>> {
-    let request = get_announced(s3, object);
-    let output = handle.block_on(request.send()).map_err(|e| {
-        if is_gone(&e) {
+    match objects.open(object) {
+        Ok(inner) => Ok(Box::new(AbortableRead {
+            inner,
+            aborted: aborted.clone(),
+        })),
+        Err(OpenError::Gone) => {
             gone.store(true, Ordering::Relaxed);
+            Err(std::io::Error::other("the announced version is gone"))
         }
-        std::io::Error::other(aws_sdk_s3::error::DisplayErrorContext(e).to_string())
-    })?;
-    let reader = SyncIoBridge::new_with_handle(output.body.into_async_read(), handle.clone());
-    Ok(Box::new(AbortableRead {
-        inner: std::io::BufReader::with_capacity(256 * 1024, reader),
-        aborted: aborted.clone(),
-    }))
+        Err(OpenError::Failed(e)) => Err(e),
+    }
 }
 
 /// Stops reading (with an error) once the writer has failed, so a big file is not read in vain.
@@ -1242,7 +1128,7 @@ fn details_key(child: &ChildMatch) -> Option<String> {
 /// four details are looked up among the team's children — every record with them, so a child
 /// listed twice gets the row on both. An empty list: no child matches.
 async fn match_children<'a>(
-    store: &Store,
+    store: &impl IngestLedger,
     team: &crate::uploads::TeamCode,
     rows: impl Iterator<Item = &'a ChildMatch> + Clone,
 ) -> Result<Vec<Vec<String>>, IngestError> {
