@@ -136,10 +136,14 @@ fn row_for(facts: &Facts) -> ReportRow {
     let c = &facts.child;
     ReportRow {
         child_id: c.child_id.clone(),
-        nhs_number: c.nhs_number.clone().unwrap_or_default(),
-        first_name: c.first_name.clone(),
-        last_name: c.last_name.clone(),
-        school_urn: c.school_urn.clone(),
+        nhs_number: c
+            .nhs_number
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default(),
+        first_name: c.first_name.as_str().to_owned(),
+        last_name: c.last_name.as_str().to_owned(),
+        school_urn: c.school_urn.as_str().to_owned(),
         purpose: String::new(),
         occasion: String::new(),
         channel: String::new(),

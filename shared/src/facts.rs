@@ -3,20 +3,20 @@
 //! Pure code: the store reads the facts, this says what they mean.
 
 use crate::campaign::Campaign;
-use crate::domain::ContactDetail;
-use crate::domain::{Postcode, sanitise_letter_address};
+use crate::domain::{AddressLine, sanitise_letter_address};
+use crate::domain::{ContactDetail, ContactPreference};
 use crate::notify::Personalisation;
 use crate::policy::{
     CampaignFacts, Channel, ChildFacts, DetailStatus, ParentFacts, PolicyInput, Preference,
 };
 pub use crate::store::Facts;
 
-fn preference(p: Option<&str>) -> Preference {
+fn preference(p: Option<ContactPreference>) -> Preference {
     match p {
-        Some("email") => Preference::Email,
-        Some("text") => Preference::Text,
-        Some("letter") => Preference::Letter,
-        _ => Preference::Any,
+        Some(ContactPreference::Email) => Preference::Email,
+        Some(ContactPreference::Text) => Preference::Text,
+        Some(ContactPreference::Letter) => Preference::Letter,
+        Some(ContactPreference::Any) | None => Preference::Any,
     }
 }
 
@@ -47,19 +47,14 @@ impl Facts {
             .map(|p| ParentFacts {
                 slot: p.slot,
                 email: p.email.as_ref().map(|e| {
-                    (
-                        e.clone(),
-                        self.status(&ContactDetail::Email(e.to_string()).key()),
-                    )
+                    let status = self.status(&ContactDetail::email(e).key());
+                    (e.as_str().to_owned(), status)
                 }),
                 phone: p.phone.as_ref().map(|n| {
-                    (
-                        n.clone(),
-                        p.phone_is_mobile,
-                        self.status(&ContactDetail::Phone(n.to_string()).key()),
-                    )
+                    let status = self.status(&ContactDetail::phone(n).key());
+                    (n.e164().to_owned(), n.is_mobile(), status)
                 }),
-                preference: preference(p.preference.as_deref()),
+                preference: preference(p.preference),
             })
             .collect();
         PolicyInput {
@@ -90,19 +85,20 @@ impl Facts {
     /// The letter's address lines under Notify's rules, addressed to "The parent or carer of
     /// <name>"; `None` when the child's address cannot take a letter.
     pub fn letter_address(&self) -> Option<Vec<String>> {
-        let postcode = Postcode::parse(self.child.postcode.as_deref()?).ok()?.value;
+        let postcode = self.child.postcode.as_ref()?;
         let name = format!(
             "The parent or carer of {} {}",
             self.child
                 .preferred_first_name
-                .as_deref()
-                .unwrap_or(&self.child.first_name),
-            self.child.last_name
+                .as_ref()
+                .unwrap_or(&self.child.first_name)
+                .as_str(),
+            self.child.last_name.as_str()
         );
         let mut lines: Vec<&str> = vec![&name];
-        lines.extend(self.child.address_lines.iter().map(String::as_str));
+        lines.extend(self.child.address_lines.iter().map(AddressLine::as_str));
         lines.push(postcode.as_str());
-        sanitise_letter_address(&lines, &postcode).ok()
+        sanitise_letter_address(&lines, postcode).ok()
     }
 
     /// The template values: minimal, never health details (product.md, content rules).
@@ -112,8 +108,10 @@ impl Facts {
             "child_first_name".into(),
             self.child
                 .preferred_first_name
-                .clone()
-                .unwrap_or_else(|| self.child.first_name.clone()),
+                .as_ref()
+                .unwrap_or(&self.child.first_name)
+                .as_str()
+                .to_owned(),
         );
         if let Some(first) = campaign.first_session() {
             p.insert("session_date".into(), format_date(first));

@@ -168,17 +168,6 @@ impl ErasureLedger for FakeIngestTable {
     }
 }
 
-/// The key `children_by_details` matches a stored child on.
-fn details_of(child: &ChildItem) -> String {
-    format!(
-        "{}\n{}\n{}\n{}",
-        child.first_name.to_lowercase(),
-        child.last_name.to_lowercase(),
-        child.date_of_birth,
-        child.postcode.as_deref().unwrap_or_default()
-    )
-}
-
 impl IngestLedger for FakeIngestTable {
     type Put = ChildItem;
 
@@ -264,7 +253,7 @@ impl IngestLedger for FakeIngestTable {
         self.check("children_by_details")?;
         let mut found: HashMap<String, Vec<String>> = HashMap::new();
         for child in self.tables().children.values() {
-            let details = details_of(child);
+            let details = child.details_key();
             if wanted.contains(&details) {
                 found
                     .entry(details)

@@ -442,7 +442,7 @@ impl ScheduleLedger for FakeLedger {
         self.failures.check("school_children")?;
         Ok(lock(&self.children)
             .iter()
-            .filter(|f| f.child.school_urn == school)
+            .filter(|f| f.child.school_urn.as_str() == school)
             .cloned()
             .collect())
     }
@@ -725,7 +725,7 @@ pub mod fixtures {
             "restricted": false, "deceased": false,
             "parents": [{
                 "slot": 1, "name": "Sarah Smith", "relationship": "mother",
-                "email": email, "phone": phone, "phone_is_mobile": true, "preference": "email"
+                "email": email, "phone": phone, "preference": "email"
             }],
             "source": "cohort", "upload_id": "u1", "source_row": 2,
             "updated_at": "2027-02-01T09:00:00Z", "expires_at": 0

@@ -65,7 +65,7 @@ impl World {
         tables
             .children
             .values()
-            .map(|c| c.first_name.clone())
+            .map(|c| c.first_name.as_str().to_owned())
             .collect()
     }
 
@@ -299,7 +299,7 @@ async fn a_response_dated_today_on_the_clock_is_recorded_for_its_child() {
     let ben = tables
         .children
         .values()
-        .find(|c| c.first_name == "Ben")
+        .find(|c| c.first_name.as_str() == "Ben")
         .expect("Ben");
     assert_eq!(
         tables.responses,
@@ -349,7 +349,7 @@ async fn a_detail_erased_before_is_left_out_of_a_new_upload_with_a_warning() {
     let ava = tables
         .children
         .values()
-        .find(|c| c.first_name == "Ava")
+        .find(|c| c.first_name.as_str() == "Ava")
         .unwrap();
     assert!(
         ava.parents.iter().all(|p| p.email.is_none()),

@@ -474,14 +474,8 @@ pub fn same_children(records: &[Facts]) -> Vec<Vec<usize>> {
     let mut by_details: HashMap<String, (usize, bool)> = HashMap::new();
     for i in order {
         let child = &records[i].child;
-        let details = format!(
-            "{}\n{}\n{}\n{}",
-            child.first_name.to_lowercase(),
-            child.last_name.to_lowercase(),
-            child.date_of_birth,
-            child.postcode.as_deref().unwrap_or("").to_uppercase()
-        );
-        let nhs = child.nhs_number.as_deref();
+        let details = child.details_key();
+        let nhs = child.nhs_number.as_ref().map(|n| n.as_str());
         let group = nhs.and_then(|n| by_nhs.get(n).copied()).or_else(|| {
             by_details
                 .get(&details)

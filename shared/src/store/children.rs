@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{Item, Store, StoreError, TEAM_SHARDS, conditional, keys, s, sdk_err, str_attr};
+use crate::domain::{
+    AddressLine, ContactPreference, DateOfBirth, EmailAddress, Gender, NhsNumber, ParentName,
+    PersonName, PhoneNumber, Postcode, Relationship, SchoolUrn,
+};
 use crate::files::children::{ChildRow, ParentRow};
 use crate::policy::{Objection, ObjectionScope};
 use crate::uploads::TeamCode;
@@ -36,39 +40,37 @@ pub fn child_id(team: &TeamCode, row: &ChildRow) -> String {
     Uuid::new_v5(&ID_NAMESPACE, name.as_bytes()).to_string()
 }
 
-/// A parent as stored on the child item.
+/// A parent as stored on the child item: the domain's types, so a stored detail is always a
+/// valid one (each is validated again when read back).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredParent {
-    /// 1 or 2: the block of columns it came from.
+    /// 1 or 2.
     pub slot: u8,
-    /// Full name.
+    /// Full name, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// Relationship (`mother`, `father`, `guardian`, `carer`, `unknown` or the text given).
-    pub relationship: String,
-    /// Email, lower-case.
+    pub name: Option<ParentName>,
+    /// Relationship to the child.
+    pub relationship: Relationship,
+    /// Email (lower-cased).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// Phone, E.164.
+    pub email: Option<EmailAddress>,
+    /// Phone, stored in E.164 form; whether it can be texted is its kind.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-    /// Whether `phone` can receive texts.
-    pub phone_is_mobile: bool,
-    /// `email`, `text`, `letter`, `any`; absent = any.
+    pub phone: Option<PhoneNumber>,
+    /// How they prefer to be contacted; none means any.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub preference: Option<String>,
+    pub preference: Option<ContactPreference>,
 }
 
 impl From<&ParentRow> for StoredParent {
     fn from(p: &ParentRow) -> Self {
         Self {
             slot: p.slot,
-            name: p.name.as_ref().map(|n| n.as_str().to_owned()),
-            relationship: p.relationship.as_str().to_owned(),
-            email: p.email.as_ref().map(|e| e.as_str().to_owned()),
-            phone: p.phone.as_ref().map(|n| n.e164().to_owned()),
-            phone_is_mobile: p.phone.as_ref().is_some_and(|n| n.is_mobile()),
-            preference: p.preference.map(|c| c.as_str().to_owned()),
+            name: p.name.clone(),
+            relationship: p.relationship.clone(),
+            email: p.email.clone(),
+            phone: p.phone.clone(),
+            preference: p.preference,
         }
     }
 }
@@ -91,29 +93,29 @@ pub struct ChildItem {
     /// Kind of item.
     pub item_type: String,
     /// The team.
-    pub team: String,
+    pub team: TeamCode,
     /// Opaque child id.
     pub child_id: String,
     /// NHS number.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub nhs_number: Option<String>,
+    pub nhs_number: Option<NhsNumber>,
     /// Legal first name.
-    pub first_name: String,
+    pub first_name: PersonName,
     /// Legal last name.
-    pub last_name: String,
+    pub last_name: PersonName,
     /// Preferred first name.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub preferred_first_name: Option<String>,
+    pub preferred_first_name: Option<PersonName>,
     /// Preferred last name.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub preferred_last_name: Option<String>,
-    /// Date of birth, ISO.
-    pub date_of_birth: String,
+    pub preferred_last_name: Option<PersonName>,
+    /// Date of birth (stored ISO).
+    pub date_of_birth: DateOfBirth,
     /// Gender.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub gender: Option<String>,
+    pub gender: Option<Gender>,
     /// School URN.
-    pub school_urn: String,
+    pub school_urn: SchoolUrn,
     /// Year group.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub year_group: Option<u8>,
@@ -121,10 +123,10 @@ pub struct ChildItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registration: Option<String>,
     /// Address lines and town, in order, as given.
-    pub address_lines: Vec<String>,
+    pub address_lines: Vec<AddressLine>,
     /// Postcode.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub postcode: Option<String>,
+    pub postcode: Option<Postcode>,
     /// The S-flag.
     pub restricted: bool,
     /// Marked deceased.
@@ -165,6 +167,18 @@ pub struct Provenance<'a> {
 }
 
 impl ChildItem {
+    /// What a row without an NHS number is matched on: the names (lower-cased), the date of
+    /// birth and the postcode.
+    pub fn details_key(&self) -> String {
+        format!(
+            "{}\n{}\n{}\n{}",
+            self.first_name.as_str().to_lowercase(),
+            self.last_name.as_str().to_lowercase(),
+            self.date_of_birth.as_iso(),
+            self.postcode.as_ref().map_or("", |p| p.as_str())
+        )
+    }
+
     /// The item for one valid row.
     pub fn from_row(row: &ChildRow, p: &Provenance<'_>) -> Self {
         let id = child_id(p.team, row);
@@ -172,7 +186,7 @@ impl ChildItem {
         let address_lines = [&row.address.line_1, &row.address.line_2, &row.address.town]
             .into_iter()
             .flatten()
-            .map(|l| l.as_str().to_owned())
+            .cloned()
             .collect();
         Self {
             pk: keys::child_pk(p.team, &id),
@@ -186,25 +200,19 @@ impl ChildItem {
             gsi2pk: keys::team_children(p.team, shard),
             gsi2sk: id.clone(),
             item_type: "child".to_owned(),
-            team: p.team.to_string(),
-            nhs_number: row.nhs_number.as_ref().map(|n| n.as_str().to_owned()),
-            first_name: row.first_name.as_str().to_owned(),
-            last_name: row.last_name.as_str().to_owned(),
-            preferred_first_name: row
-                .preferred_first_name
-                .as_ref()
-                .map(|n| n.as_str().to_owned()),
-            preferred_last_name: row
-                .preferred_last_name
-                .as_ref()
-                .map(|n| n.as_str().to_owned()),
-            date_of_birth: row.date_of_birth.as_iso(),
-            gender: row.gender.as_ref().map(|g| g.as_str().to_owned()),
-            school_urn: row.school_urn.as_str().to_owned(),
+            team: p.team.clone(),
+            nhs_number: row.nhs_number.clone(),
+            first_name: row.first_name.clone(),
+            last_name: row.last_name.clone(),
+            preferred_first_name: row.preferred_first_name.clone(),
+            preferred_last_name: row.preferred_last_name.clone(),
+            date_of_birth: row.date_of_birth.clone(),
+            gender: row.gender,
+            school_urn: row.school_urn.clone(),
             year_group: row.year_group.as_ref().map(|y| y.get()),
             registration: row.registration.clone(),
             address_lines,
-            postcode: row.address.postcode.as_ref().map(|p| p.as_str().to_owned()),
+            postcode: row.address.postcode.clone(),
             restricted: row.restricted,
             deceased: row.deceased,
             parents: row.parents.iter().map(StoredParent::from).collect(),
@@ -416,4 +424,34 @@ pub(super) fn read_state(item: &Item) -> (HashMap<String, String>, Vec<Objection
         }
     }
     (responses, objections)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fakes::fixtures;
+
+    #[test]
+    fn a_stored_child_reads_back_as_the_domain_types_it_was_written_as() {
+        let ava = fixtures::child("c1", "Ava", "Sarah@Example.com", "07700 900123");
+        let parent = &ava.parents[0];
+        assert_eq!(parent.email.as_ref().unwrap().as_str(), "sarah@example.com");
+        let phone = parent.phone.as_ref().unwrap();
+        assert_eq!(phone.e164(), "+447700900123");
+        assert!(
+            phone.is_mobile(),
+            "whether it can be texted comes from the number"
+        );
+        let item = serde_dynamo::to_item::<_, super::Item>(&ava).unwrap();
+        let back: super::ChildItem = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(back, ava);
+    }
+
+    #[test]
+    fn a_stored_detail_that_is_not_valid_is_refused_on_read_without_its_value() {
+        let ava = fixtures::child("c1", "Ava", "sarah@example.com", "07700 900123");
+        let mut json = serde_json::to_value(&ava).unwrap();
+        json["parents"][0]["email"] = "not-an-address@".into();
+        let refused = serde_json::from_value::<super::ChildItem>(json).unwrap_err();
+        assert!(!refused.to_string().contains("not-an-address"), "{refused}");
+    }
 }

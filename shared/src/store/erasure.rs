@@ -448,7 +448,8 @@ fn remove_from_parents(
         {
             fields.remove(kind);
             if kind == "phone" {
-                fields.insert("phone_is_mobile".into(), AttributeValue::Bool(false));
+                // Written by earlier versions beside the number.
+                fields.remove("phone_is_mobile");
             }
             changed = true;
         }

@@ -147,14 +147,8 @@ impl Store {
             .parents
             .iter()
             .flat_map(|p| {
-                let email = p
-                    .email
-                    .as_ref()
-                    .map(|e| ContactDetail::Email(e.clone()).key());
-                let phone = p
-                    .phone
-                    .as_ref()
-                    .map(|n| ContactDetail::Phone(n.clone()).key());
+                let email = p.email.as_ref().map(|e| ContactDetail::email(e).key());
+                let phone = p.phone.as_ref().map(|n| ContactDetail::phone(n).key());
                 email.into_iter().chain(phone)
             })
             .collect();
