@@ -564,121 +564,27 @@ impl<S: FnMut(ChildRow)> RowVisitor for ChildFileValidator<S> {
         let deceased = check.optional(DECEASED, get(c.deceased), parse_flag);
         let registration = Some(get(c.registration)).filter(|s| !s.is_empty());
 
-        let mut parents = ArrayVec::<ParentRow, 2>::new();
         // This row's warnings go straight on the list, and come off it if the row fails.
         let warnings_before = self.warnings.len();
-        let warnings = &mut self.warnings;
-        for (slot, pc) in c.parents.iter().enumerate() {
-            let names = &PARENT_COLUMNS[slot];
-            let name_cell = get(pc.name);
-            let email_cell = get(pc.email);
-            let phone_cell = get(pc.phone);
-            let relationship_cell = get(pc.relationship);
-            let preference_cell = get(pc.preference);
-            let name = check.optional(names[0], name_cell, ParentName::parse);
-            let email = check.optional(names[2], email_cell, EmailAddress::parse);
-            let phone = check.optional(names[3], phone_cell, PhoneNumber::parse);
-            let preference = match ContactPreference::parse(preference_cell) {
-                Ok(p) => p,
-                Err(why) => {
-                    check.errors.push(invalid(number, names[4], why));
-                    check.failed = true;
-                    None
-                }
-            };
-            let identified =
-                !(name_cell.is_empty() && email_cell.is_empty() && phone_cell.is_empty());
-            if !identified {
-                if !relationship_cell.is_empty() || !preference_cell.is_empty() {
-                    check.errors.push(Issue::new(
-                        number,
-                        Some(names[0]),
-                        codes::PARENT_INCOMPLETE,
-                        format!(
-                            "Parent {} has a relationship or contact preference but no name, email or phone; add one or clear the block",
-                            slot + 1
-                        ),
-                    ));
-                    check.failed = true;
-                }
-                continue;
-            }
-            if let Some(p) = &phone
-                && !p.is_mobile()
-            {
-                warnings.push(Issue::new(
-                    number,
-                    Some(names[3]),
-                    codes::PHONE_NOT_MOBILE,
-                    "This parent's phone is not a mobile number, so it will never be sent texts",
-                ));
-            }
-            parents.push(ParentRow {
-                slot: slot as u8 + 1,
-                name,
-                relationship: Relationship::parse(relationship_cell),
-                email,
-                phone,
-                preference,
-            });
-        }
+        let parents = parent_rows(&mut check, &mut self.warnings, &c, row);
 
+        let failed = check.failed;
         // Duplicates are judged on whatever identifies the child, even on rows with other errors.
-        let details = match (&first_name, &last_name, &date_of_birth) {
-            (Some(f), Some(l), Some(d)) => Some(details_hash(
-                &mut self.scratch,
-                f.as_str(),
-                l.as_str(),
-                d,
-                postcode.as_ref().map(|p| p.value.as_str()).unwrap_or(""),
-            )),
-            _ => None,
-        };
-        if number < (1 << ROW_BITS) {
-            self.duplicates
-                .add(number, nhs_number.as_ref().map(NhsNumber::as_u64), details);
-        }
+        self.note_for_duplicates(
+            number,
+            nhs_number.as_ref(),
+            (&first_name, &last_name, &date_of_birth),
+            postcode.as_ref().map(|p| p.value.as_str()),
+        );
 
-        let (false, Some(first_name), Some(last_name), Some(date_of_birth), Some(school_urn)) = (
-            check.failed,
-            first_name,
-            last_name,
-            date_of_birth,
-            school_urn,
-        ) else {
+        let (false, Some(first_name), Some(last_name), Some(date_of_birth), Some(school_urn)) =
+            (failed, first_name, last_name, date_of_birth, school_urn)
+        else {
             self.warnings.truncate(warnings_before);
             return;
         };
-        if postcode.as_ref().is_some_and(|p| p.corrected) {
-            warnings.push(Issue::new(
-                number,
-                Some(POSTCODE),
-                codes::POSTCODE_CORRECTED,
-                "CHILD_POSTCODE had a letter O or I where a digit belongs; it was read as 0 or 1",
-            ));
-        }
-        if !parents
-            .iter()
-            .any(|p| p.email.is_some() || p.phone.as_ref().is_some_and(PhoneNumber::is_mobile))
-        {
-            warnings.push(Issue::new(
-                number,
-                None::<&'static str>,
-                codes::NO_ELECTRONIC_CONTACT,
-                "No parent has an email address or mobile number, so only letters can reach this family",
-            ));
-        }
-        if let [a, b] = parents.as_slice()
-            && a.email.is_some()
-            && a.email == b.email
-        {
-            warnings.push(Issue::new(
-                number,
-                Some(PARENT_COLUMNS[1][2]),
-                codes::SHARED_EMAIL,
-                "Both parents give the same email address; it is sent one message",
-            ));
-        }
+        let corrected = postcode.as_ref().is_some_and(|p| p.corrected);
+        valid_row_warnings(&mut self.warnings, number, corrected, &parents);
         (self.sink)(ChildRow {
             row: number,
             nhs_number,
@@ -701,6 +607,144 @@ impl<S: FnMut(ChildRow)> RowVisitor for ChildFileValidator<S> {
             deceased: deceased.unwrap_or(false),
             parents,
         });
+    }
+}
+
+impl<S: FnMut(ChildRow)> ChildFileValidator<S> {
+    /// Remembers what identifies the row's child (its NHS number, or a hash of its names, date
+    /// of birth and postcode), for the duplicate check at the end of the file.
+    fn note_for_duplicates(
+        &mut self,
+        number: u64,
+        nhs_number: Option<&NhsNumber>,
+        (first_name, last_name, date_of_birth): (
+            &Option<PersonName>,
+            &Option<PersonName>,
+            &Option<DateOfBirth>,
+        ),
+        postcode: Option<&str>,
+    ) {
+        let details = match (first_name, last_name, date_of_birth) {
+            (Some(f), Some(l), Some(d)) => Some(details_hash(
+                &mut self.scratch,
+                f.as_str(),
+                l.as_str(),
+                d,
+                postcode.unwrap_or(""),
+            )),
+            _ => None,
+        };
+        if number < (1 << ROW_BITS) {
+            self.duplicates
+                .add(number, nhs_number.map(NhsNumber::as_u64), details);
+        }
+    }
+}
+
+/// The row's parent blocks: each one with a name, email or phone becomes a parent; a block
+/// with only a relationship or preference is an error; a landline is a warning.
+fn parent_rows(
+    check: &mut RowCheck<'_>,
+    warnings: &mut Vec<Issue>,
+    c: &Columns,
+    row: &Row<'_>,
+) -> ArrayVec<ParentRow, 2> {
+    let number = check.number;
+    let get = |p: Option<usize>| row.get(p);
+    let mut parents = ArrayVec::<ParentRow, 2>::new();
+    for (slot, pc) in c.parents.iter().enumerate() {
+        let names = &PARENT_COLUMNS[slot];
+        let name_cell = get(pc.name);
+        let email_cell = get(pc.email);
+        let phone_cell = get(pc.phone);
+        let relationship_cell = get(pc.relationship);
+        let preference_cell = get(pc.preference);
+        let name = check.optional(names[0], name_cell, ParentName::parse);
+        let email = check.optional(names[2], email_cell, EmailAddress::parse);
+        let phone = check.optional(names[3], phone_cell, PhoneNumber::parse);
+        let preference = match ContactPreference::parse(preference_cell) {
+            Ok(p) => p,
+            Err(why) => {
+                check.errors.push(invalid(number, names[4], why));
+                check.failed = true;
+                None
+            }
+        };
+        let identified = !(name_cell.is_empty() && email_cell.is_empty() && phone_cell.is_empty());
+        if !identified {
+            if !relationship_cell.is_empty() || !preference_cell.is_empty() {
+                check.errors.push(Issue::new(
+                    number,
+                    Some(names[0]),
+                    codes::PARENT_INCOMPLETE,
+                    format!(
+                        "Parent {} has a relationship or contact preference but no name, email or phone; add one or clear the block",
+                        slot + 1
+                    ),
+                ));
+                check.failed = true;
+            }
+            continue;
+        }
+        if let Some(p) = &phone
+            && !p.is_mobile()
+        {
+            warnings.push(Issue::new(
+                number,
+                Some(names[3]),
+                codes::PHONE_NOT_MOBILE,
+                "This parent's phone is not a mobile number, so it will never be sent texts",
+            ));
+        }
+        parents.push(ParentRow {
+            slot: slot as u8 + 1,
+            name,
+            relationship: Relationship::parse(relationship_cell),
+            email,
+            phone,
+            preference,
+        });
+    }
+    parents
+}
+
+/// The warnings of a row that is valid: a corrected postcode, no electronic contact, both
+/// parents sharing one email address.
+fn valid_row_warnings(
+    warnings: &mut Vec<Issue>,
+    number: u64,
+    postcode_corrected: bool,
+    parents: &[ParentRow],
+) {
+    if postcode_corrected {
+        warnings.push(Issue::new(
+            number,
+            Some(POSTCODE),
+            codes::POSTCODE_CORRECTED,
+            "CHILD_POSTCODE had a letter O or I where a digit belongs; it was read as 0 or 1",
+        ));
+    }
+    if !parents
+        .iter()
+        .any(|p| p.email.is_some() || p.phone.as_ref().is_some_and(PhoneNumber::is_mobile))
+    {
+        warnings.push(Issue::new(
+            number,
+            None::<&'static str>,
+            codes::NO_ELECTRONIC_CONTACT,
+            "No parent has an email address or mobile number, so only letters can reach this family",
+        ));
+    }
+    if let [a, b] = parents
+        && a.email.is_some()
+        && a.email == b.email
+    {
+        warnings.push(Issue::new(
+            number,
+            Some(PARENT_COLUMNS[1][2]),
+            codes::SHARED_EMAIL,
+            "Both parents give the same email address; it is sent one message",
+        ));
     }
 }
 

@@ -181,7 +181,10 @@ fn trim_rest(s: &str) -> &str {
     s.trim()
 }
 
-/// Reads one CSV stream with the given encoding, feeding the header and rows to `visitor`.
+/// Reads one CSV stream with the given encoding, feeding the header and rows to `visitor`:
+/// each record is either the header (until one is read), or a row whose cells are split,
+/// skipped when blank or the instruction row, and checked for width and cell length before the
+/// visitor sees it.
 ///
 /// Returns [`ReadError::NotUtf8`] as soon as a UTF-8 pass meets bytes that are not UTF-8; the
 /// caller then reads the file again from the start as Windows-1252 (see [`read_csv`]).
@@ -207,165 +210,31 @@ pub fn read_pass<R: Read, V: RowVisitor>(
     let mut header: Option<(Header, u64)> = None;
     let mut first_data_row = true;
     let mut spare_cells: Vec<&'static str> = Vec::new();
-    // Rows that are not plain UTF-8: their decoded cells, back to back, and where each is.
-    let mut decoded = String::new();
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    let mut raw_spans: Vec<(usize, usize)> = Vec::new();
+    let mut scratch = Scratch::default();
 
     while records.next_record()? {
         let breaks = records.record_breaks;
         let (bytes, quoted) = records.record();
 
         let Some((ref hdr, header_breaks)) = header else {
-            let mut fields = Vec::new();
-            for_each_field(bytes, quoted, |a, b| fields.push((a, b)));
-            if fields
-                .iter()
-                .all(|&(a, b)| bytes[a..b].trim_ascii().is_empty())
-            {
-                continue;
-            }
-            let mut names = Vec::with_capacity(fields.len());
-            for (i, &(a, b)) in fields.iter().enumerate() {
-                let mut field = &bytes[a..b];
-                if i == 0
-                    && let Some(rest) = field.strip_prefix(b"\xEF\xBB\xBF")
-                {
-                    field = rest;
-                    if encoding != TextEncoding::Windows1252 {
-                        encoding = TextEncoding::Utf8Bom;
-                    }
+            match read_header(bytes, quoted, &mut encoding, visitor, &mut summary)? {
+                HeaderStep::Blank => continue,
+                HeaderStep::Refused => {
+                    summary.bytes = records.position();
+                    return Ok(summary);
                 }
-                names.push(normalise_column(&decode(field, encoding)?));
+                HeaderStep::Read(built) => header = Some((built, breaks)),
             }
-            summary.encoding = encoding;
-            if names.len() == 1 && names[0].contains(';') {
-                summary.file_errors.push(FileIssue::new(
-                    codes::NOT_COMMA_SEPARATED,
-                    "The file uses semicolons between columns; save it as CSV with commas (in Excel: \"CSV UTF-8 (Comma delimited)\")",
-                ));
-                summary.bytes = records.position();
-                return Ok(summary);
-            }
-            let mut index = HashMap::with_capacity(names.len());
-            for (i, name) in names.iter().enumerate() {
-                if name.is_empty() {
-                    continue;
-                }
-                if index.insert(name.clone(), i).is_some() {
-                    summary.file_errors.push(FileIssue::new(
-                        codes::DUPLICATE_COLUMN,
-                        format!("The column {name} appears more than once; keep one"),
-                    ));
-                }
-            }
-            let built = Header { names, index };
-            if summary.file_errors.is_empty() {
-                let check = visitor.header(&built);
-                summary.file_errors.extend(check.file_errors);
-                summary.header_warnings.extend(check.warnings);
-            }
-            if !summary.file_errors.is_empty() {
-                summary.bytes = records.position();
-                return Ok(summary);
-            }
-            header = Some((built, breaks));
             continue;
         };
-
-        let number = breaks - header_breaks + 1;
 
         let mut cells = recycle(std::mem::take(&mut spare_cells));
-        // The usual row is UTF-8 whose cells start and end on character boundaries (a lone lead
-        // byte before a comma would break that): its cells are slices of the record. Anything
-        // else is decoded cell by cell into one buffer.
-        let utf8 = if bytes.is_ascii() {
-            // SAFETY: ASCII is UTF-8.
-            Some(unsafe { std::str::from_utf8_unchecked(bytes) })
-        } else if encoding == TextEncoding::Windows1252 {
-            None
-        } else {
-            simdutf8::basic::from_utf8(bytes).ok()
-        };
-        let mut on_boundaries = true;
-        match (utf8, quoted) {
-            (Some(whole), None) => for_each_field(bytes, None, |a, b| {
-                debug_assert!(whole.is_char_boundary(a) && whole.is_char_boundary(b));
-                // SAFETY: `whole` is UTF-8 and `a..b` lies between its start or a comma and its
-                // end or a comma (`for_each_field` on a plain line); a comma is a one-byte
-                // character, so both ends are on character boundaries and `a <= b <= len`.
-                cells.push(trim_cell(unsafe { whole.get_unchecked(a..b) }));
-            }),
-            // A quoted record's cells, unquoted back to back, need not be on boundaries.
-            (Some(whole), Some(_)) => for_each_field(bytes, quoted, |a, b| match whole.get(a..b) {
-                Some(cell) => cells.push(trim_cell(cell)),
-                None => on_boundaries = false,
-            }),
-            (None, _) => {}
-        }
-        if utf8.is_none() || !on_boundaries {
-            cells.clear();
-            decoded.clear();
-            spans.clear();
-            let mut fields = std::mem::take(&mut raw_spans);
-            fields.clear();
-            for_each_field(bytes, quoted, |a, b| fields.push((a, b)));
-            for &(a, b) in &fields {
-                let start = decoded.len();
-                decoded.push_str(&decode(&bytes[a..b], encoding)?);
-                spans.push((start, decoded.len()));
-            }
-            raw_spans = fields;
-            cells.extend(spans.iter().map(|&(a, b)| trim_cell(&decoded[a..b])));
-        }
-        let blank = cells.iter().all(|c| c.is_empty());
-        if blank {
-            spare_cells = recycle(cells);
-            continue;
-        }
-        if first_data_row {
-            first_data_row = false;
-            if is_instruction_cell(cells[0]) {
-                spare_cells = recycle(cells);
-                continue;
-            }
-        }
-        summary.rows += 1;
-
-        let width = hdr.names.len();
-        if cells.len() != width {
-            visitor.row_error(Issue::new(
-                number,
-                None::<&'static str>,
-                codes::ROW_WIDTH,
-                format!(
-                    "This row has {} cells but the header has {width} columns; check for stray commas or missing cells",
-                    cells.len()
-                ),
-            ));
-            spare_cells = recycle(cells);
-            continue;
-        }
-        let mut too_long = false;
-        for (i, cell) in cells.iter().enumerate() {
-            if cell.len() > MAX_CELL_CHARS && cell.chars().count() > MAX_CELL_CHARS {
-                too_long = true;
-                visitor.row_error(Issue::new(
-                    number,
-                    Some(hdr.names[i].clone()),
-                    codes::CELL_TOO_LONG,
-                    format!(
-                        "{} is longer than {MAX_CELL_CHARS} characters; shorten it",
-                        hdr.names[i]
-                    ),
-                ));
-            }
-        }
-        if !too_long {
-            visitor.row(&Row {
-                number,
-                cells: &cells,
-            });
+        split_cells(bytes, quoted, encoding, &mut scratch, &mut cells)?;
+        let skipped = cells.iter().all(|c| c.is_empty())
+            || (std::mem::take(&mut first_data_row) && is_instruction_cell(cells[0]));
+        if !skipped {
+            summary.rows += 1;
+            visit_checked(hdr, breaks - header_breaks + 1, &cells, visitor);
         }
         spare_cells = recycle(cells);
     }
@@ -378,6 +247,185 @@ pub fn read_pass<R: Read, V: RowVisitor>(
     }
     summary.bytes = records.position();
     Ok(summary)
+}
+
+/// What a record read as the header came to.
+enum HeaderStep {
+    /// A blank line before the header: skipped.
+    Blank,
+    /// The header has file errors (in the summary): reading stops.
+    Refused,
+    /// The header.
+    Read(Header),
+}
+
+/// Reads the header record: its column names (normalised, a byte-order mark dropped), checked
+/// for semicolons and duplicates, then by the visitor. Sets `encoding` to UTF-8 with BOM when
+/// the first name starts with one.
+fn read_header<V: RowVisitor>(
+    bytes: &[u8],
+    quoted: Option<&[Span]>,
+    encoding: &mut TextEncoding,
+    visitor: &mut V,
+    summary: &mut PassSummary,
+) -> Result<HeaderStep, ReadError> {
+    let mut fields = Vec::new();
+    for_each_field(bytes, quoted, |a, b| fields.push((a, b)));
+    if fields
+        .iter()
+        .all(|&(a, b)| bytes[a..b].trim_ascii().is_empty())
+    {
+        return Ok(HeaderStep::Blank);
+    }
+    let mut names = Vec::with_capacity(fields.len());
+    for (i, &(a, b)) in fields.iter().enumerate() {
+        let mut field = &bytes[a..b];
+        if i == 0
+            && let Some(rest) = field.strip_prefix(b"\xEF\xBB\xBF")
+        {
+            field = rest;
+            if *encoding != TextEncoding::Windows1252 {
+                *encoding = TextEncoding::Utf8Bom;
+            }
+        }
+        names.push(normalise_column(&decode(field, *encoding)?));
+    }
+    summary.encoding = *encoding;
+    if names.len() == 1 && names[0].contains(';') {
+        summary.file_errors.push(FileIssue::new(
+            codes::NOT_COMMA_SEPARATED,
+            "The file uses semicolons between columns; save it as CSV with commas (in Excel: \"CSV UTF-8 (Comma delimited)\")",
+        ));
+        return Ok(HeaderStep::Refused);
+    }
+    let mut index = HashMap::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        if name.is_empty() {
+            continue;
+        }
+        if index.insert(name.clone(), i).is_some() {
+            summary.file_errors.push(FileIssue::new(
+                codes::DUPLICATE_COLUMN,
+                format!("The column {name} appears more than once; keep one"),
+            ));
+        }
+    }
+    let built = Header { names, index };
+    if summary.file_errors.is_empty() {
+        let check = visitor.header(&built);
+        summary.file_errors.extend(check.file_errors);
+        summary.header_warnings.extend(check.warnings);
+    }
+    Ok(match summary.file_errors.is_empty() {
+        true => HeaderStep::Read(built),
+        false => HeaderStep::Refused,
+    })
+}
+
+/// Buffers for rows that are not plain UTF-8, reused from row to row.
+#[derive(Default)]
+struct Scratch {
+    /// Their decoded cells, back to back.
+    decoded: String,
+    /// Where each decoded cell is.
+    spans: Vec<Span>,
+    /// Where each raw field is.
+    raw_spans: Vec<Span>,
+}
+
+/// Splits a row's record into trimmed cells. The usual row is UTF-8 whose cells start and end
+/// on character boundaries (a lone lead byte before a comma would break that): its cells are
+/// slices of the record. Anything else is decoded cell by cell into `scratch`.
+#[inline]
+fn split_cells<'a>(
+    bytes: &'a [u8],
+    quoted: Option<&[Span]>,
+    encoding: TextEncoding,
+    scratch: &'a mut Scratch,
+    cells: &mut Vec<&'a str>,
+) -> Result<(), ReadError> {
+    let utf8 = if bytes.is_ascii() {
+        // SAFETY: ASCII is UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    } else if encoding == TextEncoding::Windows1252 {
+        None
+    } else {
+        simdutf8::basic::from_utf8(bytes).ok()
+    };
+    let mut on_boundaries = true;
+    match (utf8, quoted) {
+        (Some(whole), None) => for_each_field(bytes, None, |a, b| {
+            debug_assert!(whole.is_char_boundary(a) && whole.is_char_boundary(b));
+            // SAFETY: `whole` is UTF-8 and `a..b` lies between its start or a comma and its
+            // end or a comma (`for_each_field` on a plain line); a comma is a one-byte
+            // character, so both ends are on character boundaries and `a <= b <= len`.
+            cells.push(trim_cell(unsafe { whole.get_unchecked(a..b) }));
+        }),
+        // A quoted record's cells, unquoted back to back, need not be on boundaries.
+        (Some(whole), Some(_)) => for_each_field(bytes, quoted, |a, b| match whole.get(a..b) {
+            Some(cell) => cells.push(trim_cell(cell)),
+            None => on_boundaries = false,
+        }),
+        (None, _) => {}
+    }
+    if utf8.is_some() && on_boundaries {
+        return Ok(());
+    }
+    cells.clear();
+    let Scratch {
+        decoded,
+        spans,
+        raw_spans,
+    } = scratch;
+    decoded.clear();
+    spans.clear();
+    raw_spans.clear();
+    for_each_field(bytes, quoted, |a, b| raw_spans.push((a, b)));
+    for &(a, b) in raw_spans.iter() {
+        let start = decoded.len();
+        decoded.push_str(&decode(&bytes[a..b], encoding)?);
+        spans.push((start, decoded.len()));
+    }
+    let decoded: &'a str = decoded;
+    cells.extend(spans.iter().map(|&(a, b)| trim_cell(&decoded[a..b])));
+    Ok(())
+}
+
+/// Hands the row to the visitor unless it is as wide as the header and no cell is too long;
+/// each of those is a row error instead.
+#[inline]
+fn visit_checked<V: RowVisitor>(hdr: &Header, number: u64, cells: &[&str], visitor: &mut V) {
+    let width = hdr.names.len();
+    if cells.len() != width {
+        visitor.row_error(Issue::new(
+            number,
+            None::<&'static str>,
+            codes::ROW_WIDTH,
+            format!(
+                "This row has {} cells but the header has {width} columns; check for stray commas or missing cells",
+                cells.len()
+            ),
+        ));
+        return;
+    }
+    let mut too_long = false;
+    for (i, cell) in cells.iter().enumerate() {
+        if cell.len() > MAX_CELL_CHARS && cell.chars().count() > MAX_CELL_CHARS {
+            too_long = true;
+            visitor.row_error(Issue::new(
+                number,
+                Some(hdr.names[i].clone()),
+                codes::CELL_TOO_LONG,
+                format!(
+                    "{} is longer than {MAX_CELL_CHARS} characters; shorten it",
+                    hdr.names[i]
+                ),
+            ));
+        }
+    }
+    if !too_long {
+        visitor.row(&Row { number, cells });
+    }
 }
 
 /// Where a field is in its record's bytes: start and end.
