@@ -58,7 +58,13 @@ fn records(d: &Fake) -> Vec<(String, String, String)> {
     d.store
         .records()
         .into_iter()
-        .map(|r| (r.channel.as_str().to_owned(), r.state, r.status))
+        .map(|r| {
+            (
+                r.channel.as_str().to_owned(),
+                r.state.as_str().to_owned(),
+                r.status,
+            )
+        })
         .collect()
 }
 

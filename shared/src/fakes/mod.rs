@@ -241,7 +241,7 @@ impl SendLedger for FakeLedger {
         let r = messages
             .get_mut(message_id)
             .ok_or_else(|| StoreError::new("mark_sent: no such record"))?;
-        r.state = "sent".into();
+        r.state = crate::store::MessageState::Sent;
         r.notify_id = Some(notify_id.to_string());
         r.template_version = Some(template_version);
         r.sms_fragments = sms_fragments.or(r.sms_fragments);
@@ -263,7 +263,7 @@ impl SendLedger for FakeLedger {
         let r = messages
             .get_mut(message_id)
             .ok_or_else(|| StoreError::new("mark_failed: no such record"))?;
-        r.state = "failed".into();
+        r.state = crate::store::MessageState::Failed;
         r.status = status.into();
         Ok(())
     }
@@ -329,7 +329,7 @@ impl ReceiptLedger for FakeLedger {
             at: self.clock.rfc3339(),
         });
         if let Some(id) = completes {
-            r.state = "sent".into();
+            r.state = crate::store::MessageState::Sent;
             r.notify_id = Some(id.to_string());
         }
         Ok(true)

@@ -46,6 +46,41 @@ pub fn message_id(job: &SendJob, send: &PlannedSend) -> String {
     Uuid::new_v5(&MESSAGE_NAMESPACE, name.as_bytes()).to_string()
 }
 
+/// Where a message record is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageState {
+    /// Recorded before the Notify call; the lease says which attempt owns it.
+    Intent,
+    /// Notify accepted it.
+    Sent,
+    /// Notify refused it for its recipient.
+    Failed,
+}
+
+impl MessageState {
+    /// As stored: `intent`, `sent` or `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Intent => "intent",
+            Self::Sent => "sent",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for MessageState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for MessageState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// One status a message passed through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StatusChange {
@@ -96,8 +131,8 @@ pub struct MessageRecord {
     /// The recorded grounds, when this message overrode an objection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grounds: Option<String>,
-    /// `intent`, `sent` or `failed`.
-    pub state: String,
+    /// Where the record is in its life: intent, sent or failed.
+    pub state: MessageState,
     /// Notify's id, once accepted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_id: Option<String>,
@@ -156,7 +191,7 @@ impl MessageRecord {
             personalisation: personalisation.clone(),
             reason: send.reason.into(),
             grounds: send.grounds.clone(),
-            state: "intent".into(),
+            state: MessageState::Intent,
             notify_id: None,
             status: "intent".into(),
             status_history: vec![StatusChange {

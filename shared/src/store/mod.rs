@@ -45,7 +45,9 @@ pub use contacts::OPTED_OUT;
 pub use due::{DueJob, FollowUp, OpenLetter, WORK_SHARDS, work_shard};
 pub use erasure::{Erasure, ErasureKey, ErasureReason, ErasureRecord};
 pub use loading::{Facts, Loaded, TeamSendSettings};
-pub use messages::{LEASE_SECONDS, MESSAGE_RECORDS_DAYS, MessageRecord, StatusChange, message_id};
+pub use messages::{
+    LEASE_SECONDS, MESSAGE_RECORDS_DAYS, MessageRecord, MessageState, StatusChange, message_id,
+};
 pub use uploads::UploadDone;
 
 /// Name of the TTL attribute (epoch seconds); DynamoDB deletes late, so reads filter on it too.
