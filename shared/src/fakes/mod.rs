@@ -715,6 +715,8 @@ pub mod fixtures {
     /// prefers email; described by upload `u1`.
     pub fn child(id: &str, first_name: &str, email: &str, phone: &str) -> ChildItem {
         let team = crate::domain::TeamCode::parse("RYG-sais").expect("team code");
+        // Stored as ingest stores it: in E.164.
+        let phone = crate::domain::PhoneNumber::parse(phone).expect("a mobile number");
         serde_json::from_value(serde_json::json!({
             "pk": crate::store::keys::child_pk(&team, id), "sk": crate::store::keys::CHILD_SK,
             "gsi1pk": "x", "gsi1sk": id, "gsi2pk": "x", "gsi2sk": id,
@@ -725,7 +727,7 @@ pub mod fixtures {
             "restricted": false, "deceased": false,
             "parents": [{
                 "slot": 1, "name": "Sarah Smith", "relationship": "mother",
-                "email": email, "phone": phone, "preference": "email"
+                "email": email, "phone": phone.e164(), "phone_is_mobile": phone.is_mobile(), "preference": "email"
             }],
             "source": "cohort", "upload_id": "u1", "source_row": 2,
             "updated_at": "2027-02-01T09:00:00Z", "expires_at": 0

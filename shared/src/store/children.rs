@@ -41,8 +41,10 @@ pub fn child_id(team: &TeamCode, row: &ChildRow) -> String {
 }
 
 /// A parent as stored on the child item: the domain's types, so a stored detail is always a
-/// valid one (each is validated again when read back).
+/// valid one (each is validated again when read back). Stored as it always was
+/// ([`StoredParentItem`]): the phone in E.164 with whether it is a UK mobile beside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "StoredParentItem", try_from = "StoredParentItem")]
 pub struct StoredParent {
     /// 1 or 2.
     pub slot: u8,
@@ -60,6 +62,57 @@ pub struct StoredParent {
     /// How they prefer to be contacted; none means any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub preference: Option<ContactPreference>,
+}
+
+/// A stored parent's attributes in the table.
+#[derive(Serialize, Deserialize)]
+struct StoredParentItem {
+    slot: u8,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<ParentName>,
+    relationship: Relationship,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<EmailAddress>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    phone: Option<String>,
+    #[serde(default)]
+    phone_is_mobile: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    preference: Option<ContactPreference>,
+}
+
+impl From<StoredParent> for StoredParentItem {
+    fn from(p: StoredParent) -> Self {
+        Self {
+            slot: p.slot,
+            name: p.name,
+            relationship: p.relationship,
+            email: p.email,
+            phone_is_mobile: p.phone.as_ref().is_some_and(PhoneNumber::is_mobile),
+            phone: p.phone.map(|n| n.e164().to_owned()),
+            preference: p.preference,
+        }
+    }
+}
+
+impl TryFrom<StoredParentItem> for StoredParent {
+    type Error = crate::domain::Invalid;
+
+    fn try_from(p: StoredParentItem) -> Result<Self, Self::Error> {
+        let phone = p
+            .phone
+            .as_deref()
+            .map(|n| PhoneNumber::from_stored(n, p.phone_is_mobile))
+            .transpose()?;
+        Ok(Self {
+            slot: p.slot,
+            name: p.name,
+            relationship: p.relationship,
+            email: p.email,
+            phone,
+            preference: p.preference,
+        })
+    }
 }
 
 impl From<&ParentRow> for StoredParent {

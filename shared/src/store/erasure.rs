@@ -448,8 +448,7 @@ fn remove_from_parents(
         {
             fields.remove(kind);
             if kind == "phone" {
-                // Written by earlier versions beside the number.
-                fields.remove("phone_is_mobile");
+                fields.insert("phone_is_mobile".into(), AttributeValue::Bool(false));
             }
             changed = true;
         }
