@@ -109,7 +109,10 @@ pub fn lint_sms(
                 errors.push(Finding {
                     code: "unknown_placeholder",
                     message: format!(
-                        "((…)) placeholder {name} is not one the service fills: use child_first_name, session_date, consent_deadline or a campaign personalisation name"
+                        "((…)) placeholder {name} is not one the service fills: use {} or a campaign personalisation name",
+                        super::placeholders::per_child_names()
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 });
             }

@@ -12,6 +12,7 @@ mod error;
 mod key;
 pub mod lint;
 mod messages;
+pub mod placeholders;
 pub mod sms_length;
 pub mod vocab;
 

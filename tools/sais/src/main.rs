@@ -12,6 +12,7 @@ mod demo;
 mod governance;
 mod lint;
 mod report;
+mod templates;
 mod up;
 mod validate;
 
@@ -72,6 +73,9 @@ enum Command {
     /// Check a text-message template: encoding, characters and fragments at the longest
     /// personalisation, unknown placeholders, health words, links. Exit 1 on errors.
     LintTemplate(lint::Args),
+    /// The Notify templates the service sends, per purpose and channel, and the placeholders
+    /// it fills in each (with a campaign file: the ids it names).
+    Templates(templates::Args),
     /// Keep the local stack running for trying the service by hand (`make up`).
     Up(up::Args),
     /// Generate synthetic test data.
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
         Command::Erase(args) => governance::erase(args),
         Command::Up(args) => up::run(args),
         Command::LintTemplate(args) => lint::run(args),
+        Command::Templates(args) => templates::run(args),
         Command::Generate(command) => bench::generate(command),
         Command::Bench(command) => bench::bench(command),
     }
