@@ -90,39 +90,64 @@ pub fn local_sdk_config(endpoint_url: &str, region: &str) -> SdkConfig {
         .build()
 }
 
-/// Reads a secret's string value (secrets are stored as plain strings, not JSON).
-pub async fn secret_string(
-    config: &SdkConfig,
-    secret_id: &str,
-) -> Result<String, crate::config::MissingEnv> {
+/// The string value of a secret (`secret_id`: its name or ARN). The error says what went wrong
+/// without the secret's value.
+pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> Result<String, String> {
     let client = aws_sdk_secretsmanager::Client::new(config);
     match client.get_secret_value().secret_id(secret_id).send().await {
         Ok(out) => out
             .secret_string
-            .ok_or(crate::config::MissingEnv("a secret string")),
-        Err(e) => {
-            tracing::error!(
-                error = %aws_sdk_secretsmanager::error::DisplayErrorContext(e),
-                "reading a secret failed"
-            );
-            Err(crate::config::MissingEnv("a readable secret"))
-        }
+            .ok_or_else(|| "holds no secret string".to_owned()),
+        Err(e) => Err(format!(
+            "cannot be read: {}",
+            aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+        )),
     }
+}
+
+/// The value of the secret named by the environment variable `var`, for a function's start-up:
+/// the error names the variable and the secret.
+pub async fn secret_from_env(
+    config: &SdkConfig,
+    var: &'static str,
+) -> Result<String, crate::config::StartupError> {
+    let secret_id = crate::config::required_env(var)?;
+    secret_string(config, &secret_id)
+        .await
+        .map_err(|reason| crate::config::StartupError::Secret {
+            var,
+            secret_id,
+            reason,
+        })
+}
+
+/// The Notify API key in the secret named by the environment variable `var`.
+pub async fn notify_api_key(
+    config: &SdkConfig,
+    var: &'static str,
+) -> Result<crate::notify::ApiKey, crate::config::StartupError> {
+    let value = secret_from_env(config, var).await?;
+    crate::notify::ApiKey::parse(&value).map_err(|e| crate::config::StartupError::Secret {
+        var,
+        secret_id: crate::config::required_env(var).unwrap_or_default(),
+        reason: format!("does not hold a Notify API key: {e}"),
+    })
 }
 
 /// The key erased contact details are remembered by, from the secret named by
 /// `ERASURE_KEY_SECRET_ARN` (at least 32 characters).
 pub async fn erasure_key(
     config: &SdkConfig,
-) -> Result<crate::store::ErasureKey, crate::config::MissingEnv> {
-    let secret = secret_string(
-        config,
-        &crate::config::required_env("ERASURE_KEY_SECRET_ARN")?,
-    )
-    .await?;
-    crate::store::ErasureKey::new(secret.as_bytes()).ok_or(crate::config::MissingEnv(
-        "an erasure key of 32 characters or more",
-    ))
+) -> Result<crate::store::ErasureKey, crate::config::StartupError> {
+    let var = "ERASURE_KEY_SECRET_ARN";
+    let secret = secret_from_env(config, var).await?;
+    crate::store::ErasureKey::new(secret.as_bytes()).ok_or_else(|| {
+        crate::config::StartupError::Secret {
+            var,
+            secret_id: crate::config::required_env(var).unwrap_or_default(),
+            reason: "is shorter than the 32 characters an erasure key needs".to_owned(),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -82,6 +82,47 @@ pub fn required_env(name: &'static str) -> Result<String, MissingEnv> {
     }
 }
 
+/// Why a function could not start: each names the variable or secret to fix, never a value.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A required variable is missing or empty.
+    #[error(transparent)]
+    Missing(#[from] MissingEnv),
+    /// A variable is set but cannot be used.
+    #[error("environment variable {name} is not valid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it (never its value).
+        reason: String,
+    },
+    /// The secret a variable names cannot be read, or holds something unusable.
+    #[error("secret {secret_id} (named by {var}) {reason}")]
+    Secret {
+        /// The variable naming the secret.
+        var: &'static str,
+        /// The secret's id or ARN as the variable gives it.
+        secret_id: String,
+        /// What went wrong (never the secret's value).
+        reason: String,
+    },
+}
+
+/// Reads a required variable and parses it, naming the variable when it cannot be.
+pub fn parsed_env<T>(name: &'static str) -> Result<T, StartupError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    required_env(name)?
+        .trim()
+        .parse()
+        .map_err(|e: T::Err| StartupError::Invalid {
+            name,
+            reason: e.to_string(),
+        })
+}
+
 /// What every function needs to find its resources (set by the template's `Globals`).
 #[derive(Debug, Clone)]
 pub struct FunctionEnv {
@@ -116,5 +157,21 @@ mod tests {
         assert_eq!(n.send_queue(), "sais-send");
         assert_eq!(n.send_dlq(), "sais-send-dlq");
         assert_eq!(n.notify_api_key_secret(), "sais/notify-api-key");
+    }
+
+    #[test]
+    fn a_variable_that_does_not_parse_is_named_without_its_value() {
+        // A name no other test sets, so the process environment is ours here.
+        let name = "SAIS_TEST_PARSED_ENV_LIMIT";
+        // SAFETY: no other thread reads or writes this variable.
+        unsafe { env::set_var(name, "lots-of-secret-text") };
+        let error = parsed_env::<u32>(name).unwrap_err().to_string();
+        assert!(error.starts_with("environment variable SAIS_TEST_PARSED_ENV_LIMIT is not valid"));
+        assert!(!error.contains("lots-of-secret-text"));
+        unsafe { env::remove_var(name) };
+        assert_eq!(
+            parsed_env::<u32>(name).unwrap_err().to_string(),
+            "environment variable SAIS_TEST_PARSED_ENV_LIMIT must be set"
+        );
     }
 }

@@ -19,6 +19,16 @@ pub fn init_json_logs() {
         .try_init();
 }
 
+/// A function's exit: when its `main` fails (at start-up, a missing or unusable variable or
+/// secret, which the error names), one JSON line says why before the process exits non-zero
+/// and Lambda reports the failed start.
+pub fn log_exit<E: std::fmt::Display>(result: Result<(), E>) -> Result<(), E> {
+    if let Err(error) = &result {
+        tracing::error!(%error, "the function cannot run");
+    }
+    result
+}
+
 /// The same JSON log lines, appended to a file (the local demo's `--log-file`: every function's
 /// lines in one place, to check what the service would log).
 pub fn init_json_logs_to_file(file: std::fs::File) {

@@ -5,18 +5,23 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sais_shared::aws::{AwsClients, erasure_key};
-use sais_shared::config::required_env;
+use sais_shared::config::{parsed_env, required_env};
 use sais_shared::ingest::Ingest;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sais_shared::telemetry::init_json_logs();
+    sais_shared::telemetry::log_exit(run().await)
+}
+
+/// Start-up (configuration, clients and secrets once per process), then the runtime's loop.
+async fn run() -> Result<(), Error> {
     // Clients and configuration once per process, shared by every invocation.
     let config = sais_shared::aws::lambda_sdk_config()?;
     let clients = AwsClients::from_config(&config);
     let ingest = Ingest::new(clients, required_env("TABLE_NAME")?)
         .with_erasure_key(erasure_key(&config).await?)
-        .with_default_upload_days(required_env("UPLOAD_RETENTION_DAYS")?.parse()?);
+        .with_default_upload_days(parsed_env("UPLOAD_RETENTION_DAYS")?);
     let ingest = &ingest;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         ingest

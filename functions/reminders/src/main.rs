@@ -7,10 +7,10 @@
 use std::time::Duration;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use sais_shared::aws::{AwsClients, secret_string};
+use sais_shared::aws::{AwsClients, notify_api_key};
 use sais_shared::campaign_report;
 use sais_shared::config::required_env;
-use sais_shared::notify::{ApiKey, NotifyClient};
+use sais_shared::notify::NotifyClient;
 use sais_shared::receipts::Receipts;
 use sais_shared::schedule::RemindersTask;
 use sais_shared::schedule::runner::Scheduler;
@@ -21,11 +21,15 @@ use serde_json::{Value, json};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sais_shared::telemetry::init_json_logs();
+    sais_shared::telemetry::log_exit(run().await)
+}
+
+/// Start-up (configuration, clients and secrets once per process), then the runtime's loop.
+async fn run() -> Result<(), Error> {
     // Clients, configuration and the API key once per process.
     let config = sais_shared::aws::lambda_sdk_config()?;
     let clients = AwsClients::from_config(&config);
-    let key =
-        ApiKey::parse(&secret_string(&config, &required_env("NOTIFY_API_KEY_SECRET_ARN")?).await?)?;
+    let key = notify_api_key(&config, "NOTIFY_API_KEY_SECRET_ARN").await?;
     let notify = NotifyClient::new(
         &required_env("NOTIFY_BASE_URL")?,
         key,

@@ -2,7 +2,7 @@
 //! texts. All the work is in `sais_shared::webhook`; this file wires it to Lambda.
 
 use lambda_http::{Body, Error, Request, Response, service_fn};
-use sais_shared::aws::{AwsClients, secret_string};
+use sais_shared::aws::{AwsClients, secret_from_env};
 use sais_shared::config::required_env;
 use sais_shared::receipts::Receipts;
 use sais_shared::store::Store;
@@ -11,10 +11,15 @@ use sais_shared::webhook::Webhook;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sais_shared::telemetry::init_json_logs();
+    sais_shared::telemetry::log_exit(run().await)
+}
+
+/// Start-up (configuration, clients and secrets once per process), then the runtime's loop.
+async fn run() -> Result<(), Error> {
     // Clients, configuration and the callback token once per process.
     let config = sais_shared::aws::lambda_sdk_config()?;
     let clients = AwsClients::from_config(&config);
-    let token = secret_string(&config, &required_env("CALLBACK_TOKEN_SECRET_ARN")?).await?;
+    let token = secret_from_env(&config, "CALLBACK_TOKEN_SECRET_ARN").await?;
     let receipts = Receipts::new(
         Store::new(clients.dynamodb.clone(), required_env("TABLE_NAME")?),
         clients.sqs.clone(),

@@ -155,7 +155,7 @@ async fn store(table: &str, secret: Option<&str>) -> Result<Store> {
         Some(id) => {
             let value = sais_shared::aws::secret_string(&config, id)
                 .await
-                .context("reading the erasure key secret")?;
+                .map_err(|e| anyhow::anyhow!("the erasure key secret {id} {e}"))?;
             ErasureKey::new(value.as_bytes()).context("the erasure key is too short")?
         }
         None => {
