@@ -11,6 +11,8 @@ pub struct AwsClients {
     pub dynamodb: crate::store::Client,
     /// SQS: the send queue.
     pub sqs: aws_sdk_sqs::Client,
+    /// Secrets Manager: each team's Notify key and callback token.
+    pub secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl AwsClients {
@@ -26,6 +28,7 @@ impl AwsClients {
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             dynamodb: crate::store::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
+            secrets: aws_sdk_secretsmanager::Client::new(config),
         }
     }
 }
@@ -132,6 +135,57 @@ pub async fn notify_api_key(
         secret_id: crate::config::required_env(var).unwrap_or_default(),
         reason: format!("does not hold a Notify API key: {e}"),
     })
+}
+
+/// The deployment's Notify settings, for a function's start-up: the default key (the secret
+/// named by `NOTIFY_API_KEY_SECRET_ARN`), `NOTIFY_BASE_URL`, and `NOTIFY_RATE_LIMIT_PER_MIN`
+/// (Notify's default of 3,000 when unset).
+pub async fn notify_defaults(
+    config: &SdkConfig,
+) -> Result<crate::teams::NotifyDefaults, crate::config::StartupError> {
+    let key = notify_api_key(config, "NOTIFY_API_KEY_SECRET_ARN").await?;
+    let base_url = crate::config::required_env("NOTIFY_BASE_URL")?;
+    let rate_limit_per_min = match std::env::var("NOTIFY_RATE_LIMIT_PER_MIN") {
+        Ok(v) if !v.trim().is_empty() => crate::config::parsed_env("NOTIFY_RATE_LIMIT_PER_MIN")?,
+        _ => 3000,
+    };
+    let defaults = crate::teams::NotifyDefaults {
+        base_url,
+        key,
+        rate_limit_per_min,
+        timeout: std::time::Duration::from_secs(10),
+    };
+    // The URL is checked now, not at the first send.
+    defaults
+        .client()
+        .map_err(|e| crate::config::StartupError::Invalid {
+            name: "NOTIFY_BASE_URL",
+            reason: e.to_string(),
+        })?;
+    Ok(defaults)
+}
+
+/// Each team's Notify service, for a function's start-up: the deployment's defaults
+/// ([`notify_defaults`]), team settings from `table`, team secrets from Secrets Manager.
+pub async fn team_services(
+    config: &SdkConfig,
+    clients: &AwsClients,
+    table: &str,
+) -> Result<crate::teams::TeamServices, crate::config::StartupError> {
+    Ok(crate::teams::TeamServices::new(
+        std::sync::Arc::new(team_directory(clients, table)),
+        notify_defaults(config).await?,
+        clients.dynamodb.clone(),
+        table,
+    ))
+}
+
+/// Teams' settings (from `table`) and the secrets they name (from Secrets Manager).
+pub fn team_directory(clients: &AwsClients, table: &str) -> crate::teams::TeamDirectory {
+    crate::teams::TeamDirectory::new(
+        crate::store::Store::new(clients.dynamodb.clone(), table),
+        clients.secrets.clone(),
+    )
 }
 
 /// The key erased contact details are remembered by, from the secret named by

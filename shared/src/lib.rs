@@ -25,6 +25,7 @@ pub mod sar;
 pub mod schedule;
 pub mod sqs_batch;
 pub mod store;
+pub mod teams;
 pub mod telemetry;
 pub mod uploads;
 pub mod webhook;

@@ -6,6 +6,8 @@
 //! callbacks are answered 2xx quickly, even for notification ids we do not know, so Notify does
 //! not retry them for nothing.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -14,6 +16,7 @@ use crate::domain::PhoneNumber;
 use crate::notify::Status;
 use crate::receipts::{Applied, ReceiptError, Receipts};
 use crate::store::OPTED_OUT;
+use crate::teams::{TeamDirectory, TeamError};
 use crate::uploads::TeamCode;
 
 /// The largest callback body accepted (Notify's are a few hundred bytes).
@@ -90,6 +93,7 @@ pub enum Callback {
 pub struct Webhook {
     receipts: Receipts,
     token: String,
+    teams: Option<Arc<TeamDirectory>>,
 }
 
 /// The words that opt a number out of texts, as parents write them (compared without case,
@@ -142,11 +146,28 @@ fn loggable_status(name: &str) -> String {
 }
 
 impl Webhook {
-    /// A webhook checking callbacks against `token` (the secret configured in Notify).
+    /// A webhook checking every team's callbacks against `token` (the secret configured in
+    /// Notify; one token per line while it is being rotated).
     pub fn new(receipts: Receipts, token: impl Into<String>) -> Self {
         Self {
             receipts,
             token: token.into(),
+            teams: None,
+        }
+    }
+
+    /// Checks each team's callbacks against the token its own Notify service sends (the secret
+    /// its settings name); `token` stays the one for teams that name none.
+    pub fn with_team_tokens(mut self, teams: Arc<TeamDirectory>) -> Self {
+        self.teams = Some(teams);
+        self
+    }
+
+    /// The tokens that may sign a callback for `team`.
+    async fn expected_tokens(&self, team: &TeamCode) -> Result<Vec<String>, TeamError> {
+        match &self.teams {
+            Some(teams) => teams.callback_tokens(team, &self.token).await,
+            None => Ok(crate::teams::tokens(&self.token)),
         }
     }
 
@@ -166,8 +187,22 @@ impl Webhook {
             .strip_prefix("Bearer ")
             .unwrap_or("")
             .as_bytes();
-        // Constant time, so the token cannot be guessed byte by byte from response times.
-        if self.token.is_empty() || !bool::from(presented.ct_eq(self.token.as_bytes())) {
+        // Only the team's own token is good on the team's path.
+        let expected = match self.expected_tokens(&team).await {
+            Ok(expected) => expected,
+            Err(e) => {
+                // Our own failure (the table or Secrets Manager): Notify retries a 5xx.
+                tracing::error!(error = %e, "the team's callback token could not be read");
+                return reply(500, "try again");
+            }
+        };
+        // Constant time, so the token cannot be guessed byte by byte from response times;
+        // every expected token is compared.
+        let mut valid = subtle::Choice::from(0);
+        for token in &expected {
+            valid |= presented.ct_eq(token.as_bytes());
+        }
+        if !bool::from(valid) {
             return reply(403, "the bearer token is not valid");
         }
         if body.len() > MAX_BODY_BYTES {

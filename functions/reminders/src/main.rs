@@ -4,13 +4,10 @@
 //! the post (Notify sends no callbacks for letters; `sais_shared::receipts`). By hand,
 //! `{"team", "campaign_id", "date"}` runs one campaign for one day.
 
-use std::time::Duration;
-
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use sais_shared::aws::{AwsClients, notify_api_key};
+use sais_shared::aws::{AwsClients, team_services};
 use sais_shared::campaign_report;
 use sais_shared::config::required_env;
-use sais_shared::notify::NotifyClient;
 use sais_shared::receipts::Receipts;
 use sais_shared::schedule::RemindersTask;
 use sais_shared::schedule::runner::Scheduler;
@@ -26,22 +23,18 @@ async fn main() -> Result<(), Error> {
 
 /// Start-up (configuration, clients and secrets once per process), then the runtime's loop.
 async fn run() -> Result<(), Error> {
-    // Clients, configuration and the API key once per process.
     let config = sais_shared::aws::lambda_sdk_config()?;
     let clients = AwsClients::from_config(&config);
-    let key = notify_api_key(&config, "NOTIFY_API_KEY_SECRET_ARN").await?;
-    let notify = NotifyClient::new(
-        &required_env("NOTIFY_BASE_URL")?,
-        key,
-        Duration::from_secs(10),
-    )?;
-    let store = Store::new(clients.dynamodb.clone(), required_env("TABLE_NAME")?);
+    let table = required_env("TABLE_NAME")?;
+    // Letters are followed with each team's own key.
+    let notify = team_services(&config, &clients, &table).await?;
+    let store = Store::new(clients.dynamodb.clone(), &table);
     let send_queue_url = required_env("SEND_QUEUE_URL")?;
     let receipts = Receipts::new(store.clone(), clients.sqs.clone(), send_queue_url.clone());
     let scheduler = Scheduler::new(store, clients.sqs.clone(), send_queue_url);
     let bucket = required_env("UPLOADS_BUCKET")?;
     let reporter = Reporter {
-        store: Store::new(clients.dynamodb.clone(), required_env("TABLE_NAME")?),
+        store: Store::new(clients.dynamodb.clone(), &table),
         s3: clients.s3.clone(),
         bucket,
     };

@@ -15,16 +15,17 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use crate::campaign::Campaign;
 pub use crate::jobs::{JobKind, SendJob};
 use crate::notify::{
-    EmailRequest, LetterRequest, NotifyClient, NotifyError, Personalisation, SenderAction,
-    SmsRequest,
+    EmailRequest, LetterRequest, NotifyError, Personalisation, SenderAction, SmsRequest,
 };
 use crate::policy::{Channel, Plan, PlannedSend, plan};
 use crate::sqs_batch::{BatchError, process_batch};
-use crate::store::pacer::Pacer;
 use crate::store::{Facts, Loaded, MessageRecord, Store, StoreError, TeamSendSettings};
 
 pub mod ports;
-pub use ports::{MessageLedger, NotifyPort, Pace, SendLedger, SendQueue, SqsSendQueue};
+pub use ports::{
+    MessageLedger, NotifyPort, NotifyService, NotifyServices, OneService, Pace, SendLedger,
+    SendQueue, SqsSendQueue, Unpaced,
+};
 
 #[cfg(test)]
 mod tests;
@@ -48,6 +49,10 @@ pub enum DispatchError {
     /// Pacing failed (the shared token bucket could not be read or written).
     #[error(transparent)]
     Pacer(#[from] crate::store::pacer::PacerError),
+    /// The team's Notify service could not be resolved (its settings or a secret they name
+    /// could not be read): our own set-up or infrastructure, never the family's.
+    #[error("the team's Notify service: {0}")]
+    Service(#[from] crate::teams::TeamError),
     /// Notify failed in a way worth retrying later, or is misconfigured (alarm).
     #[error("Notify: {0}")]
     Notify(#[source] NotifyError),
@@ -113,15 +118,14 @@ pub struct JobOutcome {
     pub plan: Plan,
 }
 
-/// The dispatcher's dependencies, built once per process: in AWS the table, the send queue,
-/// Notify and the shared pacer (the default type parameters); in a unit test, fakes of the
-/// same [`ports`].
+/// The dispatcher's dependencies, built once per process: in AWS the table, the send queue and
+/// each team's Notify service with its shared pacer (the default type parameters); in a unit
+/// test, fakes of the same [`ports`].
 #[derive(Debug, Clone)]
-pub struct Dispatcher<L = Store, Q = SqsSendQueue, N = NotifyClient, P = Pacer> {
+pub struct Dispatcher<L = Store, Q = SqsSendQueue, S = crate::teams::TeamServices> {
     store: L,
     queue: Q,
-    notify: N,
-    pacer: P,
+    services: S,
     concurrency: usize,
 }
 
@@ -132,16 +136,20 @@ enum Delivery {
     Permanent(Channel),
 }
 
-impl Dispatcher {
-    /// A dispatcher over these clients.
-    pub fn new(
+impl<S: NotifyServices> Dispatcher<Store, SqsSendQueue, S> {
+    /// A dispatcher over these clients, sending through each team's service in `services`.
+    pub fn with_services(
         store: Store,
         sqs: aws_sdk_sqs::Client,
         send_queue_url: impl Into<String>,
-        notify: NotifyClient,
-        pacer: Pacer,
+        services: S,
     ) -> Self {
-        Self::with_ports(store, SqsSendQueue::new(sqs, send_queue_url), notify, pacer)
+        Self {
+            store,
+            queue: SqsSendQueue::new(sqs, send_queue_url),
+            services,
+            concurrency: 10,
+        }
     }
 
     /// Changes how long an attempt owns a message's intent (tests simulating a dead attempt
@@ -152,18 +160,19 @@ impl Dispatcher {
     }
 }
 
-impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, N, P> {
-    /// A dispatcher over these ports.
+impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, OneService<N, P>> {
+    /// A dispatcher over these ports, one Notify service for every team.
     pub fn with_ports(store: L, queue: Q, notify: N, pacer: P) -> Self {
         Self {
             store,
             queue,
-            notify,
-            pacer,
+            services: OneService::new(notify, pacer),
             concurrency: 10,
         }
     }
+}
 
+impl<L: SendLedger, Q: SendQueue, S: NotifyServices> Dispatcher<L, Q, S> {
     /// Handles one SQS batch; failed jobs are reported for retry.
     ///
     /// Every job's records are read together first (two `BatchGetItem` calls for the batch, not
@@ -346,9 +355,9 @@ impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, N, P>
 
         let result = self
             .call_notify(
+                team,
                 send,
-                template_id,
-                &personalisation,
+                (template_id, &personalisation),
                 facts,
                 senders,
                 &message_id,
@@ -395,6 +404,9 @@ impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, N, P>
                     return Err(DispatchError::InFlight);
                 }
                 let found = self
+                    .services
+                    .for_team(team)
+                    .await?
                     .notify
                     .find_by_reference(message_id)
                     .await
@@ -491,20 +503,22 @@ impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, N, P>
     /// A pacer failure is [`DispatchError::Pacer`]: the job is retried and nobody is blamed.
     async fn call_notify(
         &self,
+        team: &TeamCode,
         send: &PlannedSend,
-        template_id: uuid::Uuid,
-        personalisation: &Personalisation,
+        (template_id, personalisation): (uuid::Uuid, &Personalisation),
         facts: &Facts,
         senders: TeamSendSettings,
         reference: &str,
     ) -> Result<crate::notify::SentNotification, DispatchError> {
+        let service = self.services.for_team(team).await?;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.pacer.acquire().await?;
+            service.pacer.acquire().await?;
             let result = match send.channel {
                 Channel::Email => {
-                    self.notify
+                    service
+                        .notify
                         .send_email(&EmailRequest {
                             email_address: send.recipient.clone(),
                             template_id,
@@ -515,7 +529,8 @@ impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, N, P>
                         .await
                 }
                 Channel::Sms => {
-                    self.notify
+                    service
+                        .notify
                         .send_sms(&SmsRequest {
                             phone_number: send.recipient.clone(),
                             template_id,
@@ -533,7 +548,8 @@ impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, N, P>
                             "no letter address",
                         )));
                     };
-                    self.notify
+                    service
+                        .notify
                         .send_letter(&LetterRequest {
                             template_id,
                             address,
@@ -549,7 +565,7 @@ impl<L: SendLedger, Q: SendQueue, N: NotifyPort, P: Pace> Dispatcher<L, Q, N, P>
                     if e.status() == Some(429) {
                         // Notify says we went too fast: every dispatcher backs off. A failed
                         // drain only means the others are not told; this one still waits.
-                        if let Err(drain) = self.pacer.drain().await {
+                        if let Err(drain) = service.pacer.drain().await {
                             tracing::warn!(error = %drain, "pacer could not be drained after a 429");
                         }
                     }

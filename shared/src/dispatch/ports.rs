@@ -7,6 +7,7 @@
 //! any failure injected exactly where it matters.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use uuid::Uuid;
@@ -20,6 +21,7 @@ use crate::notify::{
 use crate::policy::Plan;
 use crate::store::pacer::{Pacer, PacerError};
 use crate::store::{Loaded, MessageRecord, Store, StoreError};
+use crate::teams::TeamError;
 
 /// What every flow that reads and completes message records needs of the table: the one
 /// clock, a message record, a contact detail's status.
@@ -215,6 +217,11 @@ pub trait NotifyPort: Send + Sync {
         &self,
         reference: &str,
     ) -> impl Future<Output = Result<Vec<NotificationStatus>, NotifyError>> + Send;
+    /// One notification's status (how a letter in the post is followed).
+    fn get_notification(
+        &self,
+        id: Uuid,
+    ) -> impl Future<Output = Result<NotificationStatus, NotifyError>> + Send;
 }
 
 impl NotifyPort for NotifyClient {
@@ -232,6 +239,60 @@ impl NotifyPort for NotifyClient {
         reference: &str,
     ) -> Result<Vec<NotificationStatus>, NotifyError> {
         NotifyClient::find_by_reference(self, reference).await
+    }
+    async fn get_notification(&self, id: Uuid) -> Result<NotificationStatus, NotifyError> {
+        NotifyClient::get_notification(self, id).await
+    }
+}
+
+/// A team's Notify service: the client that sends with its key and the pacer of its limit.
+#[derive(Debug)]
+pub struct NotifyService<N = NotifyClient, P = Pacer> {
+    /// The client, with the service's API key.
+    pub notify: N,
+    /// The service's shared rate limit.
+    pub pacer: P,
+}
+
+/// A team's service, shared by every job of the team while it is cached.
+pub type TeamService<N = NotifyClient, P = Pacer> = Arc<NotifyService<N, P>>;
+
+/// Which Notify service sends for a team. In AWS, [`crate::teams::TeamServices`]: the team's own
+/// service when its settings name one, the deployment's otherwise.
+pub trait NotifyServices: Send + Sync {
+    /// The client type.
+    type Notify: NotifyPort;
+    /// The pacer type.
+    type Pacer: Pace;
+    /// The team's service. Failing is our own set-up's or infrastructure's failure (a secret
+    /// that cannot be read): retried, never recorded against a family.
+    fn for_team(
+        &self,
+        team: &TeamCode,
+    ) -> impl Future<Output = Result<TeamService<Self::Notify, Self::Pacer>, TeamError>> + Send;
+}
+
+/// One Notify service for every team (the local stack's single simulator, unit tests).
+#[derive(Debug)]
+pub struct OneService<N, P>(Arc<NotifyService<N, P>>);
+
+impl<N, P> OneService<N, P> {
+    /// Every team sends through `notify`, paced by `pacer`.
+    pub fn new(notify: N, pacer: P) -> Self {
+        Self(Arc::new(NotifyService { notify, pacer }))
+    }
+
+    /// The one service.
+    pub fn service(&self) -> &NotifyService<N, P> {
+        &self.0
+    }
+}
+
+impl<N: NotifyPort, P: Pace> NotifyServices for OneService<N, P> {
+    type Notify = N;
+    type Pacer = P;
+    async fn for_team(&self, _team: &TeamCode) -> Result<Arc<NotifyService<N, P>>, TeamError> {
+        Ok(Arc::clone(&self.0))
     }
 }
 
@@ -320,5 +381,34 @@ impl Pace for Pacer {
     }
     async fn drain(&self) -> Result<(), PacerError> {
         Pacer::drain(self).await
+    }
+}
+
+/// One client is one service for every team, unpaced: how the local stack and tests follow
+/// letters with the simulator's single key.
+impl NotifyServices for NotifyClient {
+    type Notify = NotifyClient;
+    type Pacer = Unpaced;
+    async fn for_team(
+        &self,
+        _team: &TeamCode,
+    ) -> Result<Arc<NotifyService<NotifyClient, Unpaced>>, TeamError> {
+        Ok(Arc::new(NotifyService {
+            notify: self.clone(),
+            pacer: Unpaced,
+        }))
+    }
+}
+
+/// No pacing: for callers that only read from Notify (following letters in the post).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unpaced;
+
+impl Pace for Unpaced {
+    async fn acquire(&self) -> Result<(), PacerError> {
+        Ok(())
+    }
+    async fn drain(&self) -> Result<(), PacerError> {
+        Ok(())
     }
 }

@@ -10,7 +10,7 @@ use crate::notify::ErrorType;
 use crate::policy::Purpose;
 use crate::store::ChildItem;
 
-type Fake = Dispatcher<FakeLedger, FakeQueue, FakeNotify, FakePacer>;
+type Fake = Dispatcher<FakeLedger, FakeQueue, OneService<FakeNotify, FakePacer>>;
 
 const EMAIL: &str = "sarah.smith@example.com";
 const PHONE: &str = "+447700900123";
@@ -86,7 +86,7 @@ async fn a_job_sends_its_email_once_and_running_it_again_sends_nothing_more() {
     assert_eq!((first.sent, first.already_sent), (1, 0));
     let again = d.handle_job(&job()).await.expect("repeated");
     assert_eq!((again.sent, again.already_sent), (0, 1));
-    let created = d.notify.created();
+    let created = d.services.service().notify.created();
     assert_eq!(created.len(), 1, "one email at Notify");
     assert_eq!(created[0].to, EMAIL);
     assert_eq!(created[0].kind, crate::notify::NotificationType::Email);
@@ -94,28 +94,37 @@ async fn a_job_sends_its_email_once_and_running_it_again_sends_nothing_more() {
         records(&d),
         [("email".into(), "sent".into(), "created".into())]
     );
-    assert_eq!(*d.pacer.acquired.lock().expect("lock"), 1, "paced once");
+    assert_eq!(
+        *d.services.service().pacer.acquired.lock().expect("lock"),
+        1,
+        "paced once"
+    );
 }
 
 #[tokio::test]
 async fn a_pacer_failure_fails_the_job_and_blames_nobody() {
     let d = dispatcher(0);
-    d.pacer.fail(1);
+    d.services.service().pacer.fail(1);
     let result = d.handle_job(&job()).await;
     assert!(matches!(result, Err(DispatchError::Pacer(_))), "{result:?}");
-    assert!(d.notify.created().is_empty(), "Notify was not called");
+    assert!(
+        d.services.service().notify.created().is_empty(),
+        "Notify was not called"
+    );
     nobody_blamed(&d);
     // SQS delivers the job again: it sends, once.
     let retried = d.handle_job(&job()).await.expect("retried");
     assert_eq!(retried.sent, 1);
-    assert_eq!(d.notify.created().len(), 1);
+    assert_eq!(d.services.service().notify.created().len(), 1);
     nobody_blamed(&d);
 }
 
 #[tokio::test]
 async fn notify_refusing_the_address_marks_it_failed_and_the_text_goes_in_the_same_run() {
     let d = dispatcher(120);
-    d.notify
+    d.services
+        .service()
+        .notify
         .script([Answer::Refuse(refused(400, ErrorType::ValidationError))]);
     let outcome = d.handle_job(&job()).await.expect("fell back");
     assert_eq!((outcome.sent, outcome.permanent_failures), (1, 1));
@@ -127,7 +136,7 @@ async fn notify_refusing_the_address_marks_it_failed_and_the_text_goes_in_the_sa
             .get(&format!("email:{EMAIL}")),
         Some(&"failed".to_owned())
     );
-    let created = d.notify.created();
+    let created = d.services.service().notify.created();
     assert_eq!(created.len(), 1);
     assert_eq!(
         (created[0].kind, created[0].to.as_str()),
@@ -147,7 +156,10 @@ async fn notify_refusing_the_address_marks_it_failed_and_the_text_goes_in_the_sa
 #[tokio::test]
 async fn a_lost_answer_after_notify_accepted_is_reconciled_by_reference_not_resent() {
     let d = dispatcher(0);
-    d.notify.script([Answer::TimeOutAfterCreating]);
+    d.services
+        .service()
+        .notify
+        .script([Answer::TimeOutAfterCreating]);
     let result = d.handle_job(&job()).await;
     assert!(
         matches!(result, Err(DispatchError::Notify(NotifyError::Timeout))),
@@ -160,7 +172,7 @@ async fn a_lost_answer_after_notify_accepted_is_reconciled_by_reference_not_rese
     // The retry finds the intent, takes over its lapsed lease and asks Notify first.
     let retried = d.handle_job(&job()).await.expect("reconciled");
     assert_eq!((retried.sent, retried.already_sent), (0, 1));
-    let created = d.notify.created();
+    let created = d.services.service().notify.created();
     assert_eq!(created.len(), 1, "exactly one email at Notify");
     let record = d.store.records().pop().expect("record");
     assert_eq!(record.state, "sent");
@@ -171,12 +183,15 @@ async fn a_lost_answer_after_notify_accepted_is_reconciled_by_reference_not_rese
 #[tokio::test]
 async fn an_intent_another_attempt_still_holds_is_left_to_it() {
     let d = dispatcher(120);
-    d.notify.script([Answer::TimeOutAfterCreating]);
+    d.services
+        .service()
+        .notify
+        .script([Answer::TimeOutAfterCreating]);
     assert!(d.handle_job(&job()).await.is_err());
     // Within the lease the other attempt may be sending right now: no second call to Notify.
     let result = d.handle_job(&job()).await;
     assert!(matches!(result, Err(DispatchError::InFlight)), "{result:?}");
-    assert_eq!(d.notify.created().len(), 1);
+    assert_eq!(d.services.service().notify.created().len(), 1);
 }
 
 #[tokio::test]
@@ -188,7 +203,7 @@ async fn a_table_failure_after_notify_accepted_fails_the_job_and_the_retry_sends
     nobody_blamed(&d);
     let retried = d.handle_job(&job()).await.expect("reconciled");
     assert_eq!((retried.sent, retried.already_sent), (0, 1));
-    assert_eq!(d.notify.created().len(), 1);
+    assert_eq!(d.services.service().notify.created().len(), 1);
     assert_eq!(
         records(&d),
         [("email".into(), "sent".into(), "sending".into())]
@@ -201,7 +216,7 @@ async fn a_failed_intent_put_fails_the_job_before_notify_is_called() {
     d.store.fail("put_intent", 1);
     let result = d.handle_job(&job()).await;
     assert!(matches!(result, Err(DispatchError::Store(_))), "{result:?}");
-    assert!(d.notify.created().is_empty());
+    assert!(d.services.service().notify.created().is_empty());
     assert!(d.store.records().is_empty());
     nobody_blamed(&d);
 }
@@ -210,7 +225,7 @@ async fn a_failed_intent_put_fails_the_job_before_notify_is_called() {
 async fn a_notify_500_fails_the_job_and_the_retry_asks_notify_before_sending_once() {
     let d = dispatcher(0);
     // A 500 may have created the email: not resent in the run, never blamed on the family.
-    d.notify.script([Answer::Refuse(refused(
+    d.services.service().notify.script([Answer::Refuse(refused(
         500,
         ErrorType::Other("Exception".into()),
     ))]);
@@ -222,20 +237,22 @@ async fn a_notify_500_fails_the_job_and_the_retry_asks_notify_before_sending_onc
     nobody_blamed(&d);
     let outcome = d.handle_job(&job()).await.expect("sent on the retry");
     assert_eq!((outcome.sent, outcome.already_sent), (1, 0));
-    assert_eq!(d.notify.created().len(), 1);
+    assert_eq!(d.services.service().notify.created().len(), 1);
     nobody_blamed(&d);
 }
 
 #[tokio::test]
 async fn a_rate_limit_429_is_retried_in_the_run_after_draining_the_pacer_and_sent_once() {
     let d = dispatcher(0);
-    d.notify
+    d.services
+        .service()
+        .notify
         .script([Answer::Refuse(refused(429, ErrorType::RateLimitError))]);
     let outcome = d.handle_job(&job()).await.expect("sent on the second try");
     assert_eq!(outcome.sent, 1);
-    assert_eq!(d.notify.created().len(), 1);
+    assert_eq!(d.services.service().notify.created().len(), 1);
     assert_eq!(
-        *d.pacer.acquired.lock().expect("lock"),
+        *d.services.service().pacer.acquired.lock().expect("lock"),
         2,
         "paced before each try"
     );
@@ -245,7 +262,7 @@ async fn a_rate_limit_429_is_retried_in_the_run_after_draining_the_pacer_and_sen
 #[tokio::test]
 async fn notifys_daily_limit_holds_the_team_until_midnight_and_requeues_the_job() {
     let d = dispatcher(0);
-    d.notify.script([Answer::Refuse(refused(
+    d.services.service().notify.script([Answer::Refuse(refused(
         429,
         ErrorType::TooManyRequestsError,
     ))]);
@@ -278,7 +295,7 @@ async fn a_held_job_whose_requeue_fails_fails_so_sqs_keeps_it() {
         matches!(result, Err(DispatchError::Requeue(_))),
         "{result:?}"
     );
-    assert!(d.notify.created().is_empty());
+    assert!(d.services.service().notify.created().is_empty());
     nobody_blamed(&d);
 }
 
@@ -294,7 +311,7 @@ async fn a_job_for_a_child_no_longer_known_sends_nothing_and_succeeds() {
     );
     let outcome = d.handle_job(&job()).await.expect("nothing to do");
     assert_eq!(outcome.sent, 0);
-    assert!(d.notify.created().is_empty());
+    assert!(d.services.service().notify.created().is_empty());
 }
 
 #[tokio::test]
@@ -322,7 +339,7 @@ async fn a_letter_is_opened_for_polling_even_when_its_first_attempt_died_before_
     assert!(d.store.letters.lock().expect("lock").is_empty());
     let retried = d.handle_job(&job()).await.expect("retried");
     assert_eq!((retried.sent, retried.already_sent), (0, 1));
-    let created = d.notify.created();
+    let created = d.services.service().notify.created();
     assert_eq!(created.len(), 1, "one letter printed");
     assert_eq!(created[0].kind, crate::notify::NotificationType::Letter);
     let record = d.store.records().pop().expect("record");

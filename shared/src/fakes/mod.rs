@@ -590,6 +590,30 @@ impl NotifyPort for FakeNotify {
             })
             .collect())
     }
+
+    async fn get_notification(&self, id: Uuid) -> Result<NotificationStatus, NotifyError> {
+        let created = lock(&self.created);
+        let c = created
+            .iter()
+            .find(|c| c.id == id)
+            .ok_or(NotifyError::Api {
+                status: 404,
+                error: crate::notify::ErrorType::parse("NoResultFound"),
+                message: "No result found".to_owned(),
+                retry_after: None,
+            })?;
+        Ok(NotificationStatus {
+            id: c.id,
+            reference: Some(c.reference.clone()),
+            notification_type: c.kind,
+            status: Status::parse("sending"),
+            template_id: Uuid::nil(),
+            template_version: 1,
+            created_at: time::OffsetDateTime::UNIX_EPOCH,
+            sent_at: None,
+            completed_at: None,
+        })
+    }
 }
 
 /// The send queue: keeps each job with its delay.

@@ -1,6 +1,7 @@
-//! Team settings (`<team>/team.json`, file-formats.md): the team's name, the Notify API key's
-//! secret, optional reply-to and sender ids, retention and whether letters are allowed by
-//! default. Checked field by field like a campaign file.
+//! Team settings (`<team>/team.json`, file-formats.md): the team's name, its own Notify service
+//! (the API key's secret, the callback token's secret, the service's rate limit; each optional,
+//! the deployment's default otherwise), optional reply-to and sender ids, retention and whether
+//! letters are allowed by default. Checked field by field like a campaign file.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,8 +26,17 @@ pub struct Retention {
 pub struct TeamSettings {
     /// The team's name, as people know it.
     pub name: String,
-    /// The Secrets Manager name of the team's Notify API key.
-    pub notify_api_key_secret: String,
+    /// The Secrets Manager name of the team's own Notify service's API key (none: the
+    /// deployment's default key).
+    #[serde(default)]
+    pub notify_api_key_secret: Option<String>,
+    /// The Secrets Manager name of the bearer token the team's Notify service sends with its
+    /// callbacks (none: the deployment's default token).
+    #[serde(default)]
+    pub callback_token_secret: Option<String>,
+    /// The team's Notify service's rate limit, requests a minute (none: the deployment's).
+    #[serde(default)]
+    pub notify_rate_limit_per_min: Option<u32>,
     /// Notify's id of the email reply-to address to use.
     pub email_reply_to_id: Option<uuid::Uuid>,
     /// Notify's id of the text sender to use.
@@ -40,11 +50,45 @@ pub struct TeamSettings {
 const FIELDS: &[&str] = &[
     "name",
     "notify_api_key_secret",
+    "callback_token_secret",
+    "notify_rate_limit_per_min",
     "email_reply_to_id",
     "sms_sender_id",
     "retention",
     "letters",
 ];
+
+/// The highest rate limit a team may set (Notify's own default is 3,000 a minute).
+pub const MAX_RATE_LIMIT_PER_MIN: u64 = 60_000;
+
+impl TeamSettings {
+    /// The secrets this team's settings name that lie outside its own folder of the
+    /// deployment's team secrets (`<secret_prefix><team>/`), as (field, message): the service
+    /// reads only secrets under that path, and a team may not name another team's.
+    pub fn secrets_outside(&self, secret_prefix: &str, team: &str) -> Vec<(&'static str, String)> {
+        let folder = format!("{secret_prefix}{team}/");
+        [
+            ("notify_api_key_secret", &self.notify_api_key_secret),
+            ("callback_token_secret", &self.callback_token_secret),
+        ]
+        .into_iter()
+        .filter_map(|(field, name)| {
+            let name = name.as_deref()?;
+            // A secret may be named by its ARN too: compare the name part.
+            let bare = name.split_once(":secret:").map_or(name, |(_, rest)| rest);
+            (!bare.starts_with(&folder) || bare.len() == folder.len()).then(|| {
+                (
+                    field,
+                    format!(
+                        "{field} should name a secret under {folder} (the service reads only \
+                         its teams' secrets, each team's under its own folder); create it there"
+                    ),
+                )
+            })
+        })
+        .collect()
+    }
+}
 
 /// Checks a `team.json` and, when it is valid, returns the settings with its report.
 pub fn validate_team_settings(file_name: &str, bytes: &[u8]) -> (Report, Option<TeamSettings>) {
@@ -85,7 +129,35 @@ pub fn validate_team_settings(file_name: &str, bytes: &[u8]) -> (Report, Option<
         }
     };
     let name = text(&mut check, "name", 100);
-    let secret = text(&mut check, "notify_api_key_secret", 512);
+    let secret = |check: &mut Check, field: &str| -> Option<String> {
+        match object.get(field) {
+            None | Some(Value::Null) => None,
+            Some(_) => text(check, field, 512),
+        }
+    };
+    let notify_api_key_secret = secret(&mut check, "notify_api_key_secret");
+    let callback_token_secret = secret(&mut check, "callback_token_secret");
+    let notify_rate_limit_per_min = match object.get("notify_rate_limit_per_min") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v
+            .as_u64()
+            .filter(|n| (1..=MAX_RATE_LIMIT_PER_MIN).contains(n))
+        {
+            Some(n) => Some(n as u32),
+            None => {
+                check.error(
+                    "notify_rate_limit_per_min",
+                    super::campaign_file::campaign_codes::INVALID_TYPE,
+                    format!(
+                        "notify_rate_limit_per_min should be the requests a minute your Notify \
+                         service allows, a whole number from 1 to {MAX_RATE_LIMIT_PER_MIN} \
+                         (Notify's default is 3000)"
+                    ),
+                );
+                None
+            }
+        },
+    };
     let mut id = |field: &str| -> Option<uuid::Uuid> {
         match object.get(field) {
             None | Some(Value::Null) => None,
@@ -147,10 +219,12 @@ pub fn validate_team_settings(file_name: &str, bytes: &[u8]) -> (Report, Option<
         .get("letters")
         .and_then(Value::as_bool)
         .unwrap_or(true);
-    let settings = match (check.errors.is_empty(), name, secret) {
-        (true, Some(name), Some(notify_api_key_secret)) => Some(TeamSettings {
+    let settings = match (check.errors.is_empty(), name) {
+        (true, Some(name)) => Some(TeamSettings {
             name,
             notify_api_key_secret,
+            callback_token_secret,
+            notify_rate_limit_per_min,
             email_reply_to_id,
             sms_sender_id,
             retention,
@@ -175,7 +249,7 @@ mod tests {
     fn a_full_settings_file_is_imported_and_defaults_fill_the_gaps() {
         let (report, settings) = check(json!({
             "name": "Leeds SAIS",
-            "notify_api_key_secret": "sais/RYG-sais/notify-api-key",
+            "notify_api_key_secret": "sais/teams/RYG-sais/notify-api-key",
             "email_reply_to_id": "f33517ff-2a88-4f6e-b855-c550268ce08a",
             "retention": {"records_days": 730}
         }));
@@ -193,6 +267,7 @@ mod tests {
             "sms_sender_id": "sender-1",
             "retention": {"uploads_days": 0, "forever": true},
             "letters": "yes",
+            "notify_rate_limit_per_min": 0,
             "colour": "blue"
         }));
         assert!(settings.is_none());
@@ -208,7 +283,7 @@ mod tests {
                 "colour",
                 "letters",
                 "name",
-                "notify_api_key_secret",
+                "notify_rate_limit_per_min",
                 "retention.forever",
                 "retention.uploads_days",
                 "sms_sender_id"
@@ -216,5 +291,35 @@ mod tests {
         );
         let text = serde_json::to_string(&report).unwrap();
         assert!(!text.contains("sender-1") && !text.contains("blue"));
+    }
+
+    #[test]
+    fn a_team_without_its_own_service_uses_the_default_and_one_with_names_only_its_own_secrets() {
+        let (report, settings) = check(json!({"name": "Leeds SAIS"}));
+        assert_eq!(report.status, Status::Imported, "{:?}", report.errors);
+        let s = settings.unwrap();
+        assert_eq!(s.notify_api_key_secret, None);
+        assert!(s.secrets_outside("sais/teams/", "RYG").is_empty());
+
+        let (_, settings) = check(json!({
+            "name": "Leeds SAIS",
+            "notify_api_key_secret": "sais/teams/RYG/notify-api-key",
+            "callback_token_secret": "sais/teams/RYGX/notify-callback-token",
+            "notify_rate_limit_per_min": 600
+        }));
+        let s = settings.unwrap();
+        assert_eq!(s.notify_rate_limit_per_min, Some(600));
+        let outside = s.secrets_outside("sais/teams/", "RYG");
+        assert_eq!(outside.len(), 1, "another team's folder is refused");
+        assert_eq!(outside[0].0, "callback_token_secret");
+        assert!(outside[0].1.contains("sais/teams/RYG/"));
+        let arn = TeamSettings {
+            notify_api_key_secret: Some(
+                "arn:aws:secretsmanager:eu-west-2:1:secret:sais/teams/RYG/key".into(),
+            ),
+            callback_token_secret: None,
+            ..s
+        };
+        assert!(arn.secrets_outside("sais/teams/", "RYG").is_empty());
     }
 }

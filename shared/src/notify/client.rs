@@ -70,6 +70,11 @@ impl NotifyClient {
         })
     }
 
+    /// The Notify service this client's key belongs to.
+    pub fn service_id(&self) -> Uuid {
+        self.key.service_id()
+    }
+
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.base_url

@@ -18,9 +18,11 @@ use time::OffsetDateTime;
 
 use std::future::Future;
 
-use crate::dispatch::{MessageLedger, SendJob, SendQueue, SqsSendQueue};
+use crate::dispatch::{
+    MessageLedger, NotifyPort, NotifyServices, SendJob, SendQueue, SqsSendQueue,
+};
 use crate::jobs::JobKind;
-use crate::notify::{NotifyClient, Status};
+use crate::notify::Status;
 use crate::policy::{Channel, Purpose};
 use crate::store::{DueJob, MessageRecord, Store, StoreError};
 use crate::uploads::TeamCode;
@@ -167,14 +169,26 @@ impl Receipts {
 
     /// Reads every open letter's status from Notify and applies it; returns how many changed.
     /// A letter Notify cannot find or answer for stays open for the next poll.
-    pub async fn poll_letters(
+    pub async fn poll_letters<S: NotifyServices>(
         &self,
-        notify: &NotifyClient,
+        services: &S,
         now: OffsetDateTime,
     ) -> Result<usize, ReceiptError> {
         let mut changed = 0;
         for letter in self.store.open_letters().await? {
-            match notify.get_notification(letter.notify_id).await {
+            // Each letter is followed with its team's key: only that service knows it.
+            let found = match services.for_team(&letter.team).await {
+                Ok(service) => service.notify.get_notification(letter.notify_id).await,
+                Err(e) => {
+                    tracing::warn!(
+                        message_id = letter.message_id.as_str(),
+                        error = %e,
+                        "letter status not read: the team's Notify service is not available; polled again next time"
+                    );
+                    continue;
+                }
+            };
+            match found {
                 Ok(found) => {
                     if let Status::Unknown(name) = &found.status {
                         tracing::warn!(

@@ -31,6 +31,8 @@ pub struct Pacer {
     rate_per_s: f64,
     /// Most milli-tokens the bucket holds.
     capacity_milli: i64,
+    /// The service's limit this pacer was made for (requests a minute).
+    limit_per_min: u32,
 }
 
 /// Pacing could not talk to the table: our own infrastructure failed, never the recipient's
@@ -63,7 +65,13 @@ impl Pacer {
             pk: pk.into(),
             rate_per_s: limit / 60.0 * RATE_MARGIN,
             capacity_milli: (capacity * 1000.0) as i64,
+            limit_per_min,
         }
+    }
+
+    /// The service's limit this pacer was made for (requests a minute).
+    pub fn limit_per_min(&self) -> u32 {
+        self.limit_per_min
     }
 
     /// Tokens a second this pacer allows.

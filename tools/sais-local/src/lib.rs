@@ -477,21 +477,31 @@ impl LocalStack {
     ) -> Result<sais_shared::dispatch::Dispatcher, LocalStackError> {
         let key = sais_shared::notify::ApiKey::parse(api_key)
             .map_err(|e| LocalStackError::Start(e.to_string()))?;
-        let notify =
-            sais_shared::notify::NotifyClient::new(notify_base_url, key.clone(), notify_timeout)
-                .map_err(|e| LocalStackError::Start(e.to_string()))?;
-        let pacer = sais_shared::store::pacer::Pacer::new(
+        let defaults = sais_shared::teams::NotifyDefaults {
+            base_url: notify_base_url.to_owned(),
+            key,
+            rate_limit_per_min,
+            timeout: notify_timeout,
+        };
+        defaults
+            .client()
+            .map_err(|e| LocalStackError::Start(e.to_string()))?;
+        // Each team's own Notify service as deployed: its settings in the table, its secrets
+        // in the emulator's Secrets Manager, the stack's key for teams that name none.
+        let services = sais_shared::teams::TeamServices::new(
+            std::sync::Arc::new(sais_shared::aws::team_directory(
+                &self.clients,
+                &self.table(),
+            )),
+            defaults,
             self.clients.dynamodb.clone(),
             self.table(),
-            format!("NOTIFY#{}", key.service_id()),
-            rate_limit_per_min,
         );
-        Ok(sais_shared::dispatch::Dispatcher::new(
+        Ok(sais_shared::dispatch::Dispatcher::with_services(
             self.store(),
             self.clients.sqs.clone(),
             self.send_queue_url.clone(),
-            notify,
-            pacer,
+            services,
         ))
     }
 
