@@ -1,5 +1,7 @@
-//! The `/v2` HTTP API: send, get one, list. Request handling follows notifications-api's order:
-//! authenticate, parse JSON, schema-validate, rate-limit, then recipient checks, then create.
+//! The `/v2` HTTP API: send, get one, list; get, list and preview templates. Request handling
+//! follows notifications-api's order: authenticate (which also picks the service), parse JSON,
+//! schema-validate, rate-limit, then the template (once the service has templates), then
+//! recipient checks, then create.
 
 use std::sync::Arc;
 
@@ -10,14 +12,14 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 use time::{Duration as TimeDuration, OffsetDateTime, Weekday};
 use uuid::Uuid;
 
 use crate::auth::parse_python_uuid;
 use crate::errors::ApiError;
-use crate::sim::Sim;
+use crate::sim::{Service, Sim};
 use crate::state::{FaultMode, FaultOn, Record};
 use crate::validation::{self, ListQuery};
 use crate::vocab::{NotificationType, format_timestamp};
@@ -37,6 +39,13 @@ pub fn router(sim: Arc<Sim>) -> Router {
             "/v2/notifications/{segment}",
             get(get_notification).post(post_notification),
         )
+        .route("/v2/template/{segment}", get(get_template))
+        .route(
+            "/v2/template/{segment}/version/{version}",
+            get(get_template_version),
+        )
+        .route("/v2/template/{segment}/preview", post(preview_template))
+        .route("/v2/templates", get(list_templates))
         .layer(middleware::from_fn_with_state(
             Arc::clone(&sim),
             add_latency,
@@ -77,9 +86,10 @@ async fn post_notification(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(e) = sim.authenticate(&headers) {
-        return e.into_response();
-    }
+    let service = match sim.authenticate(&headers) {
+        Ok(service) => service,
+        Err(e) => return e.into_response(),
+    };
     let Some(kind) = NotificationType::parse(&segment) else {
         return not_found().await;
     };
@@ -89,56 +99,71 @@ async fn post_notification(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
-    if let Err(e) = sim
-        .check_limits(kind)
-        .and_then(|()| sim.check_recipient(&request))
-    {
-        return e.into_response();
-    }
+    // Rate limits, then validate_template, then the recipient, then (texts) the length.
+    let content = service.check_limits(kind).and_then(|()| {
+        let content = service.template_for_send(&request)?;
+        sim.check_recipient(&request)?;
+        if let Some(c) = &content {
+            c.rendered.check_length(kind)?;
+        }
+        Ok(content)
+    });
+    let content = match content {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
     let root = url_root(&sim, &headers);
-    if sim.first_send_errors(&request) {
+    if service.first_send_errors(&request) {
         tracing::warn!(mode = "error_500_once", "injecting fault");
         return ApiError::Internal.into_response();
     }
-    let Some((mode, hold)) = sim.take_fault(FaultOn::Send) else {
-        return (StatusCode::CREATED, Json(sim.create(request, &root))).into_response();
+    let Some((mode, hold)) = service.take_fault(FaultOn::Send) else {
+        return (
+            StatusCode::CREATED,
+            Json(sim.create(&service, request, content, &root)),
+        )
+            .into_response();
     };
     tracing::warn!(mode = mode.as_str(), on = "send", "injecting fault");
     match mode {
         FaultMode::Error500 => ApiError::Internal.into_response(),
-        FaultMode::Error429 => rate_limited(&sim),
+        FaultMode::Error429 => rate_limited(&service),
         FaultMode::Timeout => {
             tokio::time::sleep(hold).await;
             drop_connection()
         }
         FaultMode::TimeoutAfterCreate => {
-            sim.create(request, &root);
+            sim.create(&service, request, content, &root);
             tokio::time::sleep(hold).await;
             drop_connection()
         }
         FaultMode::Latency => {
             tokio::time::sleep(hold).await;
-            (StatusCode::CREATED, Json(sim.create(request, &root))).into_response()
+            (
+                StatusCode::CREATED,
+                Json(sim.create(&service, request, content, &root)),
+            )
+                .into_response()
         }
     }
 }
 
 /// The 429 an `error_429` fault answers: the bucket's own `RateLimitError`.
-fn rate_limited(sim: &Sim) -> Response {
+fn rate_limited(service: &Service) -> Response {
     ApiError::RateLimit {
-        limit: sim.rate_limit_per_min,
+        limit: service.rate_limit_per_min,
     }
     .into_response()
 }
 
 /// A fault for a read (`GET`) that would otherwise be answered: `Some(response)` to answer
 /// instead, `None` to go on (after a latency hold, if that was the fault).
-async fn read_fault(sim: &Sim) -> Option<Response> {
-    let (mode, hold) = sim.take_fault(FaultOn::Get)?;
+async fn read_fault(service: &Service) -> Option<Response> {
+    let (mode, hold) = service.take_fault(FaultOn::Get)?;
     tracing::warn!(mode = mode.as_str(), on = "get", "injecting fault");
     match mode {
         FaultMode::Error500 => Some(ApiError::Internal.into_response()),
-        FaultMode::Error429 => Some(rate_limited(sim)),
+        FaultMode::Error429 => Some(rate_limited(service)),
         // Nothing to create on a read: both timeouts just hang up.
         FaultMode::Timeout | FaultMode::TimeoutAfterCreate => {
             tokio::time::sleep(hold).await;
@@ -156,20 +181,21 @@ async fn get_notification(
     Path(segment): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = sim.authenticate(&headers) {
-        return e.into_response();
-    }
+    let service = match sim.authenticate(&headers) {
+        Ok(service) => service,
+        Err(e) => return e.into_response(),
+    };
     let Some(id) = parse_python_uuid(&segment) else {
         return ApiError::Validation(vec!["notification_id is not a valid UUID".into()])
             .into_response();
     };
-    if let Some(response) = read_fault(&sim).await {
+    if let Some(response) = read_fault(&service).await {
         return response;
     }
     let root = url_root(&sim, &headers);
-    let state = sim.lock();
+    let state = service.lock();
     match state.find(id) {
-        Some(record) => Json(notification_json(record, &root, sim.service_id)).into_response(),
+        Some(record) => Json(notification_json(record, &root, service.id)).into_response(),
         None => ApiError::NoResultFound.into_response(),
     }
 }
@@ -179,18 +205,19 @@ async fn list_notifications(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = sim.authenticate(&headers) {
-        return e.into_response();
-    }
+    let service = match sim.authenticate(&headers) {
+        Ok(service) => service,
+        Err(e) => return e.into_response(),
+    };
     let query = match validation::validate_list_query(query.as_deref()) {
         Ok(q) => q,
         Err(e) => return e.into_response(),
     };
-    if let Some(response) = read_fault(&sim).await {
+    if let Some(response) = read_fault(&service).await {
         return response;
     }
     let root = url_root(&sim, &headers);
-    let state = sim.lock();
+    let state = service.lock();
     // Notify compares created_at with the older_than notification's; an unknown id matches nothing.
     let older_than_seq = match query.older_than {
         Some(id) => match state.find(id) {
@@ -214,13 +241,119 @@ async fn list_notifications(
         .collect();
     let notifications: Vec<Value> = page
         .iter()
-        .map(|r| notification_json(r, &root, sim.service_id))
+        .map(|r| notification_json(r, &root, service.id))
         .collect();
     let mut links = json!({ "current": list_link(&root, &query, None) });
     if let Some(last) = page.last() {
         links["next"] = json!(list_link(&root, &query, Some(last.id)));
     }
     Json(json!({ "notifications": notifications, "links": links })).into_response()
+}
+
+/// `GET /v2/template/{id}`: Notify's `serialize_for_v2`. Like every `/v2/template` route it
+/// is authenticated but, as in Notify, not rate limited (only sends call `check_rate_limiting`).
+async fn get_template(
+    State(sim): State<Arc<Sim>>,
+    Path(segment): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    template_by_id(&sim, &headers, &segment, None)
+}
+
+/// `GET /v2/template/{id}/version/{version}`: the template if it is at that version.
+async fn get_template_version(
+    State(sim): State<Arc<Sim>>,
+    Path((segment, version)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    // Flask's `<int:version>` converter: anything but digits is no route at all.
+    let Some(version) = version
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| version.parse::<u64>().ok())
+        .flatten()
+    else {
+        return not_found().await;
+    };
+    template_by_id(&sim, &headers, &segment, Some(version))
+}
+
+fn template_by_id(sim: &Sim, headers: &HeaderMap, segment: &str, version: Option<u64>) -> Response {
+    let service = match sim.authenticate(headers) {
+        Ok(service) => service,
+        Err(e) => return e.into_response(),
+    };
+    let Some(id) = parse_python_uuid(segment) else {
+        return ApiError::Validation(vec!["id is not a valid UUID".into()]).into_response();
+    };
+    // `if version:` in Notify: 0 counts as no version at all.
+    let version = version.filter(|v| *v != 0);
+    match service.template(id) {
+        Some(t) if version.is_none_or(|v| v == u64::from(t.template.version)) => {
+            Json(t.to_v2_json()).into_response()
+        }
+        _ => ApiError::NoResultFound.into_response(),
+    }
+}
+
+/// `POST /v2/template/{id}/preview` with `{"personalisation": {…}}` (an empty body is `{}`).
+async fn preview_template(
+    State(sim): State<Arc<Sim>>,
+    Path(segment): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let service = match sim.authenticate(&headers) {
+        Ok(service) => service,
+        Err(e) => return e.into_response(),
+    };
+    let data = if body.is_empty() {
+        Value::Object(serde_json::Map::new())
+    } else {
+        match validation::parse_body(&body) {
+            Ok((value, _)) => value,
+            Err(e) => return e.into_response(),
+        }
+    };
+    // Notify then sets `_data["id"]`, which fails (500) for a body that is not an object.
+    let Value::Object(data) = data else {
+        return ApiError::Internal.into_response();
+    };
+    let (id, personalisation) = match validation::validate_preview(segment.as_str(), &data) {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let Some(template) = service.template(id) else {
+        return ApiError::NoResultFound.into_response();
+    };
+    match template.template.render(&personalisation) {
+        Ok(rendered) => Json(template.preview_json(&rendered)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /v2/templates?type=`: `{"templates": [...]}`, by name then type.
+async fn list_templates(
+    State(sim): State<Arc<Sim>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let service = match sim.authenticate(&headers) {
+        Ok(service) => service,
+        Err(e) => return e.into_response(),
+    };
+    let kind = match validation::validate_templates_query(query.as_deref()) {
+        Ok(kind) => kind,
+        Err(e) => return e.into_response(),
+    };
+    let mut templates = service.templates();
+    templates.retain(|t| kind.is_none_or(|k| t.template.kind == k));
+    templates.sort_by(|a, b| {
+        (a.template.name.as_str(), a.template.kind.as_str())
+            .cmp(&(b.template.name.as_str(), b.template.kind.as_str()))
+    });
+    let templates: Vec<Value> = templates.iter().map(|t| t.to_v2_json()).collect();
+    Json(json!({ "templates": templates })).into_response()
 }
 
 /// `url_for(".get_notifications", **data)`; the next page replaces or appends `older_than`.

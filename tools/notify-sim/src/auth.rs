@@ -18,7 +18,7 @@ const MISSING_HEADER: &str = "Unauthorized: authentication token must be provide
 const WRONG_SCHEME: &str = "Unauthorized: authentication bearer scheme must be used";
 const NO_ISS: &str = "Invalid token: iss field not provided";
 const BAD_SERVICE_ID: &str = "Invalid token: service id is not the right data type";
-const SERVICE_NOT_FOUND: &str = "Invalid token: service not found";
+pub(crate) const SERVICE_NOT_FOUND: &str = "Invalid token: service not found";
 const CLOCK: &str = "Error: Your system clock must be accurate to within 30 seconds";
 const NOT_HS256: &str = "Invalid token: algorithm used is not HS256";
 const KEY_NOT_FOUND: &str = "Invalid token: API key not found";
@@ -98,11 +98,10 @@ pub fn make_jwt(service_id: Uuid, secret: Uuid, iat: i64) -> String {
     .unwrap_or_default()
 }
 
-/// Checks `Authorization` headers against the simulated service's one API key.
+/// Checks `Authorization` headers against the simulated services' API keys (one per service).
 #[derive(Clone)]
 pub struct Authenticator {
-    service_id: Uuid,
-    secret: Vec<u8>,
+    keys: Vec<(Uuid, Vec<u8>)>,
 }
 
 /// A JWT split into its decoded parts (PyJWS `_load`).
@@ -114,16 +113,19 @@ struct RawToken {
 }
 
 impl Authenticator {
-    /// Accepts tokens signed for this key.
-    pub fn new(key: &ApiKey) -> Self {
+    /// Accepts tokens signed for any of these keys, each its service's only key.
+    pub fn new(keys: &[ApiKey]) -> Self {
         Self {
-            service_id: key.service_id,
-            secret: key.secret.as_bytes().to_vec(),
+            keys: keys
+                .iter()
+                .map(|k| (k.service_id, k.secret.as_bytes().to_vec()))
+                .collect(),
         }
     }
 
-    /// Authenticates a request from its `Authorization` header, `now` being epoch seconds.
-    pub fn check(&self, header: Option<&[u8]>, now: i64) -> Result<(), ApiError> {
+    /// Authenticates a request from its `Authorization` header, `now` being epoch seconds;
+    /// `Ok` names the service the token was issued for.
+    pub fn check(&self, header: Option<&[u8]>, now: i64) -> Result<Uuid, ApiError> {
         let header = header.map(String::from_utf8_lossy).unwrap_or_default();
         if header.is_empty() {
             return Err(ApiError::unauthorized(MISSING_HEADER));
@@ -145,70 +147,70 @@ impl Authenticator {
             .as_str()
             .and_then(parse_python_uuid)
             .ok_or(ApiError::forbidden(BAD_SERVICE_ID))?;
-        if service_id != self.service_id {
+        let Some((_, secret)) = self.keys.iter().find(|(id, _)| *id == service_id) else {
             return Err(ApiError::forbidden(SERVICE_NOT_FOUND));
-        }
-        self.verify(&raw, now)
+        };
+        verify(secret, &raw, now).map(|()| service_id)
+    }
+}
+
+/// decode_jwt_token + validate_jwt_token for the service's (only) key.
+fn verify(secret: &[u8], raw: &RawToken, now: i64) -> Result<(), ApiError> {
+    // PyJWT checks the algorithm before the signature; an absent alg is "not allowed" too.
+    if raw.header.get("alg").and_then(Value::as_str) != Some("HS256") {
+        return Err(ApiError::forbidden(NOT_HS256));
+    }
+    let expected = jsonwebtoken::crypto::sign(
+        &raw.signing_input,
+        &EncodingKey::from_secret(secret),
+        Algorithm::HS256,
+    )
+    .ok()
+    .and_then(|sig| B64.decode(sig).ok());
+    if expected.as_deref() != Some(raw.signature.as_slice()) {
+        // Notify tries each of the service's keys; none matching reads "API key not found".
+        return Err(ApiError::forbidden(KEY_NOT_FOUND));
     }
 
-    /// decode_jwt_token + validate_jwt_token for the service's (only) key.
-    fn verify(&self, raw: &RawToken, now: i64) -> Result<(), ApiError> {
-        // PyJWT checks the algorithm before the signature; an absent alg is "not allowed" too.
-        if raw.header.get("alg").and_then(Value::as_str) != Some("HS256") {
-            return Err(ApiError::forbidden(NOT_HS256));
+    // PyJWT's own claim checks (leeway 30 s), in its order.
+    if let Some(iat) = raw.claims.get("iat") {
+        match python_int(iat) {
+            Some(iat) if iat > now + CLOCK_SKEW_SECS => return Err(ApiError::forbidden(CLOCK)),
+            Some(_) => {}
+            None => return Err(ApiError::forbidden(CLOCK)),
         }
-        let expected = jsonwebtoken::crypto::sign(
-            &raw.signing_input,
-            &EncodingKey::from_secret(&self.secret),
-            Algorithm::HS256,
-        )
-        .ok()
-        .and_then(|sig| B64.decode(sig).ok());
-        if expected.as_deref() != Some(raw.signature.as_slice()) {
-            // Notify tries each of the service's keys; none matching reads "API key not found".
-            return Err(ApiError::forbidden(KEY_NOT_FOUND));
-        }
-
-        // PyJWT's own claim checks (leeway 30 s), in its order.
-        if let Some(iat) = raw.claims.get("iat") {
-            match python_int(iat) {
-                Some(iat) if iat > now + CLOCK_SKEW_SECS => return Err(ApiError::forbidden(CLOCK)),
-                Some(_) => {}
-                None => return Err(ApiError::forbidden(CLOCK)),
-            }
-        }
-        if let Some(nbf) = raw.claims.get("nbf") {
-            match python_int(nbf) {
-                Some(nbf) if nbf > now + CLOCK_SKEW_SECS => return Err(ApiError::forbidden(CLOCK)),
-                Some(_) => {}
-                None => return Err(ApiError::forbidden(KEY_NOT_FOUND)),
-            }
-        }
-        if let Some(exp) = raw.claims.get("exp") {
-            match python_int(exp) {
-                Some(exp) if exp <= now - CLOCK_SKEW_SECS => {
-                    return Err(ApiError::forbidden(GENERAL_TOKEN_ERROR));
-                }
-                Some(_) => {}
-                None => return Err(ApiError::forbidden(KEY_NOT_FOUND)),
-            }
-        }
-        if raw.claims.get("aud").is_some_and(python_truthy) {
-            return Err(ApiError::forbidden(GENERAL_TOKEN_ERROR));
-        }
-
-        // Notify's validate_jwt_token: iat is required and must be within 30 s either way. A
-        // missing iat surfaces as "API key not found" (Notify's TODO in _decode_jwt_token).
-        let iat = raw
-            .claims
-            .get("iat")
-            .and_then(python_int)
-            .ok_or(ApiError::forbidden(KEY_NOT_FOUND))?;
-        if now > iat + CLOCK_SKEW_SECS || iat > now + CLOCK_SKEW_SECS {
-            return Err(ApiError::forbidden(CLOCK));
-        }
-        Ok(())
     }
+    if let Some(nbf) = raw.claims.get("nbf") {
+        match python_int(nbf) {
+            Some(nbf) if nbf > now + CLOCK_SKEW_SECS => return Err(ApiError::forbidden(CLOCK)),
+            Some(_) => {}
+            None => return Err(ApiError::forbidden(KEY_NOT_FOUND)),
+        }
+    }
+    if let Some(exp) = raw.claims.get("exp") {
+        match python_int(exp) {
+            Some(exp) if exp <= now - CLOCK_SKEW_SECS => {
+                return Err(ApiError::forbidden(GENERAL_TOKEN_ERROR));
+            }
+            Some(_) => {}
+            None => return Err(ApiError::forbidden(KEY_NOT_FOUND)),
+        }
+    }
+    if raw.claims.get("aud").is_some_and(python_truthy) {
+        return Err(ApiError::forbidden(GENERAL_TOKEN_ERROR));
+    }
+
+    // Notify's validate_jwt_token: iat is required and must be within 30 s either way. A
+    // missing iat surfaces as "API key not found" (Notify's TODO in _decode_jwt_token).
+    let iat = raw
+        .claims
+        .get("iat")
+        .and_then(python_int)
+        .ok_or(ApiError::forbidden(KEY_NOT_FOUND))?;
+    if now > iat + CLOCK_SKEW_SECS || iat > now + CLOCK_SKEW_SECS {
+        return Err(ApiError::forbidden(CLOCK));
+    }
+    Ok(())
 }
 
 /// Splits and decodes `header.payload.signature`; `None` wherever PyJWT raises `DecodeError`.
@@ -278,7 +280,11 @@ mod tests {
         let service = Uuid::new_v4();
         let secret = Uuid::new_v4();
         let key = ApiKey::parse(&make_api_key("my-test-key", service, secret)).unwrap();
-        (Authenticator::new(&key), service, secret)
+        (
+            Authenticator::new(std::slice::from_ref(&key)),
+            service,
+            secret,
+        )
     }
 
     fn sign(header: &str, claims: &str, secret: &[u8]) -> String {
@@ -292,7 +298,7 @@ mod tests {
         format!("{input}.{sig}")
     }
 
-    fn message(r: Result<(), ApiError>) -> &'static str {
+    fn message(r: Result<Uuid, ApiError>) -> &'static str {
         match r {
             Err(ApiError::Auth { message, .. }) => message,
             other => panic!("expected an auth error, got {other:?}"),
@@ -315,9 +321,33 @@ mod tests {
         let (auth, service, secret) = setup();
         let token = make_jwt(service, secret, 1_000_000);
         let header = format!("Bearer {token}");
-        assert_eq!(auth.check(Some(header.as_bytes()), 1_000_000), Ok(()));
+        assert_eq!(auth.check(Some(header.as_bytes()), 1_000_000), Ok(service));
         let lower = format!("bearer {token}");
-        assert_eq!(auth.check(Some(lower.as_bytes()), 1_000_030), Ok(()));
+        assert_eq!(auth.check(Some(lower.as_bytes()), 1_000_030), Ok(service));
+    }
+
+    #[test]
+    fn each_service_is_checked_against_its_own_secret() {
+        let (a, a_secret) = (Uuid::new_v4(), Uuid::new_v4());
+        let (b, b_secret) = (Uuid::new_v4(), Uuid::new_v4());
+        let keys = [
+            ApiKey::parse(&make_api_key("a", a, a_secret)).unwrap(),
+            ApiKey::parse(&make_api_key("b", b, b_secret)).unwrap(),
+        ];
+        let auth = Authenticator::new(&keys);
+        let header = |service, secret| format!("Bearer {}", make_jwt(service, secret, 1000));
+        assert_eq!(
+            auth.check(Some(header(a, a_secret).as_bytes()), 1000),
+            Ok(a)
+        );
+        assert_eq!(
+            auth.check(Some(header(b, b_secret).as_bytes()), 1000),
+            Ok(b)
+        );
+        assert_eq!(
+            message(auth.check(Some(header(b, a_secret).as_bytes()), 1000)),
+            KEY_NOT_FOUND
+        );
     }
 
     #[test]

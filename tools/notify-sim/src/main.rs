@@ -4,8 +4,8 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::Parser;
-use notify_sim::{Config, DailyLimits};
+use clap::{CommandFactory, Parser};
+use notify_sim::{Config, DailyLimits, ServiceConfig};
 use tracing_subscriber::EnvFilter;
 
 /// A local stand-in for GOV.UK Notify's API v2.
@@ -15,9 +15,15 @@ struct Args {
     /// Address to listen on; port 0 picks a free one.
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: SocketAddr,
-    /// The service's API key: {key_name}-{service_id}-{secret}.
+    /// The (default) service's API key: {key_name}-{service_id}-{secret}.
     #[arg(long)]
     api_key: String,
+    /// Another service, repeatable: KEY[,rate=N][,daily=E:S:L][,callback=URL][,token=T]
+    /// (callback needs token; a URL may not contain a comma). --rate-limit-per-min,
+    /// --daily-limits, --callback-url and --callback-bearer-token configure the default
+    /// service (--api-key's); the delays and latency apply to every service.
+    #[arg(long = "service", value_name = "SPEC")]
+    services: Vec<String>,
     /// Requests per 60 s before RateLimitError (Notify's token bucket).
     #[arg(long, default_value_t = 3000)]
     rate_limit_per_min: u32,
@@ -53,6 +59,19 @@ async fn main() -> anyhow::Result<()> {
         .init();
 
     let args = Args::parse();
+    // Parsed here rather than by clap, whose errors would repeat the value (and its secret).
+    let mut extra_services = Vec::new();
+    for (i, spec) in args.services.iter().enumerate() {
+        match ServiceConfig::parse(spec) {
+            Ok(service) => extra_services.push(service),
+            Err(e) => Args::command()
+                .error(
+                    clap::error::ErrorKind::ValueValidation,
+                    format!("--service #{}: {e}", i + 1),
+                )
+                .exit(),
+        }
+    }
     let config = Config {
         rate_limit_per_min: args.rate_limit_per_min,
         daily_limits: args.daily_limits,
@@ -61,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
         callback_delay: Duration::from_millis(args.callback_delay_ms),
         callback_retry_interval: Duration::from_millis(args.callback_retry_ms),
         latency: Duration::from_millis(args.latency_ms),
+        extra_services,
         ..Config::new(args.api_key)
     };
     let listener = tokio::net::TcpListener::bind(args.listen).await?;

@@ -1,4 +1,5 @@
-//! The simulated Notify service: limits, creation, the status lifecycle and callback scheduling.
+//! The simulated Notify services: limits, templates, creation, the status lifecycle and
+//! callback scheduling.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -10,12 +11,14 @@ use uuid::Uuid;
 
 use crate::auth::{ApiKey, Authenticator};
 use crate::callbacks::{self, CallbackTarget};
-use crate::config::{Config, DailyLimits};
+use crate::config::{Config, DailyLimits, ServiceConfig};
 use crate::errors::ApiError;
 use crate::rate_limit::limit_for;
 use crate::state::{
-    CallbackAttempt, CallbackKind, Fault, FaultMode, FaultOn, FaultSpan, FaultStats, Record, State,
+    CallbackAttempt, CallbackKind, Fault, FaultMode, FaultOn, FaultSpan, FaultStats, Notification,
+    Record, State,
 };
+use crate::templates::{DEFAULT_CREATED_BY, Rendered, StoredTemplate, Template};
 use crate::validation::SendRequest;
 use crate::validation::address;
 use crate::validation::email;
@@ -37,14 +40,10 @@ const EMAIL_FROM: &str = "notify.simulator@notifications.service.gov.uk";
 
 /// Shared by every request handler and background task.
 pub struct Sim {
-    /// Checks `Authorization` headers.
+    /// Checks `Authorization` headers against every service's key.
     pub auth: Authenticator,
-    /// The simulated service.
-    pub service_id: Uuid,
-    /// Per-minute limit, quoted in `RateLimitError`.
-    pub rate_limit_per_min: u32,
-    /// Daily limits per channel.
-    pub daily_limits: DailyLimits,
+    /// The simulated services, the default one first.
+    services: Vec<Arc<Service>>,
     /// Creation to final status.
     pub callback_delay: Duration,
     /// Between callback retries.
@@ -55,70 +54,374 @@ pub struct Sim {
     pub http: reqwest::Client,
     /// `http://127.0.0.1:PORT`, used when a request has no `Host` header.
     pub base_url: String,
+    /// Notifications awaiting a final status plus callbacks not yet finished, all services.
+    pending: watch::Sender<usize>,
+}
+
+/// One simulated Notify service: its limits, templates, notifications, faults and callbacks.
+pub struct Service {
+    /// The service id (its API key's, and its JWTs' `iss`).
+    pub id: Uuid,
+    /// Per-minute limit, quoted in `RateLimitError`.
+    pub rate_limit_per_min: u32,
+    /// Daily limits per channel.
+    pub daily_limits: DailyLimits,
     state: Mutex<State>,
+    /// Templates made through the admin API, in the order first created. Kept across resets:
+    /// they are the service's setup, like its callback URL.
+    templates: Mutex<Vec<StoredTemplate>>,
     callback_target: Mutex<Option<CallbackTarget>>,
-    /// Notifications awaiting a final status plus callbacks not yet finished.
+    /// This service's share of [`Sim`]'s pending work.
     pending: watch::Sender<usize>,
     /// Bumped by reset and shutdown; background work started under an older value stops.
     generation: watch::Sender<u64>,
+    /// The token bucket's clock.
     started: Instant,
 }
 
+/// A send's template, found and filled in (only when the service has templates).
+#[derive(Debug, Clone)]
+pub struct SendContent {
+    /// The template's version, reported in the response, the notification and callbacks.
+    pub version: u32,
+    /// Body and subject as sent.
+    pub rendered: Rendered,
+}
+
 /// Counts one unit of pending work until dropped (also when its task is cancelled).
-pub struct PendingGuard(Arc<Sim>);
+pub struct PendingGuard(Arc<Sim>, Arc<Service>);
 
 impl Drop for PendingGuard {
     fn drop(&mut self) {
         self.0.pending.send_modify(|n| *n = n.saturating_sub(1));
+        self.1.pending.send_modify(|n| *n = n.saturating_sub(1));
     }
 }
 
+/// Ignores poisoning: a panic elsewhere must not take the simulator down.
+fn relock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl Sim {
-    /// Builds the service from its configuration.
-    pub fn new(config: &Config, key: &ApiKey, base_url: String) -> anyhow::Result<Self> {
+    /// Builds the services from their configuration; service ids must differ.
+    pub fn new(config: &Config, base_url: String) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(callbacks::CALLBACK_TIMEOUT)
             .build()?;
-        let target = config.callback_url.clone().map(|url| CallbackTarget {
-            url,
-            bearer_token: config.callback_bearer_token.clone(),
-        });
+        let mut keys: Vec<ApiKey> = Vec::new();
+        let mut services = Vec::new();
+        for service in config.services() {
+            let key = ApiKey::parse(&service.api_key).map_err(anyhow::Error::msg)?;
+            if keys.iter().any(|k| k.service_id == key.service_id) {
+                anyhow::bail!("two services have the service id {}", key.service_id);
+            }
+            services.push(Arc::new(Service::new(&service, key.service_id)));
+            keys.push(key);
+        }
         Ok(Self {
-            auth: Authenticator::new(key),
-            service_id: key.service_id,
-            rate_limit_per_min: config.rate_limit_per_min,
-            daily_limits: config.daily_limits,
+            auth: Authenticator::new(&keys),
+            services,
             callback_delay: config.callback_delay,
             callback_retry: config.callback_retry_interval,
             latency: config.latency,
             http,
             base_url,
+            pending: watch::channel(0).0,
+        })
+    }
+
+    /// Every service, the default one first.
+    pub fn services(&self) -> &[Arc<Service>] {
+        &self.services
+    }
+
+    /// The first service configured (the one `Config`'s own fields describe).
+    pub fn default_service(&self) -> &Arc<Service> {
+        // `new` always builds the default service.
+        &self.services[0]
+    }
+
+    /// The service with this id.
+    pub fn service(&self, id: Uuid) -> Option<&Arc<Service>> {
+        self.services.iter().find(|s| s.id == id)
+    }
+
+    /// Authenticates a request against the services' API keys; `Ok` is the service it is for.
+    pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<Arc<Service>, ApiError> {
+        let header = headers
+            .get(http::header::AUTHORIZATION)
+            .map(http::HeaderValue::as_bytes);
+        let id = self
+            .auth
+            .check(header, OffsetDateTime::now_utc().unix_timestamp())?;
+        // The authenticator only knows the services' own ids.
+        self.service(id)
+            .cloned()
+            .ok_or(ApiError::forbidden(crate::auth::SERVICE_NOT_FOUND))
+    }
+
+    /// The checks Notify makes after the template: the service may not text abroad, and
+    /// letters need a postable UK address.
+    pub fn check_recipient(&self, request: &SendRequest) -> Result<(), ApiError> {
+        match request.kind {
+            NotificationType::Sms => match request.phone {
+                Some(PhoneNumber::International(_)) => Err(ApiError::BadRequest(
+                    "Cannot send to international mobile numbers".into(),
+                )),
+                _ => Ok(()),
+            },
+            NotificationType::Letter => address::validate(&request.personalisation)
+                .map_err(|m| ApiError::Validation(vec![m.to_owned()])),
+            NotificationType::Email => Ok(()),
+        }
+    }
+
+    /// Creates the notification on `service`, starts its lifecycle and returns Notify's 201
+    /// body. `content` is the filled-in template when the service has templates.
+    pub fn create(
+        self: &Arc<Self>,
+        service: &Arc<Service>,
+        request: SendRequest,
+        content: Option<SendContent>,
+        url_root: &str,
+    ) -> Value {
+        let id = Uuid::new_v4();
+        let now = OffsetDateTime::now_utc();
+        let simulated = is_smoke_test(&request);
+        let outcome = simulated_outcome(&request);
+        let (body, subject, version) = match content {
+            Some(SendContent { version, rendered }) => (
+                rendered.body,
+                match request.kind {
+                    NotificationType::Sms => None,
+                    _ => rendered.subject,
+                },
+                version,
+            ),
+            None => (
+                render_body(&request.personalisation),
+                match request.kind {
+                    NotificationType::Sms => None,
+                    _ => Some(format!(
+                        "Simulated message for template {}",
+                        request.template_id
+                    )),
+                },
+                1,
+            ),
+        };
+        let response = created_response(
+            &request,
+            id,
+            version,
+            &body,
+            subject.as_deref(),
+            service.id,
+            url_root,
+        );
+        let kind = request.kind;
+        let record = Record {
+            seq: 0,
+            id,
+            service_id: service.id,
+            kind,
+            reference: request.reference,
+            to: request.to,
+            template_id: request.template_id,
+            template_version: version,
+            personalisation: request.personalisation,
+            // Smoke-test notifications never enter the pipeline; they simply count as delivered.
+            status: if simulated {
+                Status::Delivered
+            } else {
+                Status::Created
+            },
+            outcome,
+            created_at: now,
+            sent_at: None,
+            updated_at: simulated.then_some(now),
+            body,
+            subject,
+            one_click_unsubscribe_url: request.one_click_unsubscribe_url,
+            simulated,
+            sender_id: request.sender_id,
+        };
+        {
+            let mut state = service.lock();
+            let record = Record {
+                seq: state.next_seq(),
+                ..record
+            };
+            state.insert(record);
+            if !simulated {
+                state.daily.record(kind, now.date());
+            }
+        }
+        tracing::info!(service_id = %service.id, notification_id = %id, notification_type = kind.as_str(), simulated, "notification created");
+        if !simulated {
+            let guard = self.pending_guard(service);
+            let generation = service.generation();
+            tokio::spawn(Arc::clone(self).lifecycle(Arc::clone(service), id, generation, guard));
+        }
+        response
+    }
+
+    /// created → sending (half way) → final status (after `callback_delay`) → callback.
+    async fn lifecycle(
+        self: Arc<Self>,
+        service: Arc<Service>,
+        id: Uuid,
+        generation: u64,
+        _guard: PendingGuard,
+    ) {
+        let half = self.callback_delay / 2;
+        if !service.sleep_unless_reset(generation, half).await {
+            return;
+        }
+        if let Some(record) = service.lock().get_mut(id) {
+            let now = OffsetDateTime::now_utc();
+            record.status = Status::Sending;
+            record.sent_at = Some(now);
+            record.updated_at = Some(now);
+        }
+        if !service
+            .sleep_unless_reset(generation, self.callback_delay - half)
+            .await
+        {
+            return;
+        }
+        let receipt = {
+            let mut state = service.lock();
+            let Some(record) = state.get_mut(id) else {
+                return;
+            };
+            record.status = record.outcome;
+            record.updated_at = Some(OffsetDateTime::now_utc());
+            tracing::info!(notification_id = %id, status = record.status.as_str(), "final status");
+            // Notify sends delivery receipts for emails and texts only; letter updates from the
+            // printer do not trigger the delivery-status callback.
+            (record.kind != NotificationType::Letter).then(|| {
+                (
+                    callbacks::delivery_receipt(record),
+                    record.status.as_str().to_owned(),
+                )
+            })
+        };
+        let target = service.callback_target();
+        // The lifecycle's own guard keeps the callback counted as pending until it finishes.
+        if let (Some((payload, status)), Some(target)) = (receipt, target) {
+            deliver(
+                Arc::clone(&self),
+                Arc::clone(&service),
+                target,
+                CallbackKind::DeliveryStatus,
+                id,
+                Some(status),
+                payload,
+                generation,
+            )
+            .await;
+        }
+    }
+
+    /// Sends an inbound-text callback to `service`; returns its id and whether a callback URL
+    /// was configured.
+    pub fn receive_text(
+        self: &Arc<Self>,
+        service: &Arc<Service>,
+        source_number: &str,
+        destination_number: &str,
+        message: &str,
+    ) -> (Uuid, bool) {
+        let id = Uuid::new_v4();
+        let payload = callbacks::inbound_sms(
+            id,
+            source_number,
+            destination_number,
+            message,
+            OffsetDateTime::now_utc(),
+        );
+        let Some(target) = service.callback_target() else {
+            return (id, false);
+        };
+        let guard = self.pending_guard(service);
+        let generation = service.generation();
+        let sim = Arc::clone(self);
+        let service = Arc::clone(service);
+        tokio::spawn(async move {
+            deliver(
+                sim,
+                service,
+                target,
+                CallbackKind::InboundSms,
+                id,
+                None,
+                payload,
+                generation,
+            )
+            .await;
+            drop(guard);
+        });
+        (id, true)
+    }
+
+    /// Resets every service (see [`Service::reset`]).
+    pub fn reset_all(&self) {
+        for service in &self.services {
+            service.reset();
+        }
+    }
+
+    /// Stops all background work for good (shutdown).
+    pub fn cancel_background_work(&self) {
+        for service in &self.services {
+            service.generation.send_modify(|g| *g += 1);
+        }
+    }
+
+    /// Waits until nothing is pending on any service, or `timeout`; `true` if idle.
+    pub async fn wait_idle(&self, timeout: Duration) -> bool {
+        let mut rx = self.pending.subscribe();
+        matches!(
+            tokio::time::timeout(timeout, rx.wait_for(|n| *n == 0)).await,
+            Ok(Ok(_))
+        )
+    }
+
+    fn pending_guard(self: &Arc<Self>, service: &Arc<Service>) -> PendingGuard {
+        self.pending.send_modify(|n| *n += 1);
+        service.pending.send_modify(|n| *n += 1);
+        PendingGuard(Arc::clone(self), Arc::clone(service))
+    }
+}
+
+impl Service {
+    fn new(config: &ServiceConfig, id: Uuid) -> Self {
+        let target = config.callback_url.clone().map(|url| CallbackTarget {
+            url,
+            bearer_token: config.callback_bearer_token.clone(),
+        });
+        Self {
+            id,
+            rate_limit_per_min: config.rate_limit_per_min,
+            daily_limits: config.daily_limits,
             state: Mutex::new(State::new(config.rate_limit_per_min)),
+            templates: Mutex::new(Vec::new()),
             callback_target: Mutex::new(target),
             pending: watch::channel(0).0,
             generation: watch::channel(0).0,
             started: Instant::now(),
-        })
+        }
     }
 
-    /// The state; a panic elsewhere must not take the simulator down, so poisoning is ignored.
+    /// The state.
     pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        relock(&self.state)
     }
 
-    fn target_lock(&self) -> MutexGuard<'_, Option<CallbackTarget>> {
-        self.callback_target
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Authenticates a request against the service's API key.
-    pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<(), ApiError> {
-        let header = headers
-            .get(http::header::AUTHORIZATION)
-            .map(http::HeaderValue::as_bytes);
-        self.auth
-            .check(header, OffsetDateTime::now_utc().unix_timestamp())
+    fn templates_lock(&self) -> MutexGuard<'_, Vec<StoredTemplate>> {
+        relock(&self.templates)
     }
 
     /// `check_rate_limiting`: the token bucket, then today's limit for the channel.
@@ -142,20 +445,91 @@ impl Sim {
         Ok(())
     }
 
-    /// The checks Notify makes after rate limiting: the service may not text abroad, and
-    /// letters need a postable UK address.
-    pub fn check_recipient(&self, request: &SendRequest) -> Result<(), ApiError> {
-        match request.kind {
-            NotificationType::Sms => match request.phone {
-                Some(PhoneNumber::International(_)) => Err(ApiError::BadRequest(
-                    "Cannot send to international mobile numbers".into(),
-                )),
-                _ => Ok(()),
-            },
-            NotificationType::Letter => address::validate(&request.personalisation)
-                .map_err(|m| ApiError::Validation(vec![m.to_owned()])),
-            NotificationType::Email => Ok(()),
+    /// Notify's `validate_template` for a send, but only once the service has templates (until
+    /// then any `template_id` is accepted, `Ok(None)`): the template must exist, be for this
+    /// channel, get every placeholder and not come out empty.
+    pub fn template_for_send(
+        &self,
+        request: &SendRequest,
+    ) -> Result<Option<SendContent>, ApiError> {
+        let templates = self.templates_lock();
+        if templates.is_empty() {
+            return Ok(None);
         }
+        let Some(stored) = templates
+            .iter()
+            .find(|t| t.template.id == request.template_id)
+        else {
+            return Err(ApiError::BadRequest("Template not found".into()));
+        };
+        let template = &stored.template;
+        if template.kind != request.kind {
+            return Err(ApiError::BadRequest(format!(
+                "{} template is not suitable for {} notification",
+                template.kind.as_str(),
+                request.kind.as_str()
+            )));
+        }
+        let rendered = template.render(&request.personalisation)?;
+        rendered.check_not_empty()?;
+        Ok(Some(SendContent {
+            version: template.version,
+            rendered,
+        }))
+    }
+
+    /// The template with this id, if the service has it.
+    pub fn template(&self, id: Uuid) -> Option<StoredTemplate> {
+        self.templates_lock()
+            .iter()
+            .find(|t| t.template.id == id)
+            .cloned()
+    }
+
+    /// Every template, in the order first created.
+    pub fn templates(&self) -> Vec<StoredTemplate> {
+        self.templates_lock().clone()
+    }
+
+    /// Creates or replaces a template; `true` if it replaced one (which keeps its
+    /// `created_at` and gets an `updated_at`).
+    pub fn put_template(&self, template: Template) -> (StoredTemplate, bool) {
+        let now = OffsetDateTime::now_utc();
+        let mut templates = self.templates_lock();
+        let id = template.id;
+        let kind = template.kind;
+        let (stored, replaced) = match templates.iter_mut().find(|t| t.template.id == id) {
+            Some(existing) => {
+                existing.template = template;
+                existing.updated_at = Some(now);
+                (existing.clone(), true)
+            }
+            None => {
+                let stored = StoredTemplate {
+                    template,
+                    created_at: now,
+                    updated_at: None,
+                    created_by: DEFAULT_CREATED_BY.to_owned(),
+                };
+                templates.push(stored.clone());
+                (stored, false)
+            }
+        };
+        tracing::info!(service_id = %self.id, template_id = %id, template_type = kind.as_str(), replaced, "template saved");
+        (stored, replaced)
+    }
+
+    /// Removes a template; `false` if there was none with that id.
+    pub fn remove_template(&self, id: Uuid) -> bool {
+        let mut templates = self.templates_lock();
+        let before = templates.len();
+        templates.retain(|t| t.template.id != id);
+        templates.len() != before
+    }
+
+    /// Removes every template: sends are no longer checked against templates.
+    pub fn clear_templates(&self) {
+        self.templates_lock().clear();
     }
 
     /// Ours, not Notify's: the first send to `server-error@simulator.notify` (or any `+tag`
@@ -191,6 +565,7 @@ impl Sim {
             FaultSpan::For(window) => (None, Some(millis(window))),
         };
         tracing::info!(
+            service_id = %self.id,
             mode = fault.mode.as_str(),
             on = fault.on.as_str(),
             count,
@@ -204,7 +579,7 @@ impl Sim {
     /// Forgets queued faults and open windows (what has fired stays counted).
     pub fn clear_faults(&self) {
         self.lock().clear_faults();
-        tracing::info!("faults cleared");
+        tracing::info!(service_id = %self.id, "faults cleared");
     }
 
     /// Queued faults, open windows and faults fired per mode.
@@ -212,210 +587,46 @@ impl Sim {
         self.lock().fault_stats(Instant::now())
     }
 
-    /// Creates the notification, starts its lifecycle and returns Notify's 201 body.
-    pub fn create(self: &Arc<Self>, request: SendRequest, url_root: &str) -> Value {
-        let id = Uuid::new_v4();
-        let now = OffsetDateTime::now_utc();
-        let simulated = is_smoke_test(&request);
-        let outcome = simulated_outcome(&request);
-        let body = render_body(&request.personalisation);
-        let subject = match request.kind {
-            NotificationType::Sms => None,
-            _ => Some(format!(
-                "Simulated message for template {}",
-                request.template_id
-            )),
-        };
-        let response = created_response(
-            &request,
-            id,
-            &body,
-            subject.as_deref(),
-            self.service_id,
-            url_root,
-        );
-        let kind = request.kind;
-        let record = Record {
-            seq: 0,
-            id,
-            kind,
-            reference: request.reference,
-            to: request.to,
-            template_id: request.template_id,
-            template_version: 1,
-            personalisation: request.personalisation,
-            // Smoke-test notifications never enter the pipeline; they simply count as delivered.
-            status: if simulated {
-                Status::Delivered
-            } else {
-                Status::Created
-            },
-            outcome,
-            created_at: now,
-            sent_at: None,
-            updated_at: simulated.then_some(now),
-            body,
-            subject,
-            one_click_unsubscribe_url: request.one_click_unsubscribe_url,
-            simulated,
-            sender_id: request.sender_id,
-        };
-        {
-            let mut state = self.lock();
-            let record = Record {
-                seq: state.next_seq(),
-                ..record
-            };
-            state.insert(record);
-            if !simulated {
-                state.daily.record(kind, now.date());
-            }
-        }
-        tracing::info!(notification_id = %id, notification_type = kind.as_str(), simulated, "notification created");
-        if !simulated {
-            let guard = self.pending_guard();
-            let generation = *self.generation.borrow();
-            tokio::spawn(Arc::clone(self).lifecycle(id, generation, guard));
-        }
-        response
+    /// Every notification accepted, oldest first, with its personalisation.
+    pub fn notifications(&self) -> Vec<Notification> {
+        self.lock().records.iter().map(Record::snapshot).collect()
     }
 
-    /// created → sending (half way) → final status (after `callback_delay`) → callback.
-    async fn lifecycle(self: Arc<Self>, id: Uuid, generation: u64, _guard: PendingGuard) {
-        let half = self.callback_delay / 2;
-        if !self.sleep_unless_reset(generation, half).await {
-            return;
-        }
-        if let Some(record) = self.lock().get_mut(id) {
-            let now = OffsetDateTime::now_utc();
-            record.status = Status::Sending;
-            record.sent_at = Some(now);
-            record.updated_at = Some(now);
-        }
-        if !self
-            .sleep_unless_reset(generation, self.callback_delay - half)
-            .await
-        {
-            return;
-        }
-        let receipt = {
-            let mut state = self.lock();
-            let Some(record) = state.get_mut(id) else {
-                return;
-            };
-            record.status = record.outcome;
-            record.updated_at = Some(OffsetDateTime::now_utc());
-            tracing::info!(notification_id = %id, status = record.status.as_str(), "final status");
-            // Notify sends delivery receipts for emails and texts only; letter updates from the
-            // printer do not trigger the delivery-status callback.
-            (record.kind != NotificationType::Letter).then(|| {
-                (
-                    callbacks::delivery_receipt(record),
-                    record.status.as_str().to_owned(),
-                )
-            })
-        };
-        let target = self.callback_target();
-        // The lifecycle's own guard keeps the callback counted as pending until it finishes.
-        if let (Some((payload, status)), Some(target)) = (receipt, target) {
-            deliver(
-                Arc::clone(&self),
-                target,
-                CallbackKind::DeliveryStatus,
-                id,
-                Some(status),
-                payload,
-                generation,
-            )
-            .await;
-        }
-    }
-
-    /// Sends an inbound-text callback; returns its id and whether a callback URL was configured.
-    pub fn receive_text(
-        self: &Arc<Self>,
-        source_number: &str,
-        destination_number: &str,
-        message: &str,
-    ) -> (Uuid, bool) {
-        let id = Uuid::new_v4();
-        let payload = callbacks::inbound_sms(
-            id,
-            source_number,
-            destination_number,
-            message,
-            OffsetDateTime::now_utc(),
-        );
-        let Some(target) = self.callback_target() else {
-            return (id, false);
-        };
-        let guard = self.pending_guard();
-        let generation = *self.generation.borrow();
-        let sim = Arc::clone(self);
-        tokio::spawn(async move {
-            deliver(
-                sim,
-                target,
-                CallbackKind::InboundSms,
-                id,
-                None,
-                payload,
-                generation,
-            )
-            .await;
-            drop(guard);
-        });
-        (id, true)
+    /// Every callback attempt so far, in order.
+    pub fn callback_log(&self) -> Vec<CallbackAttempt> {
+        self.lock().callback_log.clone()
     }
 
     /// Records a callback attempt unless the log was reset since the callback started.
     pub fn log_callback(&self, generation: u64, attempt: CallbackAttempt) {
-        if *self.generation.borrow() == generation {
+        if self.generation() == generation {
             self.lock().callback_log.push(attempt);
         }
     }
 
     /// The current callback destination.
     pub fn callback_target(&self) -> Option<CallbackTarget> {
-        self.target_lock().clone()
+        relock(&self.callback_target).clone()
     }
 
     /// Replaces the callback destination (`None` turns callbacks off).
     pub fn set_callback_target(&self, target: Option<CallbackTarget>) {
-        *self.target_lock() = target;
+        *relock(&self.callback_target) = target;
     }
 
-    /// Forgets notifications, faults, buckets, counters and the callback log; stops pending work.
+    /// Forgets notifications, faults, buckets, counters and the callback log; stops pending
+    /// work. Templates and the callback destination stay.
     pub fn reset(&self) {
         self.generation.send_modify(|g| *g += 1);
         *self.lock() = State::new(self.rate_limit_per_min);
     }
 
-    /// Stops all background work for good (shutdown).
-    pub fn cancel_background_work(&self) {
-        self.generation.send_modify(|g| *g += 1);
+    /// The current generation (see `generation`).
+    pub fn generation(&self) -> u64 {
+        *self.generation.borrow()
     }
 
-    /// How much work is outstanding (see [`PendingGuard`]).
-    pub fn pending(&self) -> usize {
-        *self.pending.borrow()
-    }
-
-    /// Waits until nothing is pending, or `timeout`; `true` if idle.
-    pub async fn wait_idle(&self, timeout: Duration) -> bool {
-        let mut rx = self.pending.subscribe();
-        matches!(
-            tokio::time::timeout(timeout, rx.wait_for(|n| *n == 0)).await,
-            Ok(Ok(_))
-        )
-    }
-
-    fn pending_guard(self: &Arc<Self>) -> PendingGuard {
-        self.pending.send_modify(|n| *n += 1);
-        PendingGuard(Arc::clone(self))
-    }
-
-    /// Resolves once the simulator has been reset (or shut down) since `generation`.
+    /// Resolves once the service has been reset (or shut down) since `generation`.
     pub async fn reset_signal(&self, generation: u64) {
         let mut rx = self.generation.subscribe();
         // The sender lives as long as `self`, so this only returns on a change.
@@ -424,11 +635,11 @@ impl Sim {
 
     /// Sleeps for `duration`; `false` if a reset or shutdown came first.
     pub async fn sleep_unless_reset(&self, generation: u64, duration: Duration) -> bool {
-        if *self.generation.borrow() != generation {
+        if self.generation() != generation {
             return false;
         }
         tokio::select! {
-            () = tokio::time::sleep(duration) => *self.generation.borrow() == generation,
+            () = tokio::time::sleep(duration) => self.generation() == generation,
             () = self.reset_signal(generation) => false,
         }
     }
@@ -436,6 +647,8 @@ impl Sim {
     /// Counts for `/_sim/stats`.
     pub fn stats(&self) -> Value {
         let today = OffsetDateTime::now_utc().date();
+        let templates = self.templates_lock().len();
+        let callbacks_enabled = self.callback_target().is_some();
         let mut state = self.lock();
         let faults = state.fault_stats(Instant::now());
         let sent_today: Map<String, Value> = [
@@ -463,19 +676,27 @@ impl Sim {
             .filter(|a| a.outcome == "delivered")
             .count();
         json!({
+            "service_id": self.id,
             "notifications": {
                 "total": state.records.len(),
                 "by_type": by_type,
                 "by_status": by_status,
             },
+            "templates": templates,
             "callbacks": {
-                "pending": self.pending(),
+                "enabled": callbacks_enabled,
+                "pending": *self.pending.borrow(),
                 "attempts": attempts,
                 "delivered": delivered,
             },
             "limits": {
                 "rate_limit_per_min": self.rate_limit_per_min,
                 "bucket_capacity": state.bucket.capacity(),
+                "daily_limits": {
+                    "email": self.daily_limits.email,
+                    "sms": self.daily_limits.sms,
+                    "letter": self.daily_limits.letter,
+                },
                 "sent_today": sent_today,
             },
             "responses_429": {
@@ -559,7 +780,7 @@ fn without_tag(address: &str) -> String {
     }
 }
 
-/// There are no templates, so the body lists the personalisation, one `key: value` per line.
+/// Without templates, the body lists the personalisation, one `key: value` per line.
 fn render_body(personalisation: &Map<String, Value>) -> String {
     personalisation
         .iter()
@@ -575,6 +796,7 @@ fn render_body(personalisation: &Map<String, Value>) -> String {
 fn created_response(
     request: &SendRequest,
     id: Uuid,
+    version: u32,
     body: &str,
     subject: Option<&str>,
     service_id: Uuid,
@@ -596,7 +818,7 @@ fn created_response(
         "uri": format!("{url_root}/v2/notifications/{id}"),
         "template": {
             "id": request.template_id,
-            "version": 1,
+            "version": version,
             "uri": format!("{url_root}/services/{service_id}/templates/{}", request.template_id),
         },
         "content": content,
@@ -614,8 +836,10 @@ enum Outcome {
 /// POSTs `payload`, retrying as Notify does: after connection errors, timeouts, 5xx and 429,
 /// every `retry_interval`, at most [`callbacks::MAX_RETRIES`] times; any other 4xx is dropped at once.
 /// Gives up silently if the simulator is reset meanwhile.
+#[allow(clippy::too_many_arguments)]
 async fn deliver(
     sim: Arc<Sim>,
+    service: Arc<Service>,
     target: CallbackTarget,
     kind: CallbackKind,
     id: Uuid,
@@ -635,7 +859,7 @@ async fn deliver(
         }
         let sent = tokio::select! {
             result = request.send() => result,
-            () = sim.reset_signal(generation) => return,
+            () = service.reset_signal(generation) => return,
         };
         let outcome = match sent {
             Ok(response) => {
@@ -666,6 +890,7 @@ async fn deliver(
             Outcome::Retry(c, e) => (*c, e.clone(), if last { "gave_up" } else { "retrying" }),
         };
         tracing::info!(
+            service_id = %service.id,
             callback = ?kind,
             %id,
             attempt,
@@ -673,7 +898,7 @@ async fn deliver(
             outcome = label,
             "callback attempt"
         );
-        sim.log_callback(
+        service.log_callback(
             generation,
             CallbackAttempt {
                 kind,
@@ -688,7 +913,10 @@ async fn deliver(
         );
         match outcome {
             Outcome::Retry(..) if !last => {
-                if !sim.sleep_unless_reset(generation, sim.callback_retry).await {
+                if !service
+                    .sleep_unless_reset(generation, sim.callback_retry)
+                    .await
+                {
                     return;
                 }
             }

@@ -18,6 +18,8 @@ pub struct Record {
     pub seq: u64,
     /// Notify's id for the notification.
     pub id: Uuid,
+    /// The service that sent it.
+    pub service_id: Uuid,
     /// Email, SMS or letter.
     pub kind: NotificationType,
     /// The sender's reference.
@@ -26,7 +28,7 @@ pub struct Record {
     pub to: String,
     /// The template the sender named.
     pub template_id: Uuid,
-    /// Always 1: the simulator has no template history.
+    /// The template's version (1 when the service has no templates).
     pub template_version: u32,
     /// Values as submitted.
     pub personalisation: Map<String, Value>,
@@ -66,6 +68,7 @@ impl Record {
     pub fn snapshot(&self) -> Notification {
         Notification {
             id: self.id,
+            service_id: self.service_id,
             reference: self.reference.clone(),
             notification_type: self.kind,
             to: self.to.clone(),
@@ -89,6 +92,8 @@ impl Record {
 pub struct Notification {
     /// Notify's id.
     pub id: Uuid,
+    /// The service that sent it (not in Notify's own notification view).
+    pub service_id: Uuid,
     /// The sender's reference.
     pub reference: Option<String>,
     /// Email, SMS or letter.
@@ -97,7 +102,7 @@ pub struct Notification {
     pub to: String,
     /// The template named in the request.
     pub template_id: Uuid,
-    /// Always 1.
+    /// The template's version (1 when the service has no templates).
     pub template_version: u32,
     /// Personalisation exactly as submitted (letters include the address).
     pub personalisation: Value,
@@ -112,7 +117,8 @@ pub struct Notification {
     /// When it reached a final status.
     #[serde(serialize_with = "vocab::serialize_opt_timestamp")]
     pub completed_at: Option<OffsetDateTime>,
-    /// The rendered body (the simulator lists the personalisation).
+    /// The rendered body: the template filled in, or (when the service has no templates) the
+    /// personalisation listed as `key: value` lines.
     pub body: String,
     /// Email and letter subject.
     pub subject: Option<String>,

@@ -206,3 +206,91 @@ def test_injected_faults_reach_the_client_as_notify_errors(sim):
     stats = requests.get(f"{sim.base_url}/_sim/stats", timeout=5).json()["faults"]
     assert stats["fired_by_mode"]["error_429"] == 2
     assert stats["fired_by_mode"]["error_500"] == 1
+
+
+def make_template(sim, service_id=None, **template):
+    params = {"service_id": str(service_id)} if service_id else None
+    response = requests.post(f"{sim.base_url}/_sim/templates", params=params, json=template, timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+def test_the_official_client_reads_and_previews_a_template(sim):
+    client = sim.client()
+    email_id = template_id()
+    make_template(
+        sim,
+        id=email_id,
+        type="email",
+        name="Consent reminder",
+        subject="Vaccination for ((child name))",
+        body="Dear ((parent name)),\n\n((child name)) is due a vaccination.",
+        version=2,
+    )
+
+    template = client.get_template(email_id)
+    assert template["id"] == email_id
+    assert template["type"] == "email"
+    assert template["version"] == 2
+    assert template["subject"] == "Vaccination for ((child name))"
+    assert template["personalisation"] == {"child name": {"required": True}, "parent name": {"required": True}}
+    assert client.get_template_version(email_id, 2)["version"] == 2
+    assert [t["id"] for t in client.get_all_templates(template_type="email")["templates"]] == [email_id]
+
+    preview = client.post_template_preview(email_id, personalisation={"Parent_Name": "Alex", "CHILD NAME": "Sam"})
+    assert preview["body"] == "Dear Alex,\n\nSam is due a vaccination."
+    assert preview["subject"] == "Vaccination for Sam"
+    assert preview["version"] == 2
+    assert preview["html"].startswith("<p")
+
+    with pytest.raises(HTTPError) as raised:
+        client.post_template_preview(email_id, personalisation={"parent name": "Alex"})
+    assert raised.value.status_code == 400
+    assert raised.value.message == [{"error": "BadRequestError", "message": "Missing personalisation: child name"}]
+
+    with pytest.raises(HTTPError) as raised:
+        client.get_template(template_id())
+    assert raised.value.status_code == 404
+    assert raised.value.message == [{"error": "NoResultFound", "message": "No result found"}]
+
+
+def test_sends_are_checked_against_the_services_templates(sim):
+    client = sim.client()
+    sms_id = template_id()
+    make_template(sim, id=sms_id, type="sms", name="Reminder", body="((child name)) is due on ((date)).")
+
+    sent = client.send_sms_notification(
+        phone_number="07700900123", template_id=sms_id, personalisation={"child_name": "Sam", "date": "1 May"}
+    )
+    assert sent["content"]["body"] == "Sam is due on 1 May."
+
+    for send, message in [
+        (lambda: client.send_sms_notification(phone_number="07700900123", template_id=template_id()), "Template not found"),
+        (
+            lambda: client.send_email_notification(email_address="parent@example.com", template_id=sms_id),
+            "sms template is not suitable for email notification",
+        ),
+    ]:
+        with pytest.raises(HTTPError) as raised:
+            send()
+        assert raised.value.status_code == 400
+        assert raised.value.message == [{"error": "BadRequestError", "message": message}]
+
+
+def test_a_second_service_from_the_command_line_has_its_own_notifications_and_limit():
+    other_service = uuid.uuid4()
+    other_key = f"other_key-{other_service}-{uuid.uuid4()}"
+    simulator = Simulator("--service", f"{other_key},rate=30")
+    try:
+        default, other = simulator.client(), simulator.client(other_key)
+        sent = other.send_sms_notification(phone_number="07700900123", template_id=template_id(), reference="other")
+        assert other.get_notification_by_id(sent["id"])["id"] == sent["id"]
+        with pytest.raises(HTTPError) as raised:
+            default.get_notification_by_id(sent["id"])
+        assert raised.value.status_code == 404
+
+        services = requests.get(f"{simulator.base_url}/_sim/services", timeout=5).json()["services"]
+        assert [s["service_id"] for s in services] == [str(simulator.service_id), str(other_service)]
+        assert services[1]["rate_limit_per_min"] == 30
+    finally:
+        simulator.stop()

@@ -27,7 +27,7 @@ pub const MAX_REFERENCE_CHARS: usize = 1000;
 pub struct SendRequest {
     /// Which endpoint it came to.
     pub kind: NotificationType,
-    /// Any UUID: the simulator has no templates.
+    /// The template named (any UUID while the service has no templates).
     pub template_id: Uuid,
     /// The sender's own reference, used to find the notification later.
     pub reference: Option<String>,
@@ -400,6 +400,66 @@ pub fn validate_list_query(raw: Option<&str>) -> Result<ListQuery, ApiError> {
     })
 }
 
+/// `post_template_preview_request` for a preview body (already an object) and the path's id:
+/// the template id and the personalisation (none given: empty).
+pub fn validate_preview(
+    id: &str,
+    data: &Map<String, Value>,
+) -> Result<(Uuid, Map<String, Value>), ApiError> {
+    let mut errors = Vec::new();
+    let template_id = parse_python_uuid(id);
+    if template_id.is_none() {
+        errors.push("id is not a valid UUID".to_owned());
+    }
+    if let Some(Err(message)) = data
+        .get("personalisation")
+        .map(|v| check("personalisation", Rule::Object, v))
+    {
+        errors.push(message);
+    }
+    if !errors.is_empty() {
+        return Err(validation(errors));
+    }
+    let personalisation = match data.get("personalisation") {
+        Some(Value::Object(p)) => p.clone(),
+        _ => Map::new(),
+    };
+    Ok((template_id.unwrap_or_default(), personalisation))
+}
+
+/// `get_all_template_request` for the query of `GET /v2/templates`: an optional `type`.
+pub fn validate_templates_query(raw: Option<&str>) -> Result<Option<NotificationType>, ApiError> {
+    // request.args.to_dict(): the first value of each key.
+    let mut params: Vec<(String, String)> = Vec::new();
+    for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (form_decode(k), form_decode(v));
+        if !params.iter().any(|(key, _)| *key == k) {
+            params.push((k, v));
+        }
+    }
+    let mut errors = Vec::new();
+    let mut kind = None;
+    if let Some((_, t)) = params.iter().find(|(k, _)| k == "type") {
+        match NotificationType::parse(t) {
+            Some(k) => kind = Some(k),
+            None => errors.push(format!("type {t} is not one of [sms, email, letter]")),
+        }
+    }
+    let extras: Vec<&str> = params
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| *k != "type")
+        .collect();
+    if !extras.is_empty() {
+        errors.push(additional_properties_message(&extras));
+    }
+    if !errors.is_empty() {
+        return Err(validation(errors));
+    }
+    Ok(kind)
+}
+
 /// `application/x-www-form-urlencoded` decoding: `+` is a space, then percent-decoding.
 fn form_decode(s: &str) -> String {
     let spaced = s.replace('+', " ");
@@ -489,6 +549,39 @@ mod tests {
             e,
             vec![format!("reference {} is too long", "r".repeat(1001))]
         );
+    }
+
+    #[test]
+    fn preview_and_templates_queries_are_validated_like_notifys_schemas() {
+        let id = Uuid::new_v4();
+        let data = json!({"personalisation": {"a": 1}});
+        let (got, p) = validate_preview(&id.to_string(), data.as_object().unwrap()).unwrap();
+        assert_eq!((got, p["a"].clone()), (id, json!(1)));
+        match validate_preview("nope", json!({"personalisation": [1]}).as_object().unwrap()) {
+            Err(ApiError::Validation(m)) => assert_eq!(
+                m,
+                vec![
+                    "id is not a valid UUID",
+                    "personalisation should contain key value pairs"
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(validate_templates_query(None).unwrap(), None);
+        assert_eq!(
+            validate_templates_query(Some("type=sms")).unwrap(),
+            Some(NotificationType::Sms)
+        );
+        match validate_templates_query(Some("type=fax&x=1")) {
+            Err(ApiError::Validation(m)) => assert_eq!(
+                m,
+                vec![
+                    "type fax is not one of [sms, email, letter]",
+                    "Additional properties are not allowed (x was unexpected)"
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

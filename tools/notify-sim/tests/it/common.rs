@@ -40,6 +40,33 @@ pub async fn start(adjust: impl FnOnce(&mut Config)) -> Harness {
     }
 }
 
+/// The credentials of one service's API key.
+#[derive(Debug, Clone, Copy)]
+pub struct Key {
+    pub service_id: Uuid,
+    pub secret: Uuid,
+}
+
+impl Key {
+    /// A fresh service id and secret.
+    pub fn random() -> Self {
+        Self {
+            service_id: Uuid::new_v4(),
+            secret: Uuid::new_v4(),
+        }
+    }
+
+    /// The API key as Notify shows it.
+    pub fn api_key(&self) -> String {
+        make_api_key("other-service-test", self.service_id, self.secret)
+    }
+
+    /// `Bearer <fresh JWT>` for this key.
+    pub fn bearer(&self) -> String {
+        format!("Bearer {}", make_jwt(self.service_id, self.secret, now()))
+    }
+}
+
 /// Seconds since the epoch, as a JWT `iat`.
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -79,6 +106,55 @@ impl Harness {
     /// `Bearer <fresh JWT>` for the configured key.
     pub fn bearer(&self) -> String {
         format!("Bearer {}", make_jwt(self.service_id, self.secret, now()))
+    }
+
+    /// The default service's credentials.
+    pub fn key(&self) -> Key {
+        Key {
+            service_id: self.service_id,
+            secret: self.secret,
+        }
+    }
+
+    /// POSTs JSON as another service.
+    pub async fn post_as(&self, key: &Key, path: &str, body: Value) -> Reply {
+        self.post_with(path, Some(&key.bearer()), &body.to_string())
+            .await
+    }
+
+    /// GETs as another service.
+    pub async fn get_as(&self, key: &Key, path: &str) -> Reply {
+        let resp = self
+            .http
+            .get(self.url(path))
+            .header("authorization", key.bearer())
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        Reply { status, body }
+    }
+
+    /// An admin DELETE.
+    pub async fn admin_delete(&self, path: &str) -> Reply {
+        let resp = self
+            .http
+            .delete(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status().as_u16();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        Reply { status, body }
+    }
+
+    /// An admin GET with its status.
+    pub async fn admin_get_reply(&self, path: &str) -> Reply {
+        let resp = self.http.get(self.url(path)).send().await.expect("request");
+        let status = resp.status().as_u16();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        Reply { status, body }
     }
 
     /// POSTs raw bytes with a given Authorization header (or none).

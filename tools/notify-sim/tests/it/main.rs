@@ -7,4 +7,6 @@ mod common;
 mod faults;
 mod limits;
 mod sending;
+mod services;
+mod templates;
 mod validation;
