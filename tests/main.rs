@@ -11,4 +11,5 @@ mod ingest;
 mod local_stack;
 mod notify_client;
 mod schedule;
+mod teams;
 mod webhook;

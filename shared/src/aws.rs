@@ -166,14 +166,18 @@ pub async fn notify_defaults(
 }
 
 /// Each team's Notify service, for a function's start-up: the deployment's defaults
-/// ([`notify_defaults`]), team settings from `table`, team secrets from Secrets Manager.
+/// ([`notify_defaults`]), team settings from `table`, team secrets from Secrets Manager, only
+/// under `TEAM_SECRET_PREFIX`.
 pub async fn team_services(
     config: &SdkConfig,
     clients: &AwsClients,
     table: &str,
 ) -> Result<crate::teams::TeamServices, crate::config::StartupError> {
     Ok(crate::teams::TeamServices::new(
-        std::sync::Arc::new(team_directory(clients, table)),
+        std::sync::Arc::new(
+            team_directory(clients, table)
+                .with_secret_prefix(crate::config::required_env("TEAM_SECRET_PREFIX")?),
+        ),
         notify_defaults(config).await?,
         clients.dynamodb.clone(),
         table,

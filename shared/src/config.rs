@@ -67,6 +67,12 @@ impl ResourceNames {
     pub fn callback_token_secret(&self) -> String {
         format!("{}/notify-callback-token", self.prefix)
     }
+
+    /// The path under which each team's own secrets live, one folder a team
+    /// (`<prefix>/teams/<team>/…`): what the functions may read (`TEAM_SECRET_PREFIX`).
+    pub fn team_secret_prefix(&self) -> String {
+        format!("{}/teams/", self.prefix)
+    }
 }
 
 /// A required environment variable was missing or empty.

@@ -17,6 +17,13 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// Every purpose, in the order a campaign sends them.
+    pub const ALL: [Purpose; 3] = [
+        Self::ConsentRequest,
+        Self::ConsentReminder,
+        Self::SessionReminder,
+    ];
+
     /// The name used in jobs, records and reports.
     pub fn as_str(self) -> &'static str {
         match self {

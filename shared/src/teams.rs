@@ -51,6 +51,14 @@ pub enum TeamError {
         /// What went wrong (never the value).
         reason: String,
     },
+    /// The team's settings name a secret outside the team's own folder.
+    #[error("the team's {field} names a secret outside {folder}")]
+    OutsideFolder {
+        /// The setting.
+        field: &'static str,
+        /// The team's folder.
+        folder: String,
+    },
     /// The client for the team's service could not be built.
     #[error("Notify client: {0}")]
     Client(#[source] crate::notify::NotifyConfigError),
@@ -65,6 +73,9 @@ struct Cached<T> {
 pub struct TeamDirectory {
     store: Store,
     secrets: aws_sdk_secretsmanager::Client,
+    /// The team-secret path (`TEAM_SECRET_PREFIX`): a team's settings may name only secrets
+    /// under its own folder of it.
+    secret_prefix: Option<String>,
     ttl: Duration,
     settings: Mutex<HashMap<TeamCode, Cached<Option<TeamSettings>>>>,
     values: Mutex<HashMap<String, Cached<String>>>,
@@ -84,10 +95,18 @@ impl TeamDirectory {
         Self {
             store,
             secrets,
+            secret_prefix: None,
             ttl: CACHE_TTL,
             settings: Mutex::default(),
             values: Mutex::default(),
         }
+    }
+
+    /// Reads for a team only the secrets under `<prefix><team>/` (as IAM allows only
+    /// `<prefix>*`): settings naming another team's secret are refused, not used.
+    pub fn with_secret_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.secret_prefix = Some(prefix.into());
+        self
     }
 
     /// Changes how long settings and secrets are cached (a test rotating a secret uses 0).
@@ -108,6 +127,15 @@ impl TeamDirectory {
             .team_settings(team)
             .await
             .map_err(TeamError::Settings)?;
+        // Checked at upload too; settings stored before the rule, or by hand, are refused here.
+        if let (Some(settings), Some(prefix)) = (&value, &self.secret_prefix)
+            && let Some((field, _)) = settings.secrets_outside(prefix, team.as_str()).first()
+        {
+            return Err(TeamError::OutsideFolder {
+                field,
+                folder: format!("{prefix}{team}/"),
+            });
+        }
         let mut cache = self.settings.lock().await;
         // Anyone can call the webhook with any team's path: the cache must not grow without
         // bound on made-up teams.

@@ -2,9 +2,11 @@
 //! written only when valid, and answered with a report in the bucket. All the work is in
 //! `sais_shared::ingest`; this file wires it to Lambda.
 
+use std::sync::Arc;
+
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use sais_shared::aws::{AwsClients, erasure_key};
+use sais_shared::aws::{AwsClients, erasure_key, team_services};
 use sais_shared::config::{parsed_env, required_env};
 use sais_shared::ingest::Ingest;
 
@@ -19,9 +21,14 @@ async fn run() -> Result<(), Error> {
     // Clients and configuration once per process, shared by every invocation.
     let config = sais_shared::aws::lambda_sdk_config()?;
     let clients = AwsClients::from_config(&config);
-    let ingest = Ingest::new(clients, required_env("TABLE_NAME")?)
+    let table = required_env("TABLE_NAME")?;
+    // A campaign's templates are checked against its team's Notify service when uploaded.
+    let services = Arc::new(team_services(&config, &clients, &table).await?);
+    let ingest = Ingest::new(clients, &table)
         .with_erasure_key(erasure_key(&config).await?)
-        .with_default_upload_days(parsed_env("UPLOAD_RETENTION_DAYS")?);
+        .with_default_upload_days(parsed_env("UPLOAD_RETENTION_DAYS")?)
+        .with_team_secret_prefix(required_env("TEAM_SECRET_PREFIX")?)
+        .with_template_check(services);
     let ingest = &ingest;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         ingest

@@ -28,8 +28,9 @@ async fn run() -> Result<(), Error> {
         required_env("SEND_QUEUE_URL")?,
     );
     // The deployment's token for teams without their own; each team's own from its settings.
-    let webhook =
-        Webhook::new(receipts, token).with_team_tokens(Arc::new(team_directory(&clients, &table)));
+    let webhook = Webhook::new(receipts, token).with_team_tokens(Arc::new(
+        team_directory(&clients, &table).with_secret_prefix(required_env("TEAM_SECRET_PREFIX")?),
+    ));
     let webhook = &webhook;
     lambda_http::run(service_fn(move |request: Request| async move {
         let reply = sais_shared::webhook::handle_http(webhook, &request).await;

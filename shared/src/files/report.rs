@@ -45,6 +45,8 @@ pub mod codes {
     pub const WINDOWS_1252: &str = "windows_1252";
     /// A contact detail erased earlier (serious harm or a correction): not stored, never used.
     pub const DETAIL_ERASED: &str = "detail_erased";
+    /// A setting names a secret outside its team's folder of the team secrets.
+    pub const SECRET_OUTSIDE_TEAM: &str = "secret_outside_team";
 }
 
 /// A file-level problem.

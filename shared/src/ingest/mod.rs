@@ -21,6 +21,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::aws::AwsClients;
+use crate::dispatch::NotifyServices;
 use crate::domain::ContactDetail;
 use crate::domain::SchoolUrn;
 use crate::erasure::ErasureLedger;
@@ -32,6 +33,7 @@ use crate::files::report::{Report, Status, codes};
 use crate::files::responses::{ChildMatch, response_codes, validate_responses_file};
 use crate::files::team_file::validate_team_settings;
 use crate::files::{file_error_report, validate_child_file};
+use crate::notify::template_check::check_templates;
 use crate::sqs_batch::{BatchError, process_batch};
 use crate::store::Store;
 use crate::store::batch::{BatchWriteError, MAX_BATCH_ITEMS, RetryPolicy, WriteStats};
@@ -76,6 +78,12 @@ pub enum IngestError {
     /// A blocking task panicked or was cancelled.
     #[error("a reading task failed")]
     Task(#[source] tokio::task::JoinError),
+    /// The team's Notify service could not be resolved to check a campaign's templates.
+    #[error("the team's Notify service: {0}")]
+    TeamService(#[from] crate::teams::TeamError),
+    /// Notify could not say whether a campaign's template is right (retried, not rejected).
+    #[error(transparent)]
+    TemplateCheck(#[from] crate::notify::template_check::TemplateCheckError),
 }
 
 /// What happened to one object.
@@ -104,6 +112,12 @@ pub struct Ingest<L = Store, O = S3Objects> {
     /// Days raw uploads are kept when the team's `team.json` does not say (the template's
     /// `UploadRetentionDays`).
     default_upload_days: u32,
+    /// Each team's Notify service, that a campaign's templates are checked against when it is
+    /// uploaded (none: not checked, as `sais validate` without a service).
+    templates: Option<Arc<crate::teams::TeamServices>>,
+    /// The deployment's team-secret path (`TEAM_SECRET_PREFIX`): a `team.json` may name only
+    /// secrets under its own team's folder of it (none: not checked).
+    team_secret_prefix: Option<String>,
 }
 
 /// What the team's retention says of an upload about to be read.
@@ -181,7 +195,21 @@ impl<L: IngestLedger, O: UploadObjects> Ingest<L, O> {
             records_days: DEFAULT_RECORDS_DAYS,
             stats: Arc::default(),
             default_upload_days: crate::files::team_file::DEFAULT_UPLOADS_DAYS,
+            templates: None,
+            team_secret_prefix: None,
         }
+    }
+
+    /// Checks each uploaded campaign's templates against its team's Notify service.
+    pub fn with_template_check(mut self, services: Arc<crate::teams::TeamServices>) -> Self {
+        self.templates = Some(services);
+        self
+    }
+
+    /// Accepts in a `team.json` only secrets under `<prefix><team>/` (`TEAM_SECRET_PREFIX`).
+    pub fn with_team_secret_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.team_secret_prefix = Some(prefix.into());
+        self
     }
 
     /// How long raw uploads are kept when the team has not said (`UPLOAD_RETENTION_DAYS`).
@@ -543,7 +571,24 @@ impl<L: IngestLedger, O: UploadObjects> Ingest<L, O> {
             return Ok(None);
         };
         let today = self.clock().today();
-        let (report, campaign) = validate_campaign(&upload.file_name, &bytes, today);
+        let (mut report, mut campaign) = validate_campaign(&upload.file_name, &bytes, today);
+        if let (Some(valid), Some(services)) = (&campaign, &self.templates) {
+            // Before anything can be sent: the templates as the team's Notify service has them.
+            let service = services.for_team(&upload.team).await?;
+            let findings = check_templates(&service.notify, valid).await?;
+            if !findings.errors.is_empty() {
+                tracing::warn!(
+                    campaign_id = valid.id.as_str(),
+                    errors = findings.errors.len(),
+                    "campaign rejected: its templates do not fit the team's Notify service"
+                );
+                report.status = Status::Rejected;
+                report.rows_valid = 0;
+                campaign = None;
+            }
+            report.errors.extend(findings.errors);
+            report.warnings.extend(findings.warnings);
+        }
         if let Some(campaign) = campaign {
             self.ledger
                 .put_campaign(&upload.team, &campaign)
@@ -786,7 +831,25 @@ impl<L: IngestLedger, O: UploadObjects> Ingest<L, O> {
         let Some(bytes) = self.read_small(object, MAX_CAMPAIGN_BYTES + 1).await? else {
             return Ok(None);
         };
-        let (report, settings) = validate_team_settings(&upload.file_name, &bytes);
+        let (mut report, mut settings) = validate_team_settings(&upload.file_name, &bytes);
+        if let (Some(valid), Some(prefix)) = (&settings, &self.team_secret_prefix) {
+            let outside = valid.secrets_outside(prefix, upload.team.as_str());
+            if !outside.is_empty() {
+                report.status = Status::Rejected;
+                report.rows_valid = 0;
+                report
+                    .errors
+                    .extend(outside.into_iter().map(|(field, message)| {
+                        crate::files::report::Issue {
+                            row: None,
+                            column: Some(field.into()),
+                            code: crate::files::report::codes::SECRET_OUTSIDE_TEAM,
+                            message: message.into(),
+                        }
+                    }));
+                settings = None;
+            }
+        }
         if let Some(settings) = settings {
             self.ledger
                 .put_team_settings(&upload.team, &settings)

@@ -12,7 +12,8 @@ use super::error::NotifyError;
 use super::key::{ApiKey, NotifyConfigError};
 use super::messages::{
     EmailRequest, LetterRequest, ListBody, MAX_ADDRESS_LINES, NotificationBody, NotificationStatus,
-    SentBody, SentNotification, SmsRequest,
+    Personalisation, PreviewRequest, SentBody, SentNotification, SmsRequest, Template,
+    TemplatePreview,
 };
 use super::vocab::{ErrorType, NotificationType};
 
@@ -119,6 +120,28 @@ impl NotifyClient {
         let (status, body) = self.execute(self.http.get(url)).await?;
         let notification: NotificationBody = decode(status, &body)?;
         Ok(notification.into())
+    }
+
+    /// One of the service's templates (`GET /v2/template/{id}`); a template the service does
+    /// not have is a 404 `NoResultFound` ([`NotifyError::is_not_found`]).
+    pub async fn get_template(&self, id: Uuid) -> Result<Template, NotifyError> {
+        let url = format!("{}/v2/template/{id}", self.base_url);
+        let (status, body) = self.execute(self.http.get(url)).await?;
+        decode(status, &body)
+    }
+
+    /// The template filled with `personalisation` as Notify would send it
+    /// (`POST /v2/template/{id}/preview`); a placeholder without a value is a 400
+    /// `BadRequestError` "Missing personalisation: …".
+    pub async fn preview_template(
+        &self,
+        id: Uuid,
+        personalisation: &Personalisation,
+    ) -> Result<TemplatePreview, NotifyError> {
+        let url = format!("{}/v2/template/{id}/preview", self.base_url);
+        let request = PreviewRequest { personalisation };
+        let (status, body) = self.execute(self.http.post(url).json(&request)).await?;
+        decode(status, &body)
     }
 
     /// Every notification sent with `reference`, newest first, following `links.next` to the

@@ -383,3 +383,52 @@ mod tests {
         assert_eq!(n.completed_at, None);
     }
 }
+
+/// A template of the service, as `GET /v2/template/{id}` answers. Fields Notify adds later are
+/// ignored; the type is kept as Notify spells it, so a kind this code does not know is reported
+/// rather than refused.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Template {
+    /// The template's id.
+    pub id: Uuid,
+    /// `email`, `sms` or `letter`.
+    #[serde(rename = "type")]
+    pub template_type: String,
+    /// The name the team gave it in Notify.
+    #[serde(default)]
+    pub name: String,
+    /// The version Notify sends now.
+    #[serde(default)]
+    pub version: u32,
+    /// The body, with its `((placeholders))`.
+    #[serde(default)]
+    pub body: String,
+    /// The subject (email and letter).
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Each placeholder in the body and subject, as Notify names it.
+    #[serde(default)]
+    pub personalisation: BTreeMap<String, serde_json::Value>,
+}
+
+/// A template filled with values, as `POST /v2/template/{id}/preview` answers.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TemplatePreview {
+    /// The template's id.
+    pub id: Uuid,
+    /// `email`, `sms` or `letter`.
+    #[serde(rename = "type")]
+    pub template_type: String,
+    /// The body as Notify would send it.
+    #[serde(default)]
+    pub body: String,
+    /// The subject as Notify would send it.
+    #[serde(default)]
+    pub subject: Option<String>,
+}
+
+/// What a preview is asked with.
+#[derive(Serialize)]
+pub(crate) struct PreviewRequest<'a> {
+    pub personalisation: &'a Personalisation,
+}

@@ -14,6 +14,7 @@ pub mod lint;
 mod messages;
 pub mod placeholders;
 pub mod sms_length;
+pub mod template_check;
 pub mod vocab;
 
 pub use client::{NOTIFY_BASE_URL, NotifyClient, USER_AGENT};
@@ -21,6 +22,6 @@ pub use error::{NotifyError, SenderAction};
 pub use key::{ApiKey, NotifyConfigError, PLACEHOLDER_API_KEY};
 pub use messages::{
     EmailRequest, LetterRequest, MAX_ADDRESS_LINES, NotificationStatus, Personalisation,
-    SentNotification, SmsRequest,
+    SentNotification, SmsRequest, Template, TemplatePreview,
 };
 pub use vocab::{ErrorType, NotificationType, Status};

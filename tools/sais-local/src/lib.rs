@@ -467,14 +467,15 @@ pub async fn start_notify_sim(
 }
 
 impl LocalStack {
-    /// A dispatcher over this stack, sending to the Notify at `notify_base_url`.
-    pub fn dispatcher(
+    /// Each team's own Notify service as deployed: its settings in the table, its secrets in
+    /// the emulator's Secrets Manager, `api_key` (at `notify_base_url`) for teams that name none.
+    pub fn team_services(
         &self,
         notify_base_url: &str,
         api_key: &str,
         rate_limit_per_min: u32,
         notify_timeout: Duration,
-    ) -> Result<sais_shared::dispatch::Dispatcher, LocalStackError> {
+    ) -> Result<sais_shared::teams::TeamServices, LocalStackError> {
         let key = sais_shared::notify::ApiKey::parse(api_key)
             .map_err(|e| LocalStackError::Start(e.to_string()))?;
         let defaults = sais_shared::teams::NotifyDefaults {
@@ -486,23 +487,52 @@ impl LocalStack {
         defaults
             .client()
             .map_err(|e| LocalStackError::Start(e.to_string()))?;
-        // Each team's own Notify service as deployed: its settings in the table, its secrets
-        // in the emulator's Secrets Manager, the stack's key for teams that name none.
-        let services = sais_shared::teams::TeamServices::new(
-            std::sync::Arc::new(sais_shared::aws::team_directory(
-                &self.clients,
-                &self.table(),
-            )),
+        Ok(sais_shared::teams::TeamServices::new(
+            std::sync::Arc::new(
+                sais_shared::aws::team_directory(&self.clients, &self.table())
+                    .with_secret_prefix(self.names.team_secret_prefix()),
+            ),
             defaults,
             self.clients.dynamodb.clone(),
             self.table(),
-        );
+        ))
+    }
+
+    /// A dispatcher over this stack, sending to the Notify at `notify_base_url` (each team's
+    /// own service when its settings name one, see [`Self::team_services`]).
+    pub fn dispatcher(
+        &self,
+        notify_base_url: &str,
+        api_key: &str,
+        rate_limit_per_min: u32,
+        notify_timeout: Duration,
+    ) -> Result<sais_shared::dispatch::Dispatcher, LocalStackError> {
+        let services =
+            self.team_services(notify_base_url, api_key, rate_limit_per_min, notify_timeout)?;
         Ok(sais_shared::dispatch::Dispatcher::with_services(
             self.store(),
             self.clients.sqs.clone(),
             self.send_queue_url.clone(),
             services,
         ))
+    }
+
+    /// Stores a secret in the emulator's Secrets Manager, as an operator fills a team's secret.
+    pub async fn put_secret(&self, name: &str, value: &str) -> Result<(), LocalStackError> {
+        self.clients
+            .secrets
+            .create_secret()
+            .name(name)
+            .secret_string(value)
+            .send()
+            .await
+            .map_err(|e| {
+                LocalStackError::Start(format!(
+                    "secret {name}: {}",
+                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+                ))
+            })?;
+        Ok(())
     }
 
     /// The store over this stack's table.
