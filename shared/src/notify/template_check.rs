@@ -109,6 +109,13 @@ fn issue(path: &str, code: &'static str, message: String) -> Issue {
     }
 }
 
+fn plural(n: u32, what: &str) -> String {
+    match n {
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    }
+}
+
 /// Notify matches placeholders ignoring case, spaces, `-` and `_` (`InsensitiveDict`).
 fn normalised(name: &str) -> String {
     name.chars()
@@ -291,10 +298,12 @@ pub async fn check_templates(
             "templates",
             codes::TEXT_COST,
             format!(
-                "a child can be sent {texts} texts in this campaign, billed as at most \
-                 {fragments_a_child} text messages: up to {:.1}p a child, £{:.2} for 1,000 \
+                "a child can be sent {} in this campaign, billed as at most {}: up to \
+                 {:.1}p a child, £{:.2} for 1,000 \
                  children, at {TEXT_MESSAGE_PENCE}p + VAT a text message after the free \
                  allowance (check Notify's pricing page)",
+                plural(texts, "text"),
+                plural(fragments_a_child, "text message"),
                 f64::from(fragments_a_child) * TEXT_MESSAGE_PENCE,
                 f64::from(fragments_a_child) * TEXT_MESSAGE_PENCE * 10.0,
             ),
@@ -306,6 +315,7 @@ pub async fn check_templates(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     #[test]
     fn placeholders_match_as_notify_matches_them() {
@@ -314,5 +324,151 @@ mod tests {
             normalised("child_first_name")
         );
         assert_ne!(normalised("child_name"), normalised("child_first_name"));
+    }
+
+    /// A service holding these templates, rendering previews as Notify does for plain
+    /// placeholders.
+    struct Service(Vec<Template>);
+
+    fn template(id: Uuid, kind: &str, body: &str) -> Template {
+        let mut personalisation = BTreeMap::new();
+        let mut rest = body;
+        while let Some(start) = rest.find("((") {
+            let after = &rest[start + 2..];
+            let end = after.find("))").expect("closed");
+            personalisation.insert(
+                after[..end].to_owned(),
+                serde_json::json!({"required": true}),
+            );
+            rest = &after[end + 2..];
+        }
+        Template {
+            id,
+            template_type: kind.to_owned(),
+            name: format!("{kind} template"),
+            version: 1,
+            body: body.to_owned(),
+            subject: None,
+            personalisation,
+        }
+    }
+
+    impl TemplateSource for Service {
+        async fn template(&self, id: Uuid) -> Result<Template, NotifyError> {
+            self.0
+                .iter()
+                .find(|t| t.id == id)
+                .cloned()
+                .ok_or(NotifyError::Api {
+                    status: 404,
+                    error: crate::notify::ErrorType::parse("NoResultFound"),
+                    message: "No result found".into(),
+                    retry_after: None,
+                })
+        }
+        async fn preview(
+            &self,
+            id: Uuid,
+            values: &Personalisation,
+        ) -> Result<TemplatePreview, NotifyError> {
+            let t = self.template(id).await?;
+            let mut body = t.body.clone();
+            for (name, value) in values {
+                body = body.replace(&format!("(({name}))"), value);
+            }
+            Ok(TemplatePreview {
+                id,
+                template_type: t.template_type,
+                body,
+                subject: None,
+            })
+        }
+    }
+
+    fn campaign_with_text(id: Uuid) -> Campaign {
+        let mut c = crate::fakes::fixtures::campaign();
+        c.templates = Default::default();
+        c.templates.consent_request.sms = Some(id);
+        c.reminder_days_before_deadline = vec![];
+        c.session_reminder = false;
+        c
+    }
+
+    async fn findings_for(body: &str) -> TemplateFindings {
+        let id = Uuid::new_v4();
+        let service = Service(vec![template(id, "sms", body)]);
+        check_templates(&service, &campaign_with_text(id))
+            .await
+            .expect("checked")
+    }
+
+    fn codes(issues: &[Issue]) -> Vec<&'static str> {
+        issues.iter().map(|i| i.code).collect()
+    }
+
+    #[tokio::test]
+    async fn a_text_is_counted_at_the_longest_first_name_one_two_or_three_fragments() {
+        // 35 characters of name + the rest: one fragment up to 160.
+        let one = findings_for(&format!("((child_first_name)){}", "a".repeat(125))).await;
+        assert!(one.errors.is_empty());
+        assert_eq!(codes(&one.warnings), ["text_cost"]);
+        assert!(
+            one.warnings[0]
+                .message
+                .contains("can be sent 1 text in this campaign, billed as at most 1 text message:")
+        );
+
+        let two = findings_for(&format!("((child_first_name)){}", "a".repeat(126))).await;
+        assert!(two.errors.is_empty());
+        assert_eq!(
+            codes(&two.warnings),
+            ["text_over_one_fragment", "text_cost"]
+        );
+
+        let three = findings_for(&format!("((child_first_name)){}", "a".repeat(272))).await;
+        assert_eq!(codes(&three.errors), ["text_too_long"]);
+        assert!(
+            three.errors[0]
+                .message
+                .contains("billed as 3 text messages")
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_placeholder_and_a_missing_template_are_errors_naming_the_template() {
+        let f = findings_for("Hi ((parent_name)), ((child_first_name))").await;
+        assert_eq!(codes(&f.errors), ["unknown_placeholder"]);
+        assert!(f.errors[0].message.contains("((parent_name))"));
+        assert_eq!(
+            f.errors[0].column.as_deref(),
+            Some("templates.consent_request.sms")
+        );
+
+        let service = Service(vec![]);
+        let f = check_templates(&service, &campaign_with_text(Uuid::new_v4()))
+            .await
+            .expect("checked");
+        assert_eq!(codes(&f.errors), ["template_not_found"]);
+    }
+
+    #[tokio::test]
+    async fn notify_failing_is_an_error_to_retry_not_a_finding() {
+        struct Down;
+        impl TemplateSource for Down {
+            async fn template(&self, _: Uuid) -> Result<Template, NotifyError> {
+                Err(NotifyError::Timeout)
+            }
+            async fn preview(
+                &self,
+                _: Uuid,
+                _: &Personalisation,
+            ) -> Result<TemplatePreview, NotifyError> {
+                Err(NotifyError::Timeout)
+            }
+        }
+        let err = check_templates(&Down, &campaign_with_text(Uuid::new_v4()))
+            .await
+            .expect_err("retried");
+        assert_eq!(err.path, "templates.consent_request.sms");
     }
 }
