@@ -593,3 +593,65 @@ async fn a_team_json_naming_another_teams_secret_is_rejected() {
         "the earlier settings stand"
     );
 }
+
+#[tokio::test]
+async fn each_teams_letters_are_followed_with_its_own_key() {
+    let w = two_teams(3000, 3000, &[]).await;
+    // A child with only an address: the request goes by letter, through team A's service.
+    let mut nhs = sais_shared::generate::TestNhsNumbers::default();
+    let number = nhs.next().expect("an NHS number");
+    let key = format!("{TEAM_A}/cohort/letters.csv");
+    e2e::upload_and_ingest(
+        &w.stack,
+        &key,
+        format!("{HEADER}\nLetty,Post,2013-05-01,SW1A 1AA,123456,{number},10 Downing Street,London,Pat Post,,,\n"),
+    )
+    .await;
+    assert_eq!(e2e::report_of(&w.stack, &key).await["status"], "imported");
+    let job = &w.jobs(TEAM_A).await[0];
+    assert_eq!(w.dispatcher().handle_job(job).await.expect("sent").sent, 1);
+    let letters = w.sim.notifications_for(w.a.id);
+    assert_eq!(letters.len(), 1, "the letter went through team A's service");
+
+    let receipts = Receipts::new(
+        w.stack.store(),
+        w.stack.clients.sqs.clone(),
+        w.stack.send_queue_url.clone(),
+    );
+    // With the deployment's key alone the letter is not found (another service's): it stays
+    // open for the next poll.
+    let default_only = sais_shared::notify::NotifyClient::new(
+        &w.sim.base_url(),
+        sais_shared::notify::ApiKey::parse(&w.default.key).expect("key"),
+        Duration::from_secs(2),
+    )
+    .expect("client");
+    let now = time::OffsetDateTime::now_utc() + time::Duration::minutes(5);
+    assert_eq!(
+        receipts
+            .poll_letters(&default_only, now)
+            .await
+            .expect("poll"),
+        0
+    );
+    // As the reminders function polls: each letter with its team's key.
+    let services = w
+        .stack
+        .team_services(
+            &w.sim.base_url(),
+            &w.default.key,
+            3000,
+            Duration::from_secs(2),
+        )
+        .expect("services");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        receipts.poll_letters(&services, now).await.expect("poll"),
+        1
+    );
+    let messages = w.stack.items_of_type("message").await.expect("scan");
+    assert_eq!(
+        messages[0]["status"].as_s().map(String::as_str),
+        Ok("received")
+    );
+}
