@@ -96,7 +96,15 @@ pub fn local_sdk_config(endpoint_url: &str, region: &str) -> SdkConfig {
 /// The string value of a secret (`secret_id`: its name or ARN). The error says what went wrong
 /// without the secret's value.
 pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> Result<String, String> {
-    let client = aws_sdk_secretsmanager::Client::new(config);
+    secret_value(&aws_sdk_secretsmanager::Client::new(config), secret_id).await
+}
+
+/// The string value of a secret through `client`; the error says what went wrong without the
+/// secret's value.
+pub async fn secret_value(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<String, String> {
     match client.get_secret_value().secret_id(secret_id).send().await {
         Ok(out) => out
             .secret_string

@@ -162,23 +162,12 @@ impl TeamDirectory {
         {
             return Ok(hit.value.clone());
         }
-        let value = match self
-            .secrets
-            .get_secret_value()
-            .secret_id(secret_id)
-            .send()
+        let value = crate::aws::secret_value(&self.secrets, secret_id)
             .await
-        {
-            Ok(out) => out.secret_string.ok_or("holds no secret string".to_owned()),
-            Err(e) => Err(format!(
-                "cannot be read: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-            )),
-        }
-        .map_err(|reason| TeamError::Secret {
-            secret_id: secret_id.to_owned(),
-            reason,
-        })?;
+            .map_err(|reason| TeamError::Secret {
+                secret_id: secret_id.to_owned(),
+                reason,
+            })?;
         self.values.lock().await.insert(
             secret_id.to_owned(),
             Cached {
