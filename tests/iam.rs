@@ -524,6 +524,8 @@ const UPLOAD: &str = "${UploadsBucket.Arn}/RYG-sais/cohort/Year 8.csv";
 const UPLOAD_REPORT: &str = "${UploadsBucket.Arn}/RYG-sais/reports/Year 8.csv.report.json";
 const UPLOAD_ERRORS: &str = "${UploadsBucket.Arn}/RYG-sais/reports/Year 8.csv.errors.csv";
 const CAMPAIGN_REPORT: &str = "${UploadsBucket.Arn}/RYG-sais/reports/campaigns/hpv-2026.html";
+/// A team's own secret, as its `team.json` names it (under `TEAM_SECRET_PREFIX`).
+const TEAM_SECRET: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Prefix}/teams/RYG-sais/notify-api-key-AbCdEf";
 
 macro_rules! needs {
     ($($role:literal $action:literal $resource:expr, $call:literal;)*) => {
@@ -556,6 +558,8 @@ const NEEDS: &[Need] = needs![
     "IngestRole" "s3:PutObjectTagging" UPLOAD, "ingest.rs tag_for_expiry (unversioned bucket)";
     "IngestRole" "s3:PutObjectVersionTagging" UPLOAD, "ingest.rs tag_for_expiry (by version id)";
     "IngestRole" "secretsmanager:GetSecretValue" "${ErasureKeySecret}", "functions/ingest main → aws.rs erasure_key";
+    "IngestRole" "secretsmanager:GetSecretValue" "${NotifyApiKeySecret}", "functions/ingest main → aws.rs notify_defaults (campaign templates checked)";
+    "IngestRole" "secretsmanager:GetSecretValue" TEAM_SECRET, "teams.rs TeamDirectory::secret (a team's own key, campaign templates)";
     "IngestRole" "kms:Decrypt" KEY, "reading SSE-KMS objects and encrypted SQS messages";
     "IngestRole" "kms:GenerateDataKey" KEY, "writing SSE-KMS reports";
     "IngestRole" "logs:CreateLogStream" "${IngestLogGroup.Arn}", "Lambda logging";
@@ -564,6 +568,7 @@ const NEEDS: &[Need] = needs![
     // Dispatcher: SQS send jobs → facts from DynamoDB → Notify → records.
     "DispatcherRole" "secretsmanager:GetSecretValue" "${NotifyApiKeySecret}", "functions/dispatcher main → aws.rs secret_string";
     "DispatcherRole" "secretsmanager:GetSecretValue" "${ErasureKeySecret}", "functions/dispatcher main → aws.rs erasure_key";
+    "DispatcherRole" "secretsmanager:GetSecretValue" TEAM_SECRET, "teams.rs TeamDirectory::secret (a team's own key)";
     "DispatcherRole" "sqs:ReceiveMessage" "${SendQueue.Arn}", "SQS event source mapping (functions/dispatcher)";
     "DispatcherRole" "sqs:DeleteMessage" "${SendQueue.Arn}", "SQS event source mapping";
     "DispatcherRole" "sqs:GetQueueAttributes" "${SendQueue.Arn}", "SQS event source mapping";
@@ -579,6 +584,7 @@ const NEEDS: &[Need] = needs![
     "DispatcherRole" "xray:PutTraceSegments" "*", "Tracing: Active";
     // Webhook: callback → receipts.rs apply / webhook.rs inbound.
     "WebhookRole" "secretsmanager:GetSecretValue" "${NotifyCallbackTokenSecret}", "functions/webhook main → aws.rs secret_string";
+    "WebhookRole" "secretsmanager:GetSecretValue" TEAM_SECRET, "teams.rs TeamDirectory::callback_tokens (a team's own token)";
     "WebhookRole" "dynamodb:GetItem" TABLE, "receipts.rs apply → store/messages.rs message";
     "WebhookRole" "dynamodb:UpdateItem" TABLE, "store/messages.rs apply_status";
     "WebhookRole" "dynamodb:PutItem" TABLE, "store/contacts.rs set_detail_status, record_inbound; store/due.rs schedule_job, add_follow_up";
@@ -591,6 +597,7 @@ const NEEDS: &[Need] = needs![
     "WebhookRole" "xray:PutTraceSegments" "*", "Tracing: Active";
     // Reminders: daily runs, due work (retries, letter statuses), campaign reports.
     "RemindersRole" "secretsmanager:GetSecretValue" "${NotifyApiKeySecret}", "functions/reminders main → aws.rs secret_string";
+    "RemindersRole" "secretsmanager:GetSecretValue" TEAM_SECRET, "teams.rs TeamDirectory::secret (letters followed with the team's key)";
     "RemindersRole" "dynamodb:Query" TABLE, "active_campaigns, latest_uploads, decisions, due_jobs, open_letters, follow_ups";
     "RemindersRole" "dynamodb:Query" GSI1, "store/campaigns.rs school_children, messages_of_child";
     "RemindersRole" "dynamodb:GetItem" TABLE, "store/campaigns.rs campaign, run_record; store/messages.rs message";
