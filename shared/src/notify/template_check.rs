@@ -22,8 +22,8 @@ use crate::files::report::Issue;
 use crate::policy::{Channel, Purpose};
 
 /// Notify's price of one text message (one fragment) after a service's free allowance, in
-/// pence before VAT, as its pricing page gave it when this was written; the estimate says so.
-pub const TEXT_MESSAGE_PENCE: f64 = 1.97;
+/// pence before VAT: the campaign report's price.
+const TEXT_MESSAGE_PENCE: f64 = crate::campaign_report::SMS_FRAGMENT_GBP * 100.0;
 
 /// Report codes of this check.
 pub mod codes {
@@ -300,12 +300,13 @@ pub async fn check_templates(
             format!(
                 "a child can be sent {} in this campaign, billed as at most {}: up to \
                  {:.1}p a child, £{:.2} for 1,000 \
-                 children, at {TEXT_MESSAGE_PENCE}p + VAT a text message after the free \
+                 children, at {:.1}p + VAT a text message after the free \
                  allowance (check Notify's pricing page)",
                 plural(texts, "text"),
                 plural(fragments_a_child, "text message"),
                 f64::from(fragments_a_child) * TEXT_MESSAGE_PENCE,
                 f64::from(fragments_a_child) * TEXT_MESSAGE_PENCE * 10.0,
+                TEXT_MESSAGE_PENCE,
             ),
         );
     }

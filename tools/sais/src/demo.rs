@@ -204,9 +204,29 @@ async fn demo(args: &Args) -> Result<()> {
         by_day.entry(day).or_default().push((relative, path));
     }
 
+    // Notify (the simulator) calls the real webhook, served over local HTTP.
+    // The demo does not wait out SQS delays: technical-failure retries go at once.
+    let service = Service::start(&stack, &team, Duration::from_millis(50), 0).await?;
+    // The templates the campaign files name, created in the simulated Notify service as a team
+    // writes them in its own (`sais templates`): ingest checks each campaign against them.
+    let created = create_templates(&service.notify, by_day.values().flatten())?;
+    if created > 0 {
+        say!(
+            quiet,
+            "Notify templates: {created} created in the simulator's service, as `sais templates` lists them"
+        );
+    }
+    let services = stack.team_services(
+        &service.notify.sim.base_url(),
+        &service.notify.api_key,
+        3000,
+        Duration::from_secs(10),
+    )?;
     let demo = Demo {
         args,
-        ingest: stack.ingest(),
+        ingest: stack
+            .ingest()
+            .with_template_check(std::sync::Arc::new(services)),
         stack,
         quiet,
     };
@@ -262,9 +282,6 @@ async fn demo(args: &Args) -> Result<()> {
         .days
         .unwrap_or(((last - first).whole_days() + 1).max(1) as u32);
 
-    // Notify (the simulator) calls the real webhook, served over local HTTP.
-    // The demo does not wait out SQS delays: technical-failure retries go at once.
-    let service = Service::start(stack, &team, Duration::from_millis(50), 0).await?;
     let Service {
         receipts,
         webhook,
@@ -525,6 +542,72 @@ impl Service {
             scheduler,
         })
     }
+}
+
+/// Creates in the simulator's service a template for each one the campaign files among `files`
+/// name, of its channel's kind and using only placeholders the service fills; how many.
+fn create_templates<'a>(
+    notify: &LocalNotify,
+    files: impl Iterator<Item = &'a (String, PathBuf)>,
+) -> Result<usize> {
+    use sais_shared::notify::placeholders::filled;
+    use sais_shared::policy::Channel;
+    let mut created = 0;
+    for (relative, path) in files {
+        if !(relative.starts_with("campaigns/") && relative.ends_with(".json")) {
+            continue;
+        }
+        // A file that is not a campaign is ingest's to report; it names no templates here.
+        let Ok(campaign) = serde_json::from_slice::<serde_json::Value>(&std::fs::read(path)?)
+        else {
+            continue;
+        };
+        let values: BTreeMap<String, String> = campaign["personalisation"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let Some(purposes) = campaign["templates"].as_object() else {
+            continue;
+        };
+        for (purpose, channels) in purposes {
+            for (channel, id) in channels.as_object().into_iter().flatten() {
+                let Some(id) = id.as_str().and_then(|i| uuid::Uuid::parse_str(i).ok()) else {
+                    continue;
+                };
+                let (kind, name) = match channel.as_str() {
+                    "email" => (Channel::Email, format!("{purpose} email")),
+                    "sms" => (Channel::Sms, format!("{purpose} text")),
+                    "letter" => (Channel::Letter, format!("{purpose} letter")),
+                    _ => continue,
+                };
+                let body: Vec<String> = filled(kind, &values)
+                    .into_iter()
+                    .filter(|p| !p.name.contains('…') && p.name != "consent_url")
+                    .map(|p| format!("(({}))", p.name))
+                    .collect();
+                let body = format!("{} {}", body.join(" "), "Reply on the consent form.");
+                let template = match kind {
+                    Channel::Email => {
+                        notify_sim::Template::email(id, &name, "About ((child_first_name))", &body)
+                    }
+                    Channel::Sms => notify_sim::Template::sms(id, &name, &body),
+                    Channel::Letter => {
+                        notify_sim::Template::letter(id, &name, "About ((child_first_name))", &body)
+                    }
+                };
+                notify
+                    .sim
+                    .put_template(template)
+                    .map_err(|e| anyhow::anyhow!("template {id}: {e}"))?;
+                created += 1;
+            }
+        }
+    }
+    Ok(created)
 }
 
 /// The night between two simulated days: what hours of real time do on AWS. Send jobs that
