@@ -24,7 +24,7 @@ $(VENV_OK): requirements-dev.txt
 
 venv: $(VENV_OK)
 
-.PHONY: help venv test demo up chaos fmt lint layering cfn-lint rust-test sim-client-test build package
+.PHONY: help venv test demo up chaos fmt lint layering cfn-lint rust-test sim-client-test policy-test build package startup-test
 build:
 	$(CARGO) build --workspace --all-targets --locked
 
@@ -45,6 +45,11 @@ sim-client-test: $(VENV_OK)
 	$(CARGO) build --locked -p notify-sim
 	NOTIFY_SIM_BIN="$(TARGET_DIR)/debug/notify-sim" $(VENV)/bin/pytest -q tools/notify-sim/tests tools/sais-local/python
 
+# The template's per-team uploader policies, evaluated by moto's IAM enforcement (a moto server of
+# the test's own, on a free port, stopped when the test ends): infra/tests.
+policy-test: $(VENV_OK)
+	$(VENV)/bin/pytest -q infra/tests
+
 # The layout's invariants (docs/architecture.md): the store alone speaks DynamoDB, the keys live in one
 # module, and no function's dependency tree holds test support.
 layering:
@@ -63,7 +68,15 @@ package: $(VENV_OK)
 		printf '%-10s bootstrap %s bytes\n' $$f "$$(stat -c %s .aws-sam/build/$${f}Function/bootstrap)"; \
 	done
 
-test: fmt lint layering cfn-lint rust-test sim-client-test package
+# Each function as deployed (tests/startup): the binaries `package` built, run under cargo-lambda's
+# Lambda emulator with exactly the template's environment, against moto (the template's resources
+# and secrets) and the Notify simulator, driven by the events/ samples; and each start-up without a
+# variable or secret it needs. Every process it starts is stopped when it ends.
+startup-test: package
+	$(CARGO) build --locked -p notify-sim
+	NOTIFY_SIM_BIN="$(TARGET_DIR)/debug/notify-sim" $(VENV)/bin/pytest -q tests/startup
+
+test: fmt lint layering cfn-lint rust-test sim-client-test policy-test package startup-test
 	@echo "make test: all checks passed"
 
 demo: $(VENV_OK)
