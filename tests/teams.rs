@@ -655,3 +655,69 @@ async fn each_teams_letters_are_followed_with_its_own_key() {
         Ok("received")
     );
 }
+
+#[tokio::test]
+async fn a_team_json_naming_a_secret_that_does_not_exist_or_holds_no_key_is_rejected() {
+    let w = two_teams(3000, 3000, &[]).await;
+    let prefix = w.stack.names.team_secret_prefix();
+    let services = Arc::new(
+        w.stack
+            .team_services(
+                &w.sim.base_url(),
+                &w.default.key,
+                3000,
+                Duration::from_secs(5),
+            )
+            .expect("services"),
+    );
+    let not_a_key = format!("{prefix}{TEAM_A}/not-a-key");
+    w.stack
+        .put_secret(&not_a_key, "REPLACE_ME_WITH_THE_NOTIFY_API_KEY")
+        .await
+        .expect("secret");
+    let key = format!("{TEAM_A}/team.json");
+    for (secret, why) in [
+        (
+            format!("{prefix}{TEAM_A}/typo-notify-api-key"),
+            "there is no secret",
+        ),
+        (not_a_key, "does not hold a Notify API key"),
+    ] {
+        let settings = serde_json::json!({"name": "Team A", "notify_api_key_secret": secret});
+        w.stack
+            .put_and_ingest(
+                &w.stack
+                    .ingest()
+                    .with_team_secret_prefix(&prefix)
+                    .with_template_check(Arc::clone(&services)),
+                &key,
+                settings.to_string().into_bytes(),
+            )
+            .await
+            .expect("ingest");
+        let report = e2e::report_of(&w.stack, &key).await;
+        assert_eq!(report["status"], "rejected", "{report}");
+        assert_eq!(
+            codes(&report, "errors"),
+            [(
+                "notify_api_key_secret".to_owned(),
+                "secret_unusable".to_owned()
+            )]
+        );
+        let message = report["errors"][0]["message"].as_str().expect("message");
+        assert!(message.contains(why), "{message}");
+        assert!(!message.contains("REPLACE_ME"), "never the secret's value");
+    }
+    // The earlier settings stand: team A still sends through its own service.
+    let kept = w
+        .stack
+        .store()
+        .team_settings(&team(TEAM_A))
+        .await
+        .expect("read")
+        .expect("settings");
+    assert_eq!(
+        kept.notify_api_key_secret,
+        Some(format!("{prefix}{TEAM_A}/notify-api-key"))
+    );
+}

@@ -96,7 +96,19 @@ pub fn local_sdk_config(endpoint_url: &str, region: &str) -> SdkConfig {
 /// The string value of a secret (`secret_id`: its name or ARN). The error says what went wrong
 /// without the secret's value.
 pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> Result<String, String> {
-    secret_value(&aws_sdk_secretsmanager::Client::new(config), secret_id).await
+    secret_value(&aws_sdk_secretsmanager::Client::new(config), secret_id)
+        .await
+        .map_err(|e| e.reason)
+}
+
+/// A secret could not be read: why, in words (never the value), and whether it does not exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretReadError {
+    /// What went wrong.
+    pub reason: String,
+    /// Secrets Manager has no secret of that name (`ResourceNotFoundException`): a name to
+    /// fix, not a failure to retry.
+    pub not_found: bool,
 }
 
 /// The string value of a secret through `client`; the error says what went wrong without the
@@ -104,15 +116,21 @@ pub async fn secret_string(config: &SdkConfig, secret_id: &str) -> Result<String
 pub async fn secret_value(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
-) -> Result<String, String> {
+) -> Result<String, SecretReadError> {
     match client.get_secret_value().secret_id(secret_id).send().await {
-        Ok(out) => out
-            .secret_string
-            .ok_or_else(|| "holds no secret string".to_owned()),
-        Err(e) => Err(format!(
-            "cannot be read: {}",
-            aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-        )),
+        Ok(out) => out.secret_string.ok_or_else(|| SecretReadError {
+            reason: "holds no secret string".to_owned(),
+            not_found: false,
+        }),
+        Err(e) => Err(SecretReadError {
+            not_found: e
+                .as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()),
+            reason: format!(
+                "cannot be read: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            ),
+        }),
     }
 }
 

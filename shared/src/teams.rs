@@ -50,6 +50,8 @@ pub enum TeamError {
         secret_id: String,
         /// What went wrong (never the value).
         reason: String,
+        /// Secrets Manager has no secret of that name.
+        not_found: bool,
     },
     /// The team's settings name a secret outside the team's own folder.
     #[error("the team's {field} names a secret outside {folder}")]
@@ -164,9 +166,10 @@ impl TeamDirectory {
         }
         let value = crate::aws::secret_value(&self.secrets, secret_id)
             .await
-            .map_err(|reason| TeamError::Secret {
+            .map_err(|e| TeamError::Secret {
                 secret_id: secret_id.to_owned(),
-                reason,
+                reason: e.reason,
+                not_found: e.not_found,
             })?;
         self.values.lock().await.insert(
             secret_id.to_owned(),
@@ -176,6 +179,11 @@ impl TeamDirectory {
             },
         );
         Ok(value)
+    }
+
+    /// Forgets what is cached of `team` (its settings were just replaced).
+    pub async fn forget(&self, team: &TeamCode) {
+        self.settings.lock().await.remove(team);
     }
 
     /// The bearer tokens a team's Notify service may send with its callbacks: those in the
@@ -266,6 +274,18 @@ impl TeamServices {
         }
     }
 
+    /// The team directory the services are built from.
+    pub fn directory(&self) -> &TeamDirectory {
+        &self.directory
+    }
+
+    /// Forgets what is cached of `team` (its settings were just replaced): the next use reads
+    /// them, and the secrets they name, again.
+    pub async fn forget(&self, team: &TeamCode) {
+        self.directory.forget(team).await;
+        self.services.lock().await.remove(team);
+    }
+
     async fn build(&self, team: &TeamCode) -> Result<Arc<NotifyService>, TeamError> {
         let settings = self.directory.settings(team).await?;
         let key = match settings
@@ -277,6 +297,7 @@ impl TeamServices {
                 ApiKey::parse(value.trim()).map_err(|e| TeamError::Secret {
                     secret_id: secret_id.to_owned(),
                     reason: format!("does not hold a Notify API key: {e}"),
+                    not_found: false,
                 })?
             }
             None => self.defaults.key.clone(),

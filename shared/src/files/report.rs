@@ -47,6 +47,8 @@ pub mod codes {
     pub const DETAIL_ERASED: &str = "detail_erased";
     /// A setting names a secret outside its team's folder of the team secrets.
     pub const SECRET_OUTSIDE_TEAM: &str = "secret_outside_team";
+    /// A setting names a secret that does not exist or does not hold what it should.
+    pub const SECRET_UNUSABLE: &str = "secret_unusable";
 }
 
 /// A file-level problem.

@@ -132,6 +132,62 @@ enum Retention {
     Done(IngestOutcome),
 }
 
+/// The secrets a team's settings name, read as the functions will read them: one that does
+/// not exist, or an API-key secret not holding a Notify API key, is a problem to report (the
+/// team's sends would otherwise stop at the first message); Secrets Manager failing is an error
+/// to retry.
+async fn check_team_secrets(
+    directory: &crate::teams::TeamDirectory,
+    settings: &crate::files::team_file::TeamSettings,
+) -> Result<Vec<crate::files::report::Issue>, IngestError> {
+    use crate::teams::TeamError;
+    let mut problems = Vec::new();
+    for (field, secret, is_key) in [
+        (
+            "notify_api_key_secret",
+            &settings.notify_api_key_secret,
+            true,
+        ),
+        (
+            "callback_token_secret",
+            &settings.callback_token_secret,
+            false,
+        ),
+    ] {
+        let Some(secret_id) = secret else {
+            continue;
+        };
+        let message = match directory.secret(secret_id).await {
+            Ok(value) if is_key && crate::notify::ApiKey::parse(value.trim()).is_err() => {
+                format!(
+                    "{field}: the secret {secret_id} does not hold a Notify API key; paste the \
+                     whole key Notify showed when it was created (key name, service id and secret)"
+                )
+            }
+            Ok(value) if crate::teams::tokens(&value).is_empty() => {
+                format!(
+                    "{field}: the secret {secret_id} is empty; put the token set in Notify in it"
+                )
+            }
+            Ok(_) => continue,
+            Err(TeamError::Secret {
+                not_found: true, ..
+            }) => format!(
+                "{field}: there is no secret {secret_id}; create it (docs/deploy.md, adding a \
+                 team) or correct the name"
+            ),
+            Err(e) => return Err(IngestError::TeamService(e)),
+        };
+        problems.push(crate::files::report::Issue {
+            row: None,
+            column: Some(field.into()),
+            code: crate::files::report::codes::SECRET_UNUSABLE,
+            message: message.into(),
+        });
+    }
+    Ok(problems)
+}
+
 /// The upload a key names, with the reason it cannot be read (its report says so); `None` for
 /// a key no team's upload can be (our own reports, a key outside any team's folder).
 fn classify(object: &ObjectCreated) -> Option<(Upload, Option<&'static str>)> {
@@ -850,12 +906,25 @@ impl<L: IngestLedger, O: UploadObjects> Ingest<L, O> {
                 settings = None;
             }
         }
+        if let (Some(valid), Some(services)) = (&settings, &self.templates) {
+            let problems = check_team_secrets(services.directory(), valid).await?;
+            if !problems.is_empty() {
+                report.status = Status::Rejected;
+                report.rows_valid = 0;
+                report.errors.extend(problems);
+                settings = None;
+            }
+        }
         if let Some(settings) = settings {
             self.ledger
                 .put_team_settings(&upload.team, &settings)
                 .await
                 .map_err(IngestError::Ledger)?;
             self.count_single_write();
+            // This process's next campaign check uses the new service at once.
+            if let Some(services) = &self.templates {
+                services.forget(&upload.team).await;
+            }
         }
         Ok(Some(report))
     }
