@@ -721,3 +721,107 @@ async fn a_team_json_naming_a_secret_that_does_not_exist_or_holds_no_key_is_reje
         Some(format!("{prefix}{TEAM_A}/notify-api-key"))
     );
 }
+
+/// The teams holding a contact-status item for `detail` with `status`.
+async fn teams_with_status(stack: &LocalStack, detail: &str, status: &str) -> Vec<String> {
+    let mut teams: Vec<String> = stack
+        .items_of_type("contact_status")
+        .await
+        .expect("scan")
+        .into_iter()
+        .filter(|i| {
+            i.get("detail")
+                .and_then(|v| v.as_s().ok())
+                .map(String::as_str)
+                == Some(detail)
+                && i.get("status")
+                    .and_then(|v| v.as_s().ok())
+                    .map(String::as_str)
+                    == Some(status)
+        })
+        // The item holds no team: its partition key does (`T#<team>#CD#<detail>`).
+        .filter_map(|i| {
+            let pk = i.get("pk").and_then(|v| v.as_s().ok())?;
+            Some(pk.strip_prefix("T#")?.split_once("#CD#")?.0.to_owned())
+        })
+        .collect();
+    teams.sort();
+    teams
+}
+
+#[tokio::test]
+async fn teams_sharing_the_default_service_get_its_callbacks_on_one_teams_path() {
+    // Teams A and B have their own services; C and D name none, so both send through the
+    // deployment's, whose callbacks Notify sends to one URL: C's path.
+    let w = two_teams(3000, 3000, &[]).await;
+    let (c, d) = ("C-sais", "D-sais");
+    let number = sais_shared::generate::TestNhsNumbers::default()
+        .nth(5)
+        .expect("an NHS number");
+    let key = format!("{d}/cohort/d.csv");
+    e2e::upload_and_ingest(
+        &w.stack,
+        &key,
+        format!("{HEADER}\nDora,Dee,2013-05-01,SW1A 1AA,123456,{number},1 High Street,London,Dan Dee,dan@d-sais.example.com,07700900123,email\n"),
+    )
+    .await;
+    assert_eq!(e2e::report_of(&w.stack, &key).await["status"], "imported");
+    w.stack
+        .store()
+        .put_campaign(&team(d), &e2e::campaign())
+        .await
+        .expect("campaign");
+    let job = &w.jobs(d).await[0];
+    assert_eq!(w.dispatcher().handle_job(job).await.expect("sent").sent, 1);
+    assert_eq!(w.sim.notifications_for(w.default.id).len(), 1);
+    let messages = w.stack.items_of_type("message").await.expect("scan");
+    let message_id = messages[0]["message_id"].as_s().expect("id").clone();
+
+    let receipts = Receipts::new(
+        w.stack.store(),
+        w.stack.clients.sqs.clone(),
+        w.stack.send_queue_url.clone(),
+    );
+    let directory = sais_shared::aws::team_directory(&w.stack.clients, &w.stack.table());
+    let webhook = Webhook::new(receipts, w.default.token.clone())
+        .with_team_tokens(Arc::new(directory))
+        .with_stack_teams([TEAM_A, TEAM_B, c, d].map(team).to_vec());
+    let base = sais_local::serve_webhook(webhook).await.expect("webhook");
+
+    // D's bounce, on C's path: recorded against D's message.
+    assert_eq!(
+        post_receipt(&base, c, &w.default.token, &message_id).await,
+        200
+    );
+    let after = w
+        .stack
+        .store()
+        .message(&team(d), &message_id)
+        .await
+        .expect("read")
+        .expect("the message");
+    assert_eq!(after.status, "permanent-failure");
+
+    // A STOP to the shared service's number stops texts from every team sharing it, and from
+    // none that has its own service.
+    let stop = serde_json::json!({
+        "id": Uuid::new_v4(),
+        "source_number": "447700900123",
+        "destination_number": "07700900000",
+        "message": "STOP",
+        "date_received": "2026-12-01T10:05:00.000000Z",
+    });
+    let status = reqwest::Client::new()
+        .post(format!("{base}/notify/{c}"))
+        .bearer_auth(&w.default.token)
+        .json(&stop)
+        .send()
+        .await
+        .expect("post")
+        .status();
+    assert_eq!(status.as_u16(), 200);
+    assert_eq!(
+        teams_with_status(&w.stack, "phone:+447700900123", "opted_out").await,
+        [c, d]
+    );
+}

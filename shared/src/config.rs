@@ -129,6 +129,23 @@ where
         })
 }
 
+/// The stack's teams from a comma-separated variable (the template's `Teams`): none when it is
+/// unset or empty; a code that is not one names the variable.
+pub fn teams_env(name: &'static str) -> Result<Vec<crate::uploads::TeamCode>, StartupError> {
+    let value = env::var(name).unwrap_or_default();
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            crate::uploads::TeamCode::parse(t).ok_or_else(|| StartupError::Invalid {
+                name,
+                reason: "a team code is 1-64 letters, digits and -, separated by commas".into(),
+            })
+        })
+        .collect()
+}
+
 /// What every function needs to find its resources (set by the template's `Globals`).
 #[derive(Debug, Clone)]
 pub struct FunctionEnv {

@@ -94,6 +94,9 @@ pub struct Webhook {
     receipts: Receipts,
     token: String,
     teams: Option<Arc<TeamDirectory>>,
+    /// The stack's teams (the template's `Teams`): where a callback of a Notify service that
+    /// several teams share is looked for when it is not the path's team's.
+    stack_teams: Vec<TeamCode>,
 }
 
 /// The words that opt a number out of texts, as parents write them (compared without case,
@@ -153,7 +156,31 @@ impl Webhook {
             receipts,
             token: token.into(),
             teams: None,
+            stack_teams: Vec::new(),
         }
+    }
+
+    /// The stack's teams (`TEAMS`). Notify calls one URL per service: when teams share a
+    /// service (the deployment's default, or one named in several `team.json`s), its callbacks
+    /// all arrive on one team's path, and a receipt or STOP belongs to whichever of the teams
+    /// accepting the same token holds the message or number.
+    pub fn with_stack_teams(mut self, teams: Vec<TeamCode>) -> Self {
+        self.stack_teams = teams;
+        self
+    }
+
+    /// The other teams of the stack that accept `presented` too: they share the path team's
+    /// Notify service. A team whose token cannot be read now is left out (logged).
+    async fn sharing(&self, team: &TeamCode, presented: &[u8]) -> Vec<TeamCode> {
+        let mut sharing = Vec::new();
+        for other in self.stack_teams.iter().filter(|t| *t != team) {
+            match self.expected_tokens(other).await {
+                Ok(tokens) if accepts(&tokens, presented) => sharing.push(other.clone()),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "a team's callback token could not be read"),
+            }
+        }
+        sharing
     }
 
     /// Checks each team's callbacks against the token its own Notify service sends (the secret
@@ -196,13 +223,7 @@ impl Webhook {
                 return reply(500, "try again");
             }
         };
-        // Constant time, so the token cannot be guessed byte by byte from response times;
-        // every expected token is compared.
-        let mut valid = subtle::Choice::from(0);
-        for token in &expected {
-            valid |= presented.ct_eq(token.as_bytes());
-        }
-        if !bool::from(valid) {
+        if !accepts(&expected, presented) {
             return reply(403, "the bearer token is not valid");
         }
         if body.len() > MAX_BODY_BYTES {
@@ -213,8 +234,8 @@ impl Webhook {
             Err(_) => return reply(400, "not a Notify delivery receipt or inbound text"),
         };
         let result = match callback {
-            Callback::Receipt(receipt) => self.receipt(&team, &receipt).await,
-            Callback::Inbound(inbound) => self.inbound(&team, &inbound).await,
+            Callback::Receipt(receipt) => self.receipt(&team, presented, &receipt).await,
+            Callback::Inbound(inbound) => self.inbound(&team, presented, &inbound).await,
         };
         match result {
             Ok(()) => reply(200, "ok"),
@@ -229,22 +250,30 @@ impl Webhook {
     async fn receipt(
         &self,
         team: &TeamCode,
+        presented: &[u8],
         receipt: &DeliveryReceipt,
     ) -> Result<(), ReceiptError> {
         let Some(message_id) = receipt.reference.as_deref() else {
             tracing::warn!(notify_id = %receipt.id, metric = "unknown_notification", "receipt without a reference");
             return Ok(());
         };
-        let applied = self
+        let now = self.receipts.clock().now();
+        let mut applied = self
             .receipts
-            .apply_receipt(
-                team,
-                message_id,
-                Some(receipt.id),
-                &receipt.status,
-                self.receipts.clock().now(),
-            )
+            .apply_receipt(team, message_id, Some(receipt.id), &receipt.status, now)
             .await?;
+        if applied == Applied::Unknown {
+            // Another team's message, sent through the Notify service the teams share.
+            for other in self.sharing(team, presented).await {
+                applied = self
+                    .receipts
+                    .apply_receipt(&other, message_id, Some(receipt.id), &receipt.status, now)
+                    .await?;
+                if applied != Applied::Unknown {
+                    break;
+                }
+            }
+        }
         match applied {
             // Answered 200 all the same: Notify would otherwise retry it for nothing.
             Applied::Unknown => {
@@ -267,15 +296,24 @@ impl Webhook {
         Ok(())
     }
 
-    async fn inbound(&self, team: &TeamCode, inbound: &InboundText) -> Result<(), ReceiptError> {
+    async fn inbound(
+        &self,
+        team: &TeamCode,
+        presented: &[u8],
+        inbound: &InboundText,
+    ) -> Result<(), ReceiptError> {
         let store = self.receipts.store();
         let number = PhoneNumber::parse(&inbound.source_number).ok();
         if is_stop(&inbound.message) {
             match number {
                 Some(number) => {
-                    store
-                        .set_detail_status(team, &ContactDetail::phone(&number).key(), OPTED_OUT)
-                        .await?;
+                    // The parent asked the service's number to stop: every team texting from
+                    // it stops.
+                    let detail = ContactDetail::phone(&number).key();
+                    store.set_detail_status(team, &detail, OPTED_OUT).await?;
+                    for other in self.sharing(team, presented).await {
+                        store.set_detail_status(&other, &detail, OPTED_OUT).await?;
+                    }
                     tracing::info!(inbound_id = %inbound.id, "number opted out of texts");
                 }
                 None => {
@@ -296,6 +334,16 @@ impl Webhook {
         tracing::info!(inbound_id = %inbound.id, "inbound text recorded for the team");
         Ok(())
     }
+}
+
+/// Whether `presented` is one of `expected`: in constant time, so a token cannot be guessed byte
+/// by byte from response times; every expected token is compared.
+fn accepts(expected: &[String], presented: &[u8]) -> bool {
+    let mut valid = subtle::Choice::from(0);
+    for token in expected {
+        valid |= presented.ct_eq(token.as_bytes());
+    }
+    bool::from(valid)
 }
 
 /// The Function URL adapter: a `lambda_http` request in, the handler's reply out.

@@ -71,7 +71,12 @@ START_TIMEOUT = 20
 # start-up by ingest, the dispatcher and the reminders), which takes Notify's own default of
 # 3,000 a minute when it is unset; the template sets it (NotifyRateLimitPerMinute) on the
 # dispatcher only, the one function that paces sends.
-OPTIONAL_WITH_DEFAULT = {"NOTIFY_RATE_LIMIT_PER_MIN": "3000 (Notify's default rate limit)"}
+OPTIONAL_WITH_DEFAULT = {
+    "NOTIFY_RATE_LIMIT_PER_MIN": "3000 (Notify's default rate limit)",
+    # The template's Teams parameter, empty by default: no teams share a Notify service's
+    # callbacks (shared/src/config.rs teams_env).
+    "TEAMS": "no teams (the Teams parameter's default)",
+}
 
 # What the service fills in every template, whatever the channel (shared/src/notify/
 # placeholders.rs PER_CHILD; `sais templates` lists them), besides the campaign's own

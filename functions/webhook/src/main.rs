@@ -5,7 +5,7 @@ use lambda_http::{Body, Error, Request, Response, service_fn};
 use std::sync::Arc;
 
 use sais_shared::aws::{AwsClients, secret_from_env, team_directory};
-use sais_shared::config::required_env;
+use sais_shared::config::{required_env, teams_env};
 use sais_shared::receipts::Receipts;
 use sais_shared::store::Store;
 use sais_shared::webhook::Webhook;
@@ -28,9 +28,13 @@ async fn run() -> Result<(), Error> {
         required_env("SEND_QUEUE_URL")?,
     );
     // The deployment's token for teams without their own; each team's own from its settings.
-    let webhook = Webhook::new(receipts, token).with_team_tokens(Arc::new(
-        team_directory(&clients, &table).with_secret_prefix(required_env("TEAM_SECRET_PREFIX")?),
-    ));
+    let webhook = Webhook::new(receipts, token)
+        .with_team_tokens(Arc::new(
+            team_directory(&clients, &table)
+                .with_secret_prefix(required_env("TEAM_SECRET_PREFIX")?),
+        ))
+        // Teams sharing a Notify service get its callbacks on one team's path.
+        .with_stack_teams(teams_env("TEAMS")?);
     let webhook = &webhook;
     lambda_http::run(service_fn(move |request: Request| async move {
         let reply = sais_shared::webhook::handle_http(webhook, &request).await;
