@@ -825,3 +825,53 @@ async fn teams_sharing_the_default_service_get_its_callbacks_on_one_teams_path()
         [c, d]
     );
 }
+
+#[tokio::test]
+async fn a_rotated_team_key_is_used_as_soon_as_the_directory_reads_it_again() {
+    let w = two_teams(3000, 3000, &[(TEAM_A, 2)]).await;
+    // The directory's cache is emptied at once here (in AWS it holds for five minutes).
+    let directory = sais_shared::aws::team_directory(&w.stack.clients, &w.stack.table())
+        .with_ttl(Duration::ZERO);
+    let services = sais_shared::teams::TeamServices::new(
+        Arc::new(directory),
+        sais_shared::teams::NotifyDefaults {
+            base_url: w.sim.base_url(),
+            key: sais_shared::notify::ApiKey::parse(&w.default.key).expect("key"),
+            rate_limit_per_min: 3000,
+            timeout: Duration::from_secs(5),
+        },
+        w.stack.clients.dynamodb.clone(),
+        w.stack.table(),
+    );
+    let dispatcher = Dispatcher::with_services(
+        w.stack.store(),
+        w.stack.clients.sqs.clone(),
+        w.stack.send_queue_url.clone(),
+        services,
+    );
+    let jobs = w.jobs(TEAM_A).await;
+    assert_eq!(dispatcher.handle_job(&jobs[0]).await.expect("sent").sent, 1);
+    // The operator puts team B's service's key in team A's secret (as a new key of a service).
+    let secret = format!(
+        "{}{TEAM_A}/notify-api-key",
+        w.stack.names.team_secret_prefix()
+    );
+    w.stack
+        .clients
+        .secrets
+        .put_secret_value()
+        .secret_id(&secret)
+        .secret_string(&w.b.key)
+        .send()
+        .await
+        .expect("rotate");
+    assert_eq!(dispatcher.handle_job(&jobs[1]).await.expect("sent").sent, 1);
+    assert_eq!(
+        (
+            w.sim.notifications_for(w.a.id).len(),
+            w.sim.notifications_for(w.b.id).len()
+        ),
+        (1, 1),
+        "the second message went with the new key"
+    );
+}

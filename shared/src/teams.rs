@@ -243,7 +243,7 @@ pub struct TeamServices {
     defaults: NotifyDefaults,
     dynamodb: aws_sdk_dynamodb::Client,
     table: String,
-    services: Mutex<HashMap<TeamCode, Cached<Arc<NotifyService>>>>,
+    services: Mutex<HashMap<TeamCode, Built>>,
     /// One pacer per Notify service, whichever teams share it.
     pacers: Mutex<HashMap<Uuid, Pacer>>,
 }
@@ -286,7 +286,8 @@ impl TeamServices {
         self.services.lock().await.remove(team);
     }
 
-    async fn build(&self, team: &TeamCode) -> Result<Arc<NotifyService>, TeamError> {
+    /// The key and rate limit the team's settings give now (from the directory's cache).
+    async fn resolve(&self, team: &TeamCode) -> Result<(ApiKey, u32), TeamError> {
         let settings = self.directory.settings(team).await?;
         let key = match settings
             .as_ref()
@@ -306,31 +307,27 @@ impl TeamServices {
             .as_ref()
             .and_then(|s| s.notify_rate_limit_per_min)
             .unwrap_or(self.defaults.rate_limit_per_min);
-        let service_id = key.service_id();
-        let client = NotifyClient::new(&self.defaults.base_url, key, self.defaults.timeout)
-            .map_err(TeamError::Client)?;
-        let pacer = {
-            let mut pacers = self.pacers.lock().await;
-            let stale = pacers
-                .get(&service_id)
-                .is_none_or(|p| p.limit_per_min() != limit);
-            if stale {
-                pacers.insert(
-                    service_id,
-                    Pacer::new(
-                        self.dynamodb.clone(),
-                        &self.table,
-                        format!("NOTIFY#{service_id}"),
-                        limit,
-                    ),
-                );
-            }
-            pacers[&service_id].clone()
-        };
-        Ok(Arc::new(NotifyService {
-            notify: client,
-            pacer,
-        }))
+        Ok((key, limit))
+    }
+
+    /// The pacer of the service `service_id` at `limit`, one per service in this process.
+    async fn pacer(&self, service_id: Uuid, limit: u32) -> Pacer {
+        let mut pacers = self.pacers.lock().await;
+        let stale = pacers
+            .get(&service_id)
+            .is_none_or(|p| p.limit_per_min() != limit);
+        if stale {
+            pacers.insert(
+                service_id,
+                Pacer::new(
+                    self.dynamodb.clone(),
+                    &self.table,
+                    format!("NOTIFY#{service_id}"),
+                    limit,
+                ),
+            );
+        }
+        pacers[&service_id].clone()
     }
 }
 
@@ -338,23 +335,42 @@ impl NotifyServices for TeamServices {
     type Notify = NotifyClient;
     type Pacer = Pacer;
 
+    /// The team's service as its settings and secrets give it now: a client is built again
+    /// only when the key or the limit changed, so a rotated key is used as soon as the
+    /// directory reads it again (within [`CACHE_TTL`]).
     async fn for_team(&self, team: &TeamCode) -> Result<Arc<NotifyService>, TeamError> {
-        if let Some(hit) = self.services.lock().await.get(team)
-            && hit.at.elapsed() < self.directory.ttl
+        let (key, limit) = self.resolve(team).await?;
+        if let Some(built) = self.services.lock().await.get(team)
+            && built.key == key
+            && built.limit == limit
         {
-            return Ok(Arc::clone(&hit.value));
+            return Ok(Arc::clone(&built.service));
         }
-        let service = self.build(team).await?;
-        tracing::debug!(team = team.as_str(), service_id = %service.notify.service_id(), "team's Notify service resolved");
+        let service_id = key.service_id();
+        let client = NotifyClient::new(&self.defaults.base_url, key.clone(), self.defaults.timeout)
+            .map_err(TeamError::Client)?;
+        let service = Arc::new(NotifyService {
+            notify: client,
+            pacer: self.pacer(service_id, limit).await,
+        });
+        tracing::debug!(team = team.as_str(), %service_id, "team's Notify service resolved");
         self.services.lock().await.insert(
             team.clone(),
-            Cached {
-                at: Instant::now(),
-                value: Arc::clone(&service),
+            Built {
+                key,
+                limit,
+                service: Arc::clone(&service),
             },
         );
         Ok(service)
     }
+}
+
+/// A team's service as built, with the key and limit it was built from.
+struct Built {
+    key: ApiKey,
+    limit: u32,
+    service: Arc<NotifyService>,
 }
 
 #[cfg(test)]
