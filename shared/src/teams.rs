@@ -241,7 +241,7 @@ impl NotifyDefaults {
 pub struct TeamServices {
     directory: Arc<TeamDirectory>,
     defaults: NotifyDefaults,
-    dynamodb: aws_sdk_dynamodb::Client,
+    dynamodb: crate::store::Client,
     table: String,
     services: Mutex<HashMap<TeamCode, Built>>,
     /// One pacer per Notify service, whichever teams share it.
@@ -261,7 +261,7 @@ impl TeamServices {
     pub fn new(
         directory: Arc<TeamDirectory>,
         defaults: NotifyDefaults,
-        dynamodb: aws_sdk_dynamodb::Client,
+        dynamodb: crate::store::Client,
         table: impl Into<String>,
     ) -> Self {
         Self {
