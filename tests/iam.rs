@@ -524,6 +524,7 @@ const UPLOAD: &str = "${UploadsBucket.Arn}/RYG-sais/cohort/Year 8.csv";
 const UPLOAD_REPORT: &str = "${UploadsBucket.Arn}/RYG-sais/reports/Year 8.csv.report.json";
 const UPLOAD_ERRORS: &str = "${UploadsBucket.Arn}/RYG-sais/reports/Year 8.csv.errors.csv";
 const CAMPAIGN_REPORT: &str = "${UploadsBucket.Arn}/RYG-sais/reports/campaigns/hpv-2026.html";
+const REPLIES_REPORT: &str = "${UploadsBucket.Arn}/RYG-sais/reports/replies/2026-11-20.csv";
 /// A team's own secret, as its `team.json` names it (under `TEAM_SECRET_PREFIX`).
 const TEAM_SECRET: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Prefix}/teams/RYG-sais/notify-api-key-AbCdEf";
 
@@ -600,6 +601,9 @@ const NEEDS: &[Need] = needs![
     "RemindersRole" "secretsmanager:GetSecretValue" TEAM_SECRET, "teams.rs TeamDirectory::secret (letters followed with the team's key)";
     "RemindersRole" "dynamodb:Query" TABLE, "active_campaigns, latest_uploads, decisions, due_jobs, open_letters, follow_ups";
     "RemindersRole" "dynamodb:Query" GSI1, "store/campaigns.rs school_children, messages_of_child";
+    "RemindersRole" "dynamodb:Query" TABLE, "store/contacts.rs received_texts (campaign_report: parents' replies)";
+    "RemindersRole" "dynamodb:Query" GSI2, "store/children.rs children_with_phones (campaign_report: whose parent sent a reply)";
+    "RemindersRole" "dynamodb:BatchGetItem" TABLE, "store/children.rs outcome_times (campaign_report: answers by day)";
     "RemindersRole" "dynamodb:GetItem" TABLE, "store/campaigns.rs campaign, run_record; store/messages.rs message";
     "RemindersRole" "dynamodb:BatchGetItem" TABLE, "store/campaigns.rs school_children (state items)";
     "RemindersRole" "dynamodb:PutItem" TABLE, "store/campaigns.rs put_run_record; store/due.rs add_follow_up, schedule_job";
@@ -608,6 +612,7 @@ const NEEDS: &[Need] = needs![
     "RemindersRole" "sqs:SendMessage" "${SendQueue.Arn}", "schedule/runner.rs enqueue_batch (SendMessageBatch); receipts.rs release_due";
     "RemindersRole" "sqs:SendMessage" "${ScheduleDlq.Arn}", "EventInvokeConfig OnFailure destination (written with the function's role)";
     "RemindersRole" "s3:PutObject" CAMPAIGN_REPORT, "campaign_report.rs publish";
+    "RemindersRole" "s3:PutObject" REPLIES_REPORT, "campaign_report.rs publish (each day's replies)";
     "RemindersRole" "kms:Decrypt" KEY, "the secret";
     "RemindersRole" "kms:GenerateDataKey" KEY, "encrypted send queue and reports";
     "RemindersRole" "logs:CreateLogStream" "${RemindersLogGroup.Arn}", "Lambda logging";

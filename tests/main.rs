@@ -10,6 +10,7 @@ mod iam;
 mod ingest;
 mod local_stack;
 mod notify_client;
+mod reports;
 mod schedule;
 mod teams;
 mod webhook;

@@ -569,6 +569,7 @@ async fn the_campaign_report_lists_every_child_once_with_what_happened_and_the_t
         keys,
         [
             format!("{TEAM}/reports/campaigns/hpv-y8.csv"),
+            format!("{TEAM}/reports/campaigns/hpv-y8.follow-up.csv"),
             format!("{TEAM}/reports/campaigns/hpv-y8.summary.json"),
             format!("{TEAM}/reports/campaigns/hpv-y8.html"),
         ]

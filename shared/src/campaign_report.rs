@@ -1,23 +1,39 @@
-//! The campaign report (product.md, flow 6): per child, what was sent, by which channel, its
-//! status and why anything was skipped; totals by channel and status; the children nobody
-//! could reach, for the team to phone or ask the school about.
+//! The campaign report (product.md, flow 6): first the children a person must follow up — nobody
+//! could reach the family, a restricted child's electronic contact failed, letters were off, a
+//! letter came back — then the consent answers so far (per school and year group, and day by
+//! day), the texts parents sent in, and what was sent: per child, by which channel, its status
+//! and why anything was skipped, with totals by channel and status.
 //!
-//! Written to the team's own folder: `<team>/reports/campaigns/<id>.csv` (one row per child,
-//! purpose, recipient and channel), `<id>.summary.json` and `<id>.html` (the summary with a
-//! chart, readable offline). A restricted child's address never appears: letters are shown as
-//! "home address", and restricted children are never sent letters anyway.
+//! Written to the team's own folder, `<team>/reports/campaigns/`: `<id>.csv` (one row per child,
+//! purpose, recipient and channel), `<id>.follow-up.csv` (one row per child to follow up),
+//! `<id>.summary.json` (the totals, no names) and `<id>.html` (the page, readable offline and
+//! printable); and, for the team, `<team>/reports/replies/<date>.csv` (each day's texts from
+//! parents, against the children whose parent has that number). Every code is shown beside its
+//! meaning in plain words ([`reason_in_words`]). A restricted child's address never appears:
+//! no report carries any child's address, letters are shown as "home address", and restricted
+//! children are never sent letters anyway.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write as _;
+mod follow_up;
+mod page;
+mod progress;
+mod replies;
+mod words;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
+
+pub use follow_up::{Attempt, FollowUpEntry};
+pub use progress::{ConsentProgress, DayActivity, ProgressCounts, SchoolYearProgress};
+pub use replies::{RepliesSummary, Reply, ReplyChild};
+pub use words::{WORDS, channel_in_words, purpose_in_words, reason_in_words, status_label};
 
 use crate::campaign::Campaign;
 use crate::files::report::guard_formula;
 use crate::policy::{Channel, Purpose, stop_reason};
 use crate::schedule::runner::same_children;
-use crate::store::{Decision, Facts, MessageRecord, Store, StoreError};
+use crate::store::{Decision, Facts, FollowUp, MessageRecord, Store, StoreError};
 use crate::uploads::TeamCode;
 
 /// GOV.UK Notify's price of one text-message fragment beyond the free allowance, in pounds,
@@ -56,7 +72,7 @@ pub struct ReportRow {
     pub status: String,
     /// The policy's reason code (`preference`, `fallback_from_email`, `answered`, …).
     pub reason: String,
-    /// The family is on the manual follow-up list for this purpose.
+    /// The child is on the follow-up list, for this purpose.
     pub manual_follow_up: bool,
     /// The message's id (its Notify `reference`), for a message.
     pub message_id: String,
@@ -79,13 +95,23 @@ pub struct CostEstimate {
     pub basis: String,
 }
 
-/// The totals of a campaign.
+/// The totals of a campaign: counts and ids, never names or contact details.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Summary {
     /// The team.
     pub team: String,
     /// The campaign.
     pub campaign_id: String,
+    /// The programme (`hpv`, …).
+    pub programme: String,
+    /// The campaign's schools (URNs).
+    pub schools: Vec<String>,
+    /// The campaign's year groups (all when empty).
+    pub year_groups: Vec<u8>,
+    /// Its session dates, `YYYY-MM-DD`.
+    pub sessions: Vec<String>,
+    /// Its consent deadline, `YYYY-MM-DD`.
+    pub consent_deadline: Option<String>,
     /// When the report was made.
     pub generated_at: String,
     /// Children in the campaign's schools and year groups (each child once).
@@ -94,8 +120,11 @@ pub struct Summary {
     pub children_contacted: u64,
     /// Children with a message delivered (email, text) or a letter accepted for printing.
     pub children_reached: u64,
-    /// Children nobody could reach: on the manual follow-up list, or every message failed.
+    /// Children nobody could reach: the follow-up list. A child whose parent answered, who was
+    /// vaccinated, who left or who died is never counted.
     pub children_unreachable: u64,
+    /// The follow-up list by reason code.
+    pub follow_up_reasons: BTreeMap<String, u64>,
     /// Children not contacted, by reason (`answered`, `deceased`, `not_yet_due`, …).
     pub not_contacted: BTreeMap<String, u64>,
     /// Messages by channel, then by status.
@@ -104,8 +133,14 @@ pub struct Summary {
     pub letters_sent: u64,
     /// Estimated Notify cost.
     pub estimated_cost: CostEstimate,
-    /// The unreachable children's ids (names and NHS numbers are in the CSV).
+    /// The consent answers so far: per school and year group, and day by day.
+    pub consent_progress: ConsentProgress,
+    /// How many texts parents sent in.
+    pub replies: RepliesSummary,
+    /// The follow-up list's child ids (names and dates of birth are in the follow-up CSV).
     pub unreachable_child_ids: Vec<String>,
+    /// What each code in this summary means.
+    pub codes_in_words: BTreeMap<String, String>,
 }
 
 /// A campaign's report.
@@ -113,6 +148,11 @@ pub struct Summary {
 pub struct CampaignReport {
     /// One row per child, purpose, recipient and channel.
     pub rows: Vec<ReportRow>,
+    /// The children a person must follow up, by name.
+    pub follow_up: Vec<FollowUpEntry>,
+    /// Every text the team's parents sent in that is not an opt-out, oldest first, each with
+    /// the children whose parent has that number.
+    pub replies: Vec<Reply>,
     /// The totals.
     pub summary: Summary,
 }
@@ -130,6 +170,27 @@ fn reached(m: &MessageRecord) -> bool {
         "letter" => matches!(m.status.as_str(), "accepted" | "received" | "created"),
         _ => m.status == "delivered",
     }
+}
+
+/// Whether Notify took the message (so it counts as sent).
+fn sent(m: &MessageRecord) -> bool {
+    m.notify_id.is_some()
+}
+
+/// The day a message went to Notify: its first status after the intent (the intent of an
+/// attempt that failed may be older), else when it was made.
+fn sent_on(m: &MessageRecord) -> &str {
+    let at = m
+        .status_history
+        .iter()
+        .find(|c| c.status != "intent")
+        .map_or(m.created_at.as_str(), |c| c.at.as_str());
+    day_of(at)
+}
+
+/// The date part of an RFC 3339 time.
+fn day_of(at: &str) -> &str {
+    at.get(..10).unwrap_or(at)
 }
 
 fn row_for(facts: &Facts) -> ReportRow {
@@ -155,26 +216,64 @@ fn row_for(facts: &Facts) -> ReportRow {
     }
 }
 
-/// Builds the report of `campaign` from the table: reads each child's records, messages and
-/// the policy's decisions, then works out the rows and the summary from them.
+/// Where a child stands on the campaign's programme; anything but [`Standing::NoAnswer`]
+/// keeps the child off the follow-up list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Died, or no longer on the latest cohort or class list.
+    LeftOrDied,
+    /// Vaccinated (here or before).
+    Vaccinated,
+    /// Not eligible for the programme.
+    NotEligible,
+    /// Consent given.
+    Given,
+    /// Consent refused.
+    Refused,
+    /// No answer yet.
+    NoAnswer,
+}
+
+impl Standing {
+    fn of(facts: &Facts, programme: &str) -> Self {
+        if facts.child.deceased || facts.left_cohort {
+            return Self::LeftOrDied;
+        }
+        match facts.responses.get(programme).map(String::as_str) {
+            Some("vaccinated" | "already_vaccinated") => Self::Vaccinated,
+            Some("not_eligible") => Self::NotEligible,
+            Some("consent_given") => Self::Given,
+            Some("consent_refused") => Self::Refused,
+            _ => Self::NoAnswer,
+        }
+    }
+}
+
+/// Builds the report of `campaign` from the table: reads each child's records, messages, the
+/// policy's decisions and when their answers came in, and the texts parents sent; then works
+/// out the rows, the follow-up list, the consent progress and the summary from them.
 pub async fn build(
     store: &Store,
     team: &TeamCode,
     campaign: &Campaign,
 ) -> Result<CampaignReport, StoreError> {
     let records = store.campaign_children(team, campaign).await?;
-    let children = same_children(&records);
-    let follow_ups: HashMap<(String, String), String> = store
-        .follow_ups(team)
-        .await?
-        .into_iter()
-        .filter(|f| f.campaign_id == campaign.id)
-        .map(|f| ((f.child_id, f.purpose), f.reason))
-        .collect();
+    let groups = same_children(&records);
+    let mut follow_ups: HashMap<(String, String), FollowUp> = HashMap::new();
+    for f in store.follow_ups(team).await? {
+        if f.campaign_id == campaign.id {
+            follow_ups.insert((f.child_id.clone(), f.purpose.clone()), f);
+        }
+    }
+    let record_ids: Vec<String> = records.iter().map(|f| f.child.child_id.clone()).collect();
+    let times = store
+        .outcome_times(team, &record_ids, &campaign.programme)
+        .await?;
 
     // Every record of the child: a message may have gone to either id.
     let records_ref = &records;
-    let gathered: Vec<Child<'_>> = stream::iter(children.iter())
+    let times_ref = &times;
+    let gathered: Vec<Child<'_>> = stream::iter(groups.iter())
         .map(|group| async move {
             let records = records_ref;
             let mut messages = Vec::new();
@@ -191,41 +290,88 @@ pub async fn build(
                 decisions.extend(store.decisions(team, id, &campaign.id).await?);
             }
             messages.sort_by(|a, b| a.gsi1sk.cmp(&b.gsi1sk));
+            let facts = merged(records, group);
+            let answered_at = facts
+                .responses
+                .get(&campaign.programme)
+                .and_then(|outcome| {
+                    group
+                        .iter()
+                        .filter_map(|&i| times_ref.get(&records[i].child.child_id)?.get(outcome))
+                        .min()
+                        .cloned()
+                });
             Ok::<_, StoreError>(Child {
-                facts: &records[group[0]],
+                facts,
                 child_ids: group
                     .iter()
                     .map(|&i| records[i].child.child_id.as_str())
                     .collect(),
                 messages,
                 decisions,
+                answered_at,
             })
         })
         .buffered(READ_CONCURRENCY)
         .try_collect()
         .await?;
 
+    // The texts parents sent, against every child of the team whose parent has the number.
+    let texts = store.received_texts(team).await?;
+    let numbers: HashSet<String> = texts
+        .iter()
+        .filter_map(|t| t.from.clone())
+        .filter(|n| n.starts_with('+'))
+        .collect();
+    let by_phone = store.children_with_phones(team, &numbers).await?;
+    let in_campaign: HashSet<&str> = record_ids.iter().map(String::as_str).collect();
+
     let mut report = CampaignReport {
         rows: Vec::new(),
-        summary: empty_summary(team, campaign, store.clock().rfc3339(), children.len()),
+        follow_up: Vec::new(),
+        replies: replies::matched(texts, &by_phone, &in_campaign),
+        summary: empty_summary(team, campaign, store.clock().rfc3339(), groups.len()),
     };
     for child in &gathered {
         report.add_child(child, campaign, &follow_ups);
     }
+    report.summary.consent_progress = progress::build(campaign, &gathered, store.clock().today());
+    report.summary.replies = replies::summary(&report.replies);
     report.finish();
     Ok(report)
 }
 
+/// The child's records merged as the daily run merges them: the first record's details, with
+/// the responses recorded against any of them (a response matched by NHS number lands on the
+/// record that has one).
+fn merged(records: &[Facts], group: &[usize]) -> Facts {
+    let mut facts = records[group[0]].clone();
+    for &i in &group[1..] {
+        for (programme, outcome) in &records[i].responses {
+            facts
+                .responses
+                .entry(programme.clone())
+                .or_insert_with(|| outcome.clone());
+        }
+        facts
+            .objections
+            .extend(records[i].objections.iter().cloned());
+    }
+    facts
+}
+
 /// One child (all their records) and what was sent or decided for them in the campaign.
 struct Child<'a> {
-    /// The first of the child's records: the details the rows show.
-    facts: &'a Facts,
+    /// The child's records merged: the first record's details, responses from any.
+    facts: Facts,
     /// Every id the child has a record under.
     child_ids: Vec<&'a str>,
     /// Their messages, oldest first.
     messages: Vec<MessageRecord>,
     /// The policy's decisions (skips, manual follow-up).
     decisions: Vec<Decision>,
+    /// When their current answer for the programme was first recorded, when known.
+    answered_at: Option<String>,
 }
 
 fn empty_summary(
@@ -237,11 +383,17 @@ fn empty_summary(
     Summary {
         team: team.to_string(),
         campaign_id: campaign.id.clone(),
+        programme: campaign.programme.clone(),
+        schools: campaign.schools.clone(),
+        year_groups: campaign.year_groups.clone(),
+        sessions: campaign.sessions.iter().map(ToString::to_string).collect(),
+        consent_deadline: campaign.deadline().map(|d| d.to_string()),
         generated_at,
         children: children as u64,
         children_contacted: 0,
         children_reached: 0,
         children_unreachable: 0,
+        follow_up_reasons: BTreeMap::new(),
         not_contacted: BTreeMap::new(),
         messages: BTreeMap::new(),
         letters_sent: 0,
@@ -255,28 +407,44 @@ fn empty_summary(
                 "£{SMS_FRAGMENT_GBP} a text fragment, £{LETTER_GBP} a letter, excluding VAT and before Notify's free text allowance; emails are free"
             ),
         },
+        consent_progress: ConsentProgress::default(),
+        replies: RepliesSummary::default(),
         unreachable_child_ids: Vec::new(),
+        codes_in_words: BTreeMap::new(),
     }
 }
 
 impl CampaignReport {
-    /// Adds a child's rows (a row a message, a row a skip, or one row saying why nothing went)
-    /// and counts them in the summary.
+    /// Adds a child's rows (a row a message, a row a skip, or one row saying why nothing went),
+    /// puts them on the follow-up list if a person must act, and counts them in the summary.
     fn add_child(
         &mut self,
         child: &Child<'_>,
         campaign: &Campaign,
-        follow_ups: &HashMap<(String, String), String>,
+        follow_ups: &HashMap<(String, String), FollowUp>,
     ) {
-        let facts = child.facts;
-        let follow_up = |purpose: &str| {
+        let facts = &child.facts;
+        let listed = |purpose: &str| {
             child
                 .child_ids
                 .iter()
-                .any(|id| follow_ups.contains_key(&((*id).to_owned(), purpose.to_owned())))
+                .filter_map(|id| follow_ups.get(&((*id).to_owned(), purpose.to_owned())))
+                .max_by(|a, b| a.listed_at.cmp(&b.listed_at))
+        };
+        let entry = follow_up::entry_for(
+            facts,
+            Standing::of(facts, &campaign.programme),
+            &child.messages,
+            &child.decisions,
+            &Purpose::ALL.map(|p| listed(p.as_str())),
+        );
+        let on_list = |purpose: &str| {
+            entry.as_ref().is_some_and(|e| {
+                e.purposes.iter().any(|p| p == purpose) || e.reason == "all_failed"
+            })
         };
         for m in &child.messages {
-            self.add_message(facts, m, follow_up(m.purpose.as_str()));
+            self.add_message(facts, m, on_list(m.purpose.as_str()));
         }
         for d in &child.decisions {
             for reason in &d.skipped {
@@ -285,14 +453,10 @@ impl CampaignReport {
                 row.occasion = d.occasion.clone().unwrap_or_default();
                 row.status = "skipped".into();
                 row.reason = reason.clone();
-                row.manual_follow_up = d.manual_follow_up || follow_up(&d.purpose);
+                row.manual_follow_up = on_list(&d.purpose);
                 self.rows.push(row);
             }
         }
-        let on_follow_up = ["consent_request", "consent_reminder", "session_reminder"]
-            .iter()
-            .any(|p| follow_up(p))
-            || child.decisions.iter().any(|d| d.manual_follow_up);
         let summary = &mut self.summary;
         if child.messages.is_empty() {
             // Why nothing went: the policy's reason now, else what the dispatcher skipped.
@@ -312,27 +476,26 @@ impl CampaignReport {
                 let mut row = row_for(facts);
                 row.status = "not_contacted".into();
                 row.reason = reason.clone();
-                row.manual_follow_up = on_follow_up;
+                row.manual_follow_up = entry.is_some();
                 self.rows.push(row);
             }
             *summary.not_contacted.entry(reason).or_default() += 1;
         } else {
             summary.children_contacted += 1;
         }
-        let any_reached = child.messages.iter().any(reached);
-        if any_reached {
+        if child.messages.iter().any(reached) {
             summary.children_reached += 1;
         }
-        let all_failed = !child.messages.is_empty()
-            && child
-                .messages
-                .iter()
-                .all(|m| FAILED.contains(&m.status.as_str()));
-        if on_follow_up || (!any_reached && all_failed) {
+        if let Some(entry) = entry {
             summary.children_unreachable += 1;
+            *summary
+                .follow_up_reasons
+                .entry(entry.reason.clone())
+                .or_default() += 1;
             summary
                 .unreachable_child_ids
                 .push(facts.child.child_id.clone());
+            self.follow_up.push(entry);
         }
     }
 
@@ -369,7 +532,8 @@ impl CampaignReport {
         }
     }
 
-    /// Prices what was sent and puts the rows in order (by name, child, purpose, occasion).
+    /// Prices what was sent, puts the rows and the follow-up list in order (by name, child,
+    /// purpose, occasion) and says what every code in the summary means.
     fn finish(&mut self) {
         let cost = &mut self.summary.estimated_cost;
         cost.letters = self.summary.letters_sent;
@@ -392,6 +556,31 @@ impl CampaignReport {
                     &b.occasion,
                 ))
         });
+        self.follow_up.sort_by(|a, b| {
+            (&a.school_urn, &a.last_name, &a.first_name, &a.child_id).cmp(&(
+                &b.school_urn,
+                &b.last_name,
+                &b.first_name,
+                &b.child_id,
+            ))
+        });
+        self.summary.unreachable_child_ids =
+            self.follow_up.iter().map(|e| e.child_id.clone()).collect();
+        let s = &self.summary;
+        let codes: Vec<String> = s
+            .follow_up_reasons
+            .keys()
+            .chain(s.not_contacted.keys())
+            .chain(s.messages.values().flat_map(|m| m.keys()))
+            .cloned()
+            .collect();
+        self.summary.codes_in_words = codes
+            .into_iter()
+            .map(|c| {
+                let words = reason_in_words(&c).to_owned();
+                (c, words)
+            })
+            .collect();
     }
 }
 
@@ -399,44 +588,92 @@ fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 
+/// A CSV of `header` and `rows`, every cell guarded against spreadsheet formulas.
+fn csv_of<const N: usize>(
+    header: [&str; N],
+    rows: impl IntoIterator<Item = [String; N]>,
+) -> Vec<u8> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    let _ = out.write_record(header);
+    for cells in rows {
+        let _ = out.write_record(cells.iter().map(|c| guard_formula(c)));
+    }
+    out.into_inner().unwrap_or_default()
+}
+
 impl CampaignReport {
-    /// The CSV: a header and one line per row, every cell guarded against spreadsheet formulas.
+    /// The CSV: a header and one line per row, each status and reason code beside its
+    /// meaning, every cell guarded against spreadsheet formulas.
     pub fn csv(&self) -> Vec<u8> {
-        let mut out = csv::Writer::from_writer(Vec::new());
-        let _ = out.write_record([
-            "CHILD_ID",
-            "NHS_NUMBER",
-            "FIRST_NAME",
-            "LAST_NAME",
-            "SCHOOL_URN",
-            "PURPOSE",
-            "OCCASION",
-            "CHANNEL",
-            "RECIPIENT",
-            "STATUS",
-            "REASON",
-            "MANUAL_FOLLOW_UP",
-            "MESSAGE_ID",
-        ]);
-        for r in &self.rows {
-            let cells = [
-                &r.child_id,
-                &r.nhs_number,
-                &r.first_name,
-                &r.last_name,
-                &r.school_urn,
-                &r.purpose,
-                &r.occasion,
-                &r.channel,
-                &r.recipient,
-                &r.status,
-                &r.reason,
-                &(if r.manual_follow_up { "Y" } else { "" }).to_owned(),
-                &r.message_id,
-            ];
-            let _ = out.write_record(cells.iter().map(|c| guard_formula(c)));
+        csv_of(
+            [
+                "CHILD_ID",
+                "NHS_NUMBER",
+                "FIRST_NAME",
+                "LAST_NAME",
+                "SCHOOL_URN",
+                "PURPOSE",
+                "OCCASION",
+                "CHANNEL",
+                "RECIPIENT",
+                "STATUS",
+                "STATUS_IN_WORDS",
+                "REASON",
+                "REASON_IN_WORDS",
+                "MANUAL_FOLLOW_UP",
+                "MESSAGE_ID",
+            ],
+            self.rows.iter().map(|r| {
+                [
+                    r.child_id.clone(),
+                    r.nhs_number.clone(),
+                    r.first_name.clone(),
+                    r.last_name.clone(),
+                    r.school_urn.clone(),
+                    r.purpose.clone(),
+                    r.occasion.clone(),
+                    r.channel.clone(),
+                    r.recipient.clone(),
+                    r.status.clone(),
+                    words_or_blank(&r.status),
+                    r.reason.clone(),
+                    words_or_blank(&r.reason),
+                    (if r.manual_follow_up { "Y" } else { "" }).to_owned(),
+                    r.message_id.clone(),
+                ]
+            }),
+        )
+    }
+
+    /// The follow-up list as a CSV (`<id>.follow-up.csv`): one line per child a person must
+    /// follow up, with the reason in words and what was tried. Never an address.
+    pub fn follow_up_csv(&self) -> Vec<u8> {
+        csv_of(
+            follow_up::CSV_HEADER,
+            self.follow_up.iter().map(FollowUpEntry::csv_cells),
+        )
+    }
+
+    /// Each day's texts from parents as a CSV (`<team>/reports/replies/<date>.csv`), by date;
+    /// only dates that have texts.
+    pub fn replies_csvs(&self) -> BTreeMap<String, Vec<u8>> {
+        let mut by_date: BTreeMap<String, Vec<&Reply>> = BTreeMap::new();
+        for reply in &self.replies {
+            by_date
+                .entry(reply.date().to_owned())
+                .or_default()
+                .push(reply);
         }
-        out.into_inner().unwrap_or_default()
+        by_date
+            .into_iter()
+            .map(|(date, replies)| {
+                let csv = csv_of(
+                    replies::CSV_HEADER,
+                    replies.into_iter().map(Reply::csv_cells),
+                );
+                (date, csv)
+            })
+            .collect()
     }
 
     /// The summary as JSON.
@@ -444,103 +681,26 @@ impl CampaignReport {
         serde_json::to_vec_pretty(&self.summary).unwrap_or_default()
     }
 
-    /// A page a person can open offline: the totals and a bar chart of messages by channel and
-    /// status, drawn as inline SVG (no scripts, no links out).
+    /// A page a person can open offline and print: the follow-up list first, the consent
+    /// progress with a chart drawn as inline SVG, the parents' replies, then what was sent. No
+    /// scripts, no links out.
     pub fn html(&self) -> String {
-        let s = &self.summary;
-        let mut bars = String::new();
-        let max = s
-            .messages
-            .values()
-            .flat_map(|m| m.values())
-            .copied()
-            .max()
-            .unwrap_or(1)
-            .max(1);
-        let mut y = 0;
-        for (channel, statuses) in &s.messages {
-            for (status, count) in statuses {
-                let width = (*count as f64 / max as f64 * 400.0).round();
-                let colour = if FAILED.contains(&status.as_str()) {
-                    "#d4351c"
-                } else if matches!(status.as_str(), "delivered" | "received" | "accepted") {
-                    "#00703c"
-                } else {
-                    "#505a5f"
-                };
-                let _ = write!(
-                    bars,
-                    r#"<text x="0" y="{}" font-size="14">{} {}</text><rect x="220" y="{}" width="{width}" height="18" fill="{colour}"/><text x="{}" y="{}" font-size="14">{count}</text>"#,
-                    y + 14,
-                    escape(channel),
-                    escape(status),
-                    y,
-                    230.0 + width,
-                    y + 14
-                );
-                y += 26;
-            }
-        }
-        let mut not_contacted = String::new();
-        for (reason, count) in &s.not_contacted {
-            let _ = write!(
-                not_contacted,
-                "<tr><td>{}</td><td>{count}</td></tr>",
-                escape(reason)
-            );
-        }
-        format!(
-            r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Campaign {id}</title>
-<style>body{{font-family:Arial,sans-serif;margin:2em;color:#0b0c0c}}table{{border-collapse:collapse}}td,th{{border-bottom:1px solid #b1b4b6;padding:4px 12px;text-align:left}}</style></head>
-<body>
-<h1>Campaign {id}</h1>
-<p>Team {team}. Report made {at}.</p>
-<table>
-<tr><th>Children in the campaign</th><td>{children}</td></tr>
-<tr><th>Contacted</th><td>{contacted}</td></tr>
-<tr><th>Reached (delivered, or a letter in the post)</th><td>{reached}</td></tr>
-<tr><th>Nobody could reach (follow up by phone or through the school)</th><td>{unreachable}</td></tr>
-<tr><th>Letters sent</th><td>{letters}</td></tr>
-<tr><th>Estimated Notify cost</th><td>£{cost:.2} ({basis})</td></tr>
-</table>
-<h2>Messages by channel and status</h2>
-<svg xmlns="http://www.w3.org/2000/svg" width="720" height="{height}" role="img" aria-label="Messages by channel and status">{bars}</svg>
-<h2>Children not contacted</h2>
-<table><tr><th>Reason</th><th>Children</th></tr>{not_contacted}</table>
-<p>The list of children, with every message and reason, is in {id}.csv beside this page.</p>
-</body></html>
-"#,
-            id = escape(&s.campaign_id),
-            team = escape(&s.team),
-            at = escape(&s.generated_at),
-            children = s.children,
-            contacted = s.children_contacted,
-            reached = s.children_reached,
-            unreachable = s.children_unreachable,
-            letters = s.letters_sent,
-            cost = s.estimated_cost.total_gbp,
-            basis = escape(&s.estimated_cost.basis),
-            height = y.max(26),
-        )
+        page::render(self)
     }
 
-    /// Writes the three files to `<team>/reports/campaigns/` in `bucket`; returns their keys.
+    /// Writes the campaign's files to `<team>/reports/campaigns/` and each day's replies to
+    /// `<team>/reports/replies/<date>.csv` in `bucket`; returns their keys.
     pub async fn publish(
         &self,
         s3: &aws_sdk_s3::Client,
         bucket: &str,
     ) -> Result<Vec<String>, String> {
-        let prefix = format!(
-            "{}/reports/campaigns/{}",
-            self.summary.team, self.summary.campaign_id
-        );
-        let files = [
-            (
-                format!("{prefix}.csv"),
-                self.csv(),
-                "text/csv; charset=utf-8",
-            ),
+        let team = &self.summary.team;
+        let prefix = format!("{team}/reports/campaigns/{}", self.summary.campaign_id);
+        let csv = "text/csv; charset=utf-8";
+        let mut files = vec![
+            (format!("{prefix}.csv"), self.csv(), csv),
+            (format!("{prefix}.follow-up.csv"), self.follow_up_csv(), csv),
             (
                 format!("{prefix}.summary.json"),
                 self.summary_json(),
@@ -552,6 +712,9 @@ impl CampaignReport {
                 "text/html; charset=utf-8",
             ),
         ];
+        for (date, body) in self.replies_csvs() {
+            files.push((format!("{team}/reports/replies/{date}.csv"), body, csv));
+        }
         let mut keys = Vec::new();
         for (key, body, content_type) in files {
             s3.put_object()
@@ -568,9 +731,14 @@ impl CampaignReport {
     }
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+/// A code's words, or nothing for an empty code.
+fn words_or_blank(code: &str) -> String {
+    if code.is_empty() {
+        String::new()
+    } else {
+        reason_in_words(code).to_owned()
+    }
 }
+
+#[cfg(test)]
+mod tests;

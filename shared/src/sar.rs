@@ -2,7 +2,8 @@
 //! child's details and parents, responses and objections (with who recorded them and why),
 //! the status of each contact detail, every message with its template (the content
 //! reference), channel, recipient, status history and any grounds, the channel policy's
-//! decisions, the manual follow-up list entries and the erasures made.
+//! decisions, the manual follow-up list entries, the texts their parents sent in (from a number
+//! a parent of the child has; an erased number links to nobody) and the erasures made.
 
 use serde_json::{Map, Value, json};
 
@@ -78,6 +79,11 @@ pub async fn export(
         }
     };
     let follow_ups = store.follow_ups(team).await?;
+    let texts = if child_ids.is_empty() {
+        Vec::new()
+    } else {
+        store.received_texts(team).await?
+    };
     let mut children = Vec::new();
     for child_id in child_ids {
         let mut child = Map::new();
@@ -98,14 +104,19 @@ pub async fn export(
             } else if sk == crate::store::STATE_SK {
                 let state = without_plumbing(item);
                 let (mut responses, mut objections) = (Map::new(), Vec::new());
+                let mut recorded_at = Map::new();
                 for (name, value) in state.as_object().into_iter().flatten() {
                     if let Some(programme) = name.strip_prefix("resp_") {
                         responses.insert(programme.to_owned(), value.clone());
                     } else if name.starts_with("obj_") {
                         objections.push(value.clone());
+                    } else if let Some(what) = name.strip_prefix(crate::store::OUTCOME_AT_PREFIX) {
+                        // `<programme>#<outcome>`: when that outcome was first recorded.
+                        recorded_at.insert(what.replacen('#', " ", 1), value.clone());
                     }
                 }
                 child.insert("responses".into(), Value::Object(responses));
+                child.insert("responses_recorded_at".into(), Value::Object(recorded_at));
                 child.insert("objections".into(), Value::Array(objections));
             } else if sk.starts_with(crate::store::keys::DECISION_PREFIX) {
                 decisions.push(without_plumbing(item));
@@ -131,10 +142,20 @@ pub async fn export(
             .filter(|f| f.child_id == child_id)
             .map(|f| serde_json::to_value(f).unwrap_or_default())
             .collect();
+        let phones: Vec<&str> = details
+            .iter()
+            .filter_map(|d| d.strip_prefix("phone:"))
+            .collect();
+        let replies: Vec<Value> = texts
+            .iter()
+            .filter(|t| t.from.as_deref().is_some_and(|f| phones.contains(&f)))
+            .map(|t| serde_json::to_value(t).unwrap_or_default())
+            .collect();
         child.insert("contact_details".into(), Value::Array(statuses));
         child.insert("messages".into(), Value::Array(messages));
         child.insert("decisions".into(), Value::Array(decisions));
         child.insert("manual_follow_up".into(), Value::Array(listed));
+        child.insert("replies".into(), Value::Array(replies));
         child.insert("erasures".into(), Value::Array(erasures));
         children.push(Value::Object(child));
     }

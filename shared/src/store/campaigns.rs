@@ -256,6 +256,8 @@ pub struct Decision {
     pub skipped: Vec<String>,
     /// Nobody could be reached automatically.
     pub manual_follow_up: bool,
+    /// When the policy decided (RFC 3339), when recorded.
+    pub decided_at: Option<String>,
 }
 
 impl Store {
@@ -357,6 +359,7 @@ impl Store {
                     .and_then(|v| v.as_bool().ok())
                     .copied()
                     .unwrap_or(false),
+                decided_at: str_attr(&item, "decided_at"),
             })
             .collect())
     }

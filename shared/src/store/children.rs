@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -306,10 +307,14 @@ impl Store {
             .table_name(&self.table)
             .key("pk", s(keys::child_pk(team, child_id)))
             .key("sk", s(STATE_SK))
-            .update_expression("SET #r = :o, item_type = :t")
+            // When this outcome was first recorded, for the campaign report's answers by day:
+            // an upload of the same answer again does not move it.
+            .update_expression("SET #r = :o, item_type = :t, #at = if_not_exists(#at, :now)")
             .expression_attribute_names("#r", format!("{RESPONSE_PREFIX}{programme}"))
+            .expression_attribute_names("#at", outcome_at(programme, outcome))
             .expression_attribute_values(":o", s(outcome))
-            .expression_attribute_values(":t", s("child_state"));
+            .expression_attribute_values(":t", s("child_state"))
+            .expression_attribute_values(":now", s(self.clock.rfc3339()));
         if matches!(outcome, "consent_given" | "consent_refused") {
             update = update
                 .condition_expression("attribute_not_exists(#r) OR NOT (#r IN (:v, :a, :n))")
@@ -369,6 +374,107 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// When each child's outcomes for `programme` were first recorded (RFC 3339), by child id
+    /// and outcome (`consent_given`, …); outcomes recorded before times were kept have none.
+    pub async fn outcome_times(
+        &self,
+        team: &TeamCode,
+        child_ids: &[String],
+        programme: &str,
+    ) -> Result<HashMap<String, HashMap<String, String>>, StoreError> {
+        let wanted: Vec<(String, String)> = child_ids
+            .iter()
+            .map(|id| (keys::child_pk(team, id), STATE_SK.to_owned()))
+            .collect();
+        let prefix = format!("{OUTCOME_AT_PREFIX}{programme}#");
+        let mut times: HashMap<String, HashMap<String, String>> = HashMap::new();
+        for ((pk, _), item) in self.batch_get(&wanted).await? {
+            let Some(child_id) = pk.rsplit("#C#").next() else {
+                continue;
+            };
+            for (name, value) in &item {
+                if let (Some(outcome), Ok(at)) = (name.strip_prefix(&prefix), value.as_s()) {
+                    times
+                        .entry(child_id.to_owned())
+                        .or_default()
+                        .insert(outcome.to_owned(), at.clone());
+                }
+            }
+        }
+        Ok(times)
+    }
+
+    /// The team's children whose parents have one of `numbers` (E.164), by number: one pass
+    /// over the team's children, for the replies parents text in. Page by page, and only the
+    /// children that match are read whole, so a large team's pass holds a page at a time.
+    pub async fn children_with_phones(
+        &self,
+        team: &TeamCode,
+        numbers: &HashSet<String>,
+    ) -> Result<HashMap<String, Vec<ChildItem>>, StoreError> {
+        if numbers.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let shards: Vec<Vec<(String, ChildItem)>> = futures::stream::iter(0..TEAM_SHARDS)
+            .map(|shard| self.shard_children_with_phones(team, shard, numbers))
+            .buffer_unordered(4)
+            .try_collect()
+            .await?;
+        let mut found: HashMap<String, Vec<ChildItem>> = HashMap::new();
+        for (number, child) in shards.into_iter().flatten() {
+            found.entry(number).or_default().push(child);
+        }
+        for children in found.values_mut() {
+            children.sort_by(|a, b| a.child_id.cmp(&b.child_id));
+        }
+        Ok(found)
+    }
+
+    /// [`Store::children_with_phones`] for one shard of the team's children: (number, child)
+    /// for each number a parent of the child has.
+    async fn shard_children_with_phones(
+        &self,
+        team: &TeamCode,
+        shard: u32,
+        numbers: &HashSet<String>,
+    ) -> Result<Vec<(String, ChildItem)>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("gsi2")
+                .key_condition_expression("gsi2pk = :pk")
+                .expression_attribute_values(":pk", s(keys::team_children(team, shard)))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_err)?;
+            for item in page.items.unwrap_or_default() {
+                if str_attr(&item, "item_type").as_deref() != Some("child") || self.expired(&item) {
+                    continue;
+                }
+                let mut matched: Vec<String> = parent_phones(&item)
+                    .filter(|n| numbers.contains(*n))
+                    .map(str::to_owned)
+                    .collect();
+                if matched.is_empty() {
+                    continue;
+                }
+                matched.sort();
+                matched.dedup();
+                let child: ChildItem = serde_dynamo::from_item(item).map_err(super::err)?;
+                found.extend(matched.into_iter().map(|n| (n, child.clone())));
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return Ok(found);
+            }
+        }
     }
 
     /// Records (or withdraws) an objection on the child's state item; `parent_detail` is the
@@ -438,7 +544,24 @@ pub struct ObjectionAudit {
 /// which a cohort upload never touches.
 pub const STATE_SK: &str = "STATE";
 const RESPONSE_PREFIX: &str = "resp_";
+/// What the state item's attributes holding when an outcome was first recorded start with:
+/// `outcome_at#<programme>#<outcome>` (not `resp_`, which names the outcomes themselves).
+pub const OUTCOME_AT_PREFIX: &str = "outcome_at#";
+
+/// The state item's attribute holding when `outcome` was first recorded for `programme`.
+fn outcome_at(programme: &str, outcome: &str) -> String {
+    format!("{OUTCOME_AT_PREFIX}{programme}#{outcome}")
+}
 pub const OBJECTION_PREFIX: &str = "obj_";
+
+/// The phone numbers (E.164) of the parents on a child item, as stored.
+fn parent_phones(item: &Item) -> impl Iterator<Item = &str> {
+    item.get("parents")
+        .and_then(|v| v.as_l().ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.as_m().ok()?.get("phone")?.as_s().ok().map(String::as_str))
+}
 
 /// Responses by programme and the objections in force, from a child's state item.
 pub(super) fn read_state(item: &Item) -> (HashMap<String, String>, Vec<Objection>) {

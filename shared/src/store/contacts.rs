@@ -1,8 +1,22 @@
 //! Contact details: each email address's and phone number's status for the team (failed, opted
 //! out, erased), and the texts parents send that are not an opt-out.
 
-use super::{Store, StoreError, TTL_ATTRIBUTE, conditional, keys, s, sdk_err};
+use super::{Store, StoreError, TTL_ATTRIBUTE, conditional, keys, s, sdk_err, str_attr};
 use crate::uploads::TeamCode;
+
+/// A text a parent sent that is not an opt-out, as kept for the team to read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReceivedText {
+    /// Notify's id of the text.
+    pub inbound_id: String,
+    /// When Notify received it, as Notify stamped it.
+    pub received_at: String,
+    /// The sender's number in E.164, `erased` once the number was erased, or `None` when the
+    /// number could not be read.
+    pub from: Option<String>,
+    /// The text itself (never logged).
+    pub message: String,
+}
 
 /// A contact detail's status after a parent texted STOP.
 pub const OPTED_OUT: &str = "opted_out";
@@ -60,5 +74,26 @@ impl Store {
         }
         put.send().await.map_err(sdk_err)?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Every text the team's parents sent that is not an opt-out (the `INBOUND` partition),
+    /// oldest first; expired ones are left out.
+    pub async fn received_texts(&self, team: &TeamCode) -> Result<Vec<ReceivedText>, StoreError> {
+        let items = self.partition(&keys::inbound_pk(team), None).await?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let sk = str_attr(&item, "sk")?;
+                let (received_at, inbound_id) = sk.split_once('#')?;
+                Some(ReceivedText {
+                    inbound_id: inbound_id.to_owned(),
+                    received_at: received_at.to_owned(),
+                    from: str_attr(&item, "from"),
+                    message: str_attr(&item, "message").unwrap_or_default(),
+                })
+            })
+            .collect())
     }
 }

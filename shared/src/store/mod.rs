@@ -38,10 +38,10 @@ use crate::domain::Clock;
 pub use aws_sdk_dynamodb::Client;
 pub use campaigns::{CampaignRef, Decision, RunRecord};
 pub use children::{
-    ChildItem, OBJECTION_PREFIX, ObjectionAudit, Provenance, STATE_SK, StoredParent, child_id,
-    child_id_for_nhs, shard_of,
+    ChildItem, OBJECTION_PREFIX, OUTCOME_AT_PREFIX, ObjectionAudit, Provenance, STATE_SK,
+    StoredParent, child_id, child_id_for_nhs, shard_of,
 };
-pub use contacts::OPTED_OUT;
+pub use contacts::{OPTED_OUT, ReceivedText};
 pub use due::{DueJob, FollowUp, OpenLetter, WORK_SHARDS, work_shard};
 pub use erasure::{Erasure, ErasureKey, ErasureReason, ErasureRecord};
 pub use loading::{Facts, Loaded, TeamSendSettings};
