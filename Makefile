@@ -79,8 +79,10 @@ startup-test: package
 test: fmt lint layering cfn-lint rust-test sim-client-test policy-test package startup-test
 	@echo "make test: all checks passed"
 
+# The demo over events/demo; every report it makes is left in demo-output/ (the campaign page's
+# path is its last line). `make demo DEMO_ARGS="--out DIR"` puts them elsewhere.
 demo: $(VENV_OK)
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" TARGET_DIR="$(TARGET_DIR)" scripts/demo.sh
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" TARGET_DIR="$(TARGET_DIR)" scripts/demo.sh $(DEMO_ARGS)
 
 # The reliability suite: the chaos scenario without faults, then once per fault class (AWS faults
 # through a proxy in front of moto, Notify's through the simulator, crashes); every family's
@@ -89,7 +91,8 @@ chaos: $(VENV_OK)
 	$(CARGO) build --locked -p sais-cli
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" scripts/with-moto.sh "$(TARGET_DIR)/debug/sais" chaos --write docs/reliability.md
 
-# The local stack kept running, for trying the service by hand (Ctrl-C stops it).
+# The local stack kept running, for trying the service by hand (Ctrl-C stops it). It prints the
+# settings and the `sais upload`, `sais reports` and `sais report` commands that reach it.
 up: $(VENV_OK)
 	$(CARGO) build --quiet --release --locked -p sais-cli
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" "$(TARGET_DIR)/release/sais" up

@@ -4,8 +4,11 @@
 //! day N (day 0 is the earliest consent-request day), and `day-<N>/inbound-sms.csv`
 //! (`FROM,MESSAGE`) sends texts in through the Notify simulator that day. Each day runs the real
 //! ingest, the daily schedule, the dispatcher against the simulator, the webhook over local HTTP
-//! and the hourly due work; at the end, the campaign reports are written and summarised.
+//! and the hourly due work; at the end, the campaign reports are written and summarised, and
+//! everything in the team's `reports/` folder is copied to a local folder (`--out`,
+//! `demo-output/` by default) whose campaign page the last line names.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,6 +52,37 @@ pub struct Args {
     /// demos side by side on one moto server give each its own.
     #[arg(long, default_value = "sais")]
     stack_prefix: String,
+    /// Where to leave every report the run made, as in the team's folder (`reports/…`):
+    /// created if missing, and a previous demo's reports there removed first.
+    #[arg(long, default_value = "demo-output")]
+    out: PathBuf,
+}
+
+/// The file that marks a folder as a demo's output, so a later run may replace its reports.
+const OUT_MARKER: &str = ".sais-demo";
+
+/// Makes `out` ready for this run's reports: created if missing, a previous demo's `reports/`
+/// removed. A `reports/` folder that no demo wrote is left alone, and the run refused.
+fn prepare_out(out: &Path) -> Result<(), String> {
+    let reports = out.join("reports");
+    if reports.exists() {
+        if !out.join(OUT_MARKER).exists() {
+            return Err(format!(
+                "{} holds a reports/ folder no demo wrote; choose another --out",
+                out.display()
+            ));
+        }
+        std::fs::remove_dir_all(&reports)
+            .map_err(|e| format!("cannot remove the last run's {}: {e}", reports.display()))?;
+    }
+    std::fs::create_dir_all(out)
+        .and_then(|()| {
+            std::fs::write(
+                out.join(OUT_MARKER),
+                "Written by `sais demo`: its reports/ folder is replaced at each run.\n",
+            )
+        })
+        .map_err(|e| format!("cannot write to {}: {e}", out.display()))
 }
 
 /// Runs `sais demo`.
@@ -61,6 +95,10 @@ pub fn run(args: Args) -> ExitCode {
                 return ExitCode::from(crate::EX_USAGE);
             }
         }
+    }
+    if let Err(e) = prepare_out(&args.out) {
+        eprintln!("sais demo: {e}");
+        return ExitCode::from(crate::EX_USAGE);
     }
     crate::block_on("sais demo", demo(&args))
 }
@@ -107,16 +145,30 @@ struct Demo<'a> {
     stack: LocalStack,
     ingest: Ingest,
     quiet: bool,
+    /// A day's heading, printed before the first thing that happens that day (a day on which
+    /// nothing happens is not shown).
+    heading: RefCell<Option<String>>,
 }
 
 impl Demo<'_> {
+    /// Says something to the person watching (unless quiet), under the pending heading.
+    fn say(&self, line: impl std::fmt::Display) {
+        if self.quiet {
+            return;
+        }
+        if let Some(heading) = self.heading.take() {
+            println!("{heading}");
+        }
+        println!("{line}");
+    }
+
     async fn upload(&self, relative: &str, body: Vec<u8>) -> Result<()> {
         let key = format!("{}/{relative}", self.args.team);
         self.stack
             .upload(&key, body)
             .await
             .with_context(|| format!("uploading {key}"))?;
-        say!(self.quiet, "  uploaded {key}");
+        self.say(format_args!("  uploaded {key}"));
         Ok(())
     }
 
@@ -160,8 +212,7 @@ impl Demo<'_> {
                 .await?
                 .into_bytes();
             let report: serde_json::Value = serde_json::from_slice(&body)?;
-            say!(
-                self.quiet,
+            self.say(format_args!(
                 "  {:<45} {:<10} {:>6} rows  {:>4} errors  {:>5} warnings",
                 report["file"].as_str().unwrap_or(""),
                 report["status"].as_str().unwrap_or(""),
@@ -169,7 +220,7 @@ impl Demo<'_> {
                 report["errors"].as_array().map_or(0, Vec::len)
                     + report["file_errors"].as_array().map_or(0, Vec::len),
                 report["warnings"].as_array().map_or(0, Vec::len),
-            );
+            ));
             reports
                 .push(json!({"report": key, "status": report["status"], "rows": report["rows"]}));
         }
@@ -229,11 +280,11 @@ async fn demo(args: &Args) -> Result<()> {
             .with_template_check(std::sync::Arc::new(services)),
         stack,
         quiet,
+        heading: RefCell::new(Some("Day 0 files:".to_owned())),
     };
     let stack = &demo.stack;
     let mut seen_reports = Vec::new();
     let mut uploads = Vec::new();
-    say!(quiet, "Day 0 files:");
     for (relative, path) in by_day.remove(&0).unwrap_or_default() {
         let body = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
         demo.upload(&relative, body).await?;
@@ -308,7 +359,7 @@ async fn demo(args: &Args) -> Result<()> {
         // it, leases and retries run on it.
         stack.clock.set_date(date);
         let now = stack.clock.now();
-        say!(quiet, "\nDay {day} ({date}):");
+        demo.heading.replace(Some(format!("\nDay {day} ({date}):")));
         for (relative, path) in by_day.remove(&day).unwrap_or_default() {
             let body =
                 std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
@@ -321,7 +372,7 @@ async fn demo(args: &Args) -> Result<()> {
                     .sim
                     .wait_callbacks_idle(Duration::from_secs(30))
                     .await;
-                say!(quiet, "  {} texts came in from parents", texts.len());
+                demo.say(format_args!("  {} texts came in from parents", texts.len()));
             } else {
                 demo.upload(&relative, body).await?;
             }
@@ -329,23 +380,23 @@ async fn demo(args: &Args) -> Result<()> {
         uploads.extend(demo.ingest_uploads(&mut seen_reports).await?);
         for run in scheduler.run_all(date).await? {
             for o in &run.occasions {
-                say!(
-                    quiet,
+                let not_chased = o.not_chased.values().sum::<u64>();
+                // An occasion that sent nobody and passed nobody over did nothing to show.
+                if o.queued == 0 && not_chased == 0 {
+                    continue;
+                }
+                demo.say(format_args!(
                     "  {}: {} queued {}, not chased {}",
-                    run.campaign_id,
-                    o.purpose,
-                    o.queued,
-                    o.not_chased.values().sum::<u64>()
-                );
+                    run.campaign_id, o.purpose, o.queued, not_chased
+                ));
             }
         }
         let retries = receipts.release_due(now).await?;
         let letters = receipts.poll_letters(notify_client, now).await?;
         if retries + letters > 0 {
-            say!(
-                quiet,
+            demo.say(format_args!(
                 "  due work: {retries} retries queued, {letters} letters updated"
-            );
+            ));
         }
         let drained = drain(
             stack,
@@ -356,15 +407,14 @@ async fn demo(args: &Args) -> Result<()> {
         .await?;
         let jobs = drained.handled;
         if !drained.failed.is_empty() {
-            say!(
-                quiet,
+            demo.say(format_args!(
                 "  {} jobs failed and wait for SQS to deliver them again",
                 drained.failed.len()
-            );
+            ));
         }
         failed_jobs = drained.failed;
         if jobs > 0 {
-            say!(quiet, "  dispatcher ran {jobs} jobs");
+            demo.say(format_args!("  dispatcher ran {jobs} jobs"));
             // Messages are only made by the dispatcher: note the day each went to Notify
             // (an intent left by a failed attempt goes on a later day).
             for m in stack.items_of_type("message").await? {
@@ -381,8 +431,11 @@ async fn demo(args: &Args) -> Result<()> {
         }
     }
 
-    // The reports a team reads.
+    // The reports a team reads. (A last day on which nothing happened is not shown.)
+    demo.heading.take();
     let mut summaries = Vec::new();
+    // Each campaign's page, as the team's folder names it (`<team>/reports/campaigns/<id>.html`).
+    let mut pages = Vec::new();
     // In the report's order (by last name), each child once.
     let mut children: Vec<serde_json::Value> = Vec::new();
     let mut child_index: HashMap<String, usize> = HashMap::new();
@@ -392,12 +445,10 @@ async fn demo(args: &Args) -> Result<()> {
             .publish(&stack.clients.s3, &stack.bucket())
             .await
             .map_err(anyhow::Error::msg)?;
+        pages.extend(keys.into_iter().filter(|k| k.ends_with(".html")));
         if !quiet {
             println!();
             crate::report::print_summary(&report.summary);
-            for key in keys {
-                println!("  s3://{}/{key}", stack.bucket());
-            }
         }
         for row in &report.rows {
             let index = *child_index.entry(row.child_id.clone()).or_insert_with(|| {
@@ -461,6 +512,31 @@ async fn demo(args: &Args) -> Result<()> {
         "\nNotify received {} messages; sent twice: {duplicates}.",
         received.len()
     );
+
+    // Everything the run wrote to the team's reports folder, kept: the bucket goes with moto.
+    let reports_dir = args.out.join("reports");
+    let written = crate::reports::fetch(&stack.clients.s3, &stack.bucket(), &team, &reports_dir)
+        .await
+        .context("copying the reports out of the bucket")?;
+    let reports_dir = crate::reports::display_dir(&reports_dir);
+    let report_prefix = format!("{team}/reports/");
+    let pages: Vec<String> = pages
+        .iter()
+        .filter_map(|key| key.strip_prefix(&report_prefix))
+        .map(|relative| Path::new(&reports_dir).join(relative).display().to_string())
+        .collect();
+    say!(
+        quiet,
+        "\nThe reports, copied from the bucket to {reports_dir}/ ({} files):",
+        written.len()
+    );
+    for path in &written {
+        say!(quiet, "  {}", path.display());
+    }
+    say!(quiet, "");
+    for page in &pages {
+        say!(quiet, "Open the campaign page: {page}");
+    }
     if args.json {
         let summary = if summaries.len() == 1 {
             serde_json::to_value(&summaries[0])?
@@ -475,6 +551,8 @@ async fn demo(args: &Args) -> Result<()> {
                 "duplicates": duplicates,
                 "uploads": uploads,
                 "children": children,
+                "out": crate::reports::display_dir(&args.out),
+                "pages": pages,
             })
         );
     }

@@ -12,8 +12,10 @@ mod demo;
 mod governance;
 mod lint;
 mod report;
+mod reports;
 mod templates;
 mod up;
+mod upload;
 mod validate;
 
 /// Exit code for a usage error (BSD's EX_USAGE).
@@ -57,9 +59,17 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Check a cohort or class-list file exactly as the service would, without uploading it.
-    /// Exit status: 0 would be imported, 1 rejected for row errors, 2 file-level error, 64 usage.
+    /// Check a file (cohort, class list, campaign, responses, objections, team settings) exactly
+    /// as the service would, without uploading it. Exit status: 0 would be imported, 1 rejected for row errors, 2 file-level error, 64 usage.
     Validate(validate::Args),
+    /// Check a file as `sais validate` does and, only if it would be imported, upload it to
+    /// the team's folder, wait for the service's report and print it. Exit status as `sais
+    /// validate`'s (0 imported, 1 row errors, 2 file-level error, 64 usage), 3 when the upload
+    /// failed or no report came in time.
+    Upload(upload::Args),
+    /// Fetch everything in the team's reports folder (file reports, errors, campaign reports)
+    /// into a local folder.
+    Reports(reports::Args),
     /// Run the service on the local stack over a folder laid out like a team's S3 prefix.
     Demo(demo::Args),
     Chaos(chaos::Args),
@@ -97,6 +107,8 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Validate(args) => validate::run(args),
+        Command::Upload(args) => upload::run(args),
+        Command::Reports(args) => reports::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Chaos(args) => chaos::run(args),
         Command::Report(args) => report::run(args),

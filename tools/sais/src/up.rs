@@ -19,6 +19,20 @@ pub struct Args {
     team: String,
 }
 
+/// How to run this `sais` from the current folder: its path, relative when it is below it.
+fn sais_command() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "sais".to_owned();
+    };
+    let relative = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| exe.strip_prefix(cwd).ok().map(std::path::Path::to_path_buf));
+    match relative {
+        Some(path) => path.display().to_string(),
+        None => exe.display().to_string(),
+    }
+}
+
 /// Runs `sais up` until Ctrl-C.
 pub fn run(args: Args) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -72,20 +86,34 @@ async fn up(args: &Args) -> Result<()> {
     println!("  webhook (Notify calls it) {webhook}  (Bearer {CALLBACK_TOKEN})");
     println!("  Notify simulator          {}", notify.sim.base_url());
     println!();
-    println!("Upload a file (moto takes unsigned requests):");
+    let sais = sais_command();
+    println!("In another shell, the `sais` commands reach this stack with these settings:");
     println!(
-        "  curl -sS -X PUT --upload-file events/demo/cohort/cohort.csv '{endpoint}/{bucket}/{team}/cohort/cohort.csv'"
+        "  export AWS_ENDPOINT_URL={endpoint} AWS_REGION={} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+        sais_local::REGION
     );
-    println!("Read its report (a signed request: the bucket policy refuses anonymous reads):");
     println!(
-        "  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing .venv/bin/python -c \"import boto3; print(boto3.client('s3', endpoint_url='{endpoint}', region_name='eu-west-2').get_object(Bucket='{bucket}', Key='{team}/reports/cohort.csv.report.json')['Body'].read().decode())\""
+        "  export UPLOADS_BUCKET={bucket} TABLE_NAME={}",
+        stack.table()
     );
+    println!(
+        "Upload a file: checked as `sais validate` checks it, then its report awaited and printed"
+    );
+    println!("(the folder it goes to comes from its path, or --kind and --school-urn):");
+    println!("  {sais} upload --team {team} events/demo/cohort/cohort.csv");
+    println!("  {sais} upload --team {team} 'events/demo/class-list/123456/Class 9X.csv'");
+    println!(
+        "Fetch every report of the team (file reports, errors, campaign reports) into reports-{team}/:"
+    );
+    println!("  {sais} reports --team {team}");
     println!("Upload a campaign (campaigns/<id>.json) whose send_requests_on is today, and the");
-    println!("daily schedule, run here every minute, sends its consent requests at once.");
-    println!(
-        "Any AWS SDK works with AWS_ENDPOINT_URL={endpoint} AWS_REGION=eu-west-2 and the keys above."
-    );
+    println!("daily schedule, run here every minute, sends its consent requests at once; then");
+    println!("  {sais} report --team {team} --campaign <id>");
+    println!("makes its report now. Any AWS SDK or the AWS CLI works with the settings above.");
 
+    // Listening from now on: a Ctrl-C pressed while the loop is busy is not lost.
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("listening for Ctrl-C")?;
     let mut last_schedule: Option<Instant> = None;
     loop {
         let ingested = drain(&stack, &stack.ingest_queue_url, None, |event| {
@@ -121,7 +149,7 @@ async fn up(args: &Args) -> Result<()> {
             println!("dispatched {sent} send job(s)");
         }
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => {
+            _ = interrupt.recv() => {
                 println!("stopping");
                 return Ok(());
             }

@@ -20,12 +20,19 @@ pub enum Kind {
     ClassList,
     /// A campaign definition (`campaigns/<id>.json`).
     Campaign,
+    /// Consent answers and vaccinations (`responses/`).
+    Responses,
+    /// Objections to contact (`objections/`).
+    Objections,
+    /// The team's settings (`team.json`).
+    Team,
 }
 
 /// Arguments of `sais validate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The file's kind; taken from the path (`…/cohort/…`, `…/class-list/<URN>/…`) when omitted.
+    /// The file's kind; taken from the path (`…/cohort/…`, `…/class-list/<URN>/…`,
+    /// `…/campaigns/…`, `…/responses/…`, `…/objections/…`, `team.json`) when omitted.
     #[arg(long, value_enum)]
     kind: Option<Kind>,
     /// The school of a class list; taken from the path's `class-list/<URN>/` when omitted.
@@ -46,7 +53,8 @@ fn parse_date(s: &str) -> Result<Date, String> {
         .map_err(|_| "expected a date as YYYY-MM-DD".to_owned())
 }
 
-/// The kind (and class list folder) the path implies: `…/cohort/…` or `…/class-list/<URN>/…`.
+/// The kind (and class list folder) the path implies: `…/cohort/…`, `…/class-list/<URN>/…`,
+/// `…/campaigns/…`, `…/responses/…`, `…/objections/…` or a file named `team.json`.
 fn kind_from_path(path: &Path) -> Option<(Kind, Option<String>)> {
     let parts: Vec<String> = path
         .components()
@@ -55,16 +63,51 @@ fn kind_from_path(path: &Path) -> Option<(Kind, Option<String>)> {
             _ => None,
         })
         .collect();
+    if parts
+        .last()
+        .is_some_and(|name| name.eq_ignore_ascii_case("team.json"))
+    {
+        return Some((Kind::Team, None));
+    }
     let dirs = &parts[..parts.len().saturating_sub(1)];
     for (i, dir) in dirs.iter().enumerate().rev() {
         match dir.as_str() {
             "cohort" => return Some((Kind::Cohort, None)),
             "campaigns" => return Some((Kind::Campaign, None)),
+            "responses" => return Some((Kind::Responses, None)),
+            "objections" => return Some((Kind::Objections, None)),
             "class-list" => return Some((Kind::ClassList, dirs.get(i + 1).cloned())),
             _ => {}
         }
     }
     None
+}
+
+/// The file's kind and, for a class list, its school's folder: from `--kind` and
+/// `--school-urn`, else from the path; the message of a usage error when they cannot be told.
+pub(crate) fn kind_of(
+    kind: Option<Kind>,
+    school_urn: Option<&str>,
+    file: &Path,
+) -> Result<(Kind, Option<String>), &'static str> {
+    let from_path = kind_from_path(file);
+    let Some(kind) = kind.or(from_path.as_ref().map(|(k, _)| *k)) else {
+        return Err(
+            "cannot tell the file's kind from its path; pass --kind cohort, class-list, campaign, responses, objections or team",
+        );
+    };
+    if kind != Kind::ClassList {
+        return Ok((kind, None));
+    }
+    let folder = school_urn
+        .map(str::to_owned)
+        .or(from_path.and_then(|(_, urn)| urn));
+    match folder {
+        Some(folder) => Ok((kind, Some(folder))),
+        None => Err(
+            "a class list needs its school: pass --school-urn, or keep it under class-list/<URN>/",
+        ),
+    }
 }
 
 fn usage(message: &str) -> ExitCode {
@@ -74,11 +117,9 @@ fn usage(message: &str) -> ExitCode {
 
 /// Runs `sais validate`.
 pub fn run(args: Args) -> ExitCode {
-    let from_path = kind_from_path(&args.file);
-    let Some(kind) = args.kind.or(from_path.as_ref().map(|(k, _)| *k)) else {
-        return usage(
-            "cannot tell the file's kind from its path; pass --kind cohort, class-list or campaign",
-        );
+    let (kind, folder) = match kind_of(args.kind, args.school_urn.as_deref(), &args.file) {
+        Ok(k) => k,
+        Err(message) => return usage(message),
     };
     let file_name = args
         .file
@@ -88,67 +129,98 @@ pub fn run(args: Args) -> ExitCode {
     let today = args
         .today
         .unwrap_or_else(|| OffsetDateTime::now_utc().date());
-
-    let report = match kind {
-        Kind::Cohort => check(&args.file, &file_name, &ChildFileKind::Cohort, today),
-        Kind::Campaign => {
-            let limit = sais_shared::files::campaign_file::MAX_CAMPAIGN_BYTES as u64 + 1;
-            let mut bytes = Vec::new();
-            let read = File::open(&args.file).and_then(|f| {
-                std::io::Read::read_to_end(&mut std::io::Read::take(f, limit), &mut bytes)
-            });
-            match read {
-                Ok(_) => {
-                    sais_shared::files::campaign_file::validate_campaign(&file_name, &bytes, today)
-                        .0
-                }
-                Err(e) => file_error_report(
-                    &file_name,
-                    "campaign",
-                    codes::UNREADABLE,
-                    format!("The file could not be read ({})", e.kind()),
-                ),
-            }
-        }
-        Kind::ClassList => {
-            let folder = args
-                .school_urn
-                .clone()
-                .or(from_path.and_then(|(_, urn)| urn));
-            let Some(folder) = folder else {
-                return usage(
-                    "a class list needs its school: pass --school-urn, or keep it under class-list/<URN>/",
-                );
-            };
-            match SchoolUrn::parse(&folder) {
-                Ok(urn) => check(&args.file, &file_name, &ChildFileKind::ClassList { urn }, today),
-                Err(_) => file_error_report(
-                    &file_name,
-                    "class-list",
-                    codes::INVALID_URN,
-                    "A class list must be in a folder named after the school's 6-digit URN (class-list/<URN>/)".into(),
-                ),
-            }
-        }
-    };
+    let report = check_file(&args.file, &file_name, kind, folder.as_deref(), today);
 
     // Streamed to stdout: a million-row file's report can hold hundreds of thousands of warnings.
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let written = if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out))
-    } else {
-        write_readable(&mut out, &report)
-    };
-    if let Err(e) = written.and_then(|()| out.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
+    if let Err(e) = print_report(&report, args.json, Verdict::WouldBe) {
         eprintln!("sais validate: could not print the report: {e}");
         return ExitCode::from(2);
     }
     ExitCode::from(report.exit_code() as u8)
+}
+
+/// Prints `report` to stdout, as JSON (exactly the service's report.json) or as a person reads
+/// it; a closed pipe is not an error.
+pub(crate) fn print_report(report: &Report, json: bool, verdict: Verdict) -> std::io::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let written = if json {
+        serde_json::to_writer_pretty(&mut out, report)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out))
+    } else {
+        write_readable_as(&mut out, report, verdict)
+    };
+    match written.and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// The ingest function's checks of the file at `path`, named `file_name` in the report, as
+/// `kind` (a class list in the school folder `folder`), judged as on `today`.
+pub(crate) fn check_file(
+    path: &Path,
+    file_name: &str,
+    kind: Kind,
+    folder: Option<&str>,
+    today: Date,
+) -> Report {
+    let unreadable = |kind: &str, e: std::io::Error| {
+        file_error_report(
+            file_name,
+            kind,
+            codes::UNREADABLE,
+            format!("The file could not be read ({})", e.kind()),
+        )
+    };
+    // Campaign and team files are read whole, up to the size the service reads.
+    let small = || {
+        let limit = sais_shared::files::campaign_file::MAX_CAMPAIGN_BYTES as u64 + 1;
+        let mut bytes = Vec::new();
+        File::open(path)
+            .and_then(|f| {
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, limit), &mut bytes)
+            })
+            .map(|_| bytes)
+    };
+    let open = || File::open(path).map(|f| BufReader::with_capacity(256 * 1024, f));
+    match kind {
+        Kind::Cohort => check(path, file_name, &ChildFileKind::Cohort, today),
+        Kind::Campaign => match small() {
+            Ok(bytes) => {
+                sais_shared::files::campaign_file::validate_campaign(file_name, &bytes, today).0
+            }
+            Err(e) => unreadable("campaign", e),
+        },
+        Kind::Team => match small() {
+            Ok(bytes) => sais_shared::files::team_file::validate_team_settings(file_name, &bytes).0,
+            Err(e) => unreadable("team-settings", e),
+        },
+        Kind::Responses => sais_shared::files::responses::validate_responses_file(
+            file_name,
+            today,
+            None,
+            open,
+            |_| {},
+        ),
+        Kind::Objections => sais_shared::files::objections::validate_objections_file(
+            file_name,
+            today,
+            None,
+            open,
+            |_| {},
+        ),
+        Kind::ClassList => match SchoolUrn::parse(folder.unwrap_or_default()) {
+            Ok(urn) => check(path, file_name, &ChildFileKind::ClassList { urn }, today),
+            Err(_) => file_error_report(
+                file_name,
+                "class-list",
+                codes::INVALID_URN,
+                "A class list must be in a folder named after the school's 6-digit URN (class-list/<URN>/)".into(),
+            ),
+        },
+    }
 }
 
 fn check(path: &Path, file_name: &str, kind: &ChildFileKind, today: Date) -> Report {
@@ -162,15 +234,33 @@ fn check(path: &Path, file_name: &str, kind: &ChildFileKind, today: Date) -> Rep
     )
 }
 
-/// The report as a person reads it: the verdict, then errors grouped by row, then warnings.
-pub fn write_readable(out: &mut impl Write, report: &Report) -> std::io::Result<()> {
+/// Whether a report is `sais validate`'s forecast or the service's verdict on an upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Checked here: "would be imported".
+    WouldBe,
+    /// The service's report of an upload: "imported".
+    Was,
+}
+
+/// The report as a person reads it: the verdict (what would happen, for a check; what did, for
+/// an upload's report), then errors grouped by row, then warnings.
+pub(crate) fn write_readable_as(
+    out: &mut impl Write,
+    report: &Report,
+    tense: Verdict,
+) -> std::io::Result<()> {
+    let (would, nothing) = match tense {
+        Verdict::WouldBe => ("would be ", "nothing would be imported"),
+        Verdict::Was => ("", "nothing was imported"),
+    };
     let verdict = match report.status {
-        Status::Imported => "would be IMPORTED".to_owned(),
+        Status::Imported => format!("{would}IMPORTED"),
         Status::Rejected if !report.file_errors.is_empty() => {
-            "REJECTED: the file itself needs fixing; nothing would be imported".to_owned()
+            format!("REJECTED: the file itself needs fixing; {nothing}")
         }
         Status::Rejected => format!(
-            "REJECTED: {} of {} rows have errors; fix them and upload again (nothing would be imported)",
+            "REJECTED: {} of {} rows have errors; fix them and upload again ({nothing})",
             report.rows - report.rows_valid,
             report.rows
         ),
@@ -232,5 +322,17 @@ mod tests {
             Some((Kind::ClassList, Some("123456".into())))
         );
         assert_eq!(kind_from_path(Path::new("cohort.csv")), None);
+        assert_eq!(
+            kind_from_path(Path::new("events/demo/day-4/responses/week-1.csv")),
+            Some((Kind::Responses, None))
+        );
+        assert_eq!(
+            kind_from_path(Path::new("day-3/objections/x.csv")),
+            Some((Kind::Objections, None))
+        );
+        assert_eq!(
+            kind_from_path(Path::new("events/demo/team.json")),
+            Some((Kind::Team, None))
+        );
     }
 }

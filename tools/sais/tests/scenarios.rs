@@ -26,6 +26,9 @@ fn scenario(name: &str) -> (serde_json::Value, BTreeMap<String, Outcome>) {
         name.replace(|c: char| !c.is_ascii_alphanumeric(), "")
     );
     let log = std::env::temp_dir().join(format!("{prefix}-{name}.log"));
+    // Each run's reports in a folder of its own (`json["out"]` names it), not the default
+    // `demo-output/` the runs would share.
+    let out = std::env::temp_dir().join(format!("{prefix}-{name}-out"));
     let output = Command::new(env!("CARGO_BIN_EXE_sais"))
         .args([
             "demo",
@@ -39,6 +42,8 @@ fn scenario(name: &str) -> (serde_json::Value, BTreeMap<String, Outcome>) {
         .arg(&dir)
         .arg("--log-file")
         .arg(&log)
+        .arg("--out")
+        .arg(&out)
         .output()
         .expect("sais demo runs");
     assert!(
