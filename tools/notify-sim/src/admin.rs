@@ -114,6 +114,9 @@ struct InboundRequest {
     source_number: String,
     message: String,
     destination_number: Option<String>,
+    /// When the text was received (RFC 3339; default now): a rehearsal sends it on its day.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    received_at: Option<time::OffsetDateTime>,
 }
 
 async fn inbound(State(sim): State<Arc<Sim>>, Query(which): Query<Which>, body: Bytes) -> Response {
@@ -128,6 +131,7 @@ async fn inbound(State(sim): State<Arc<Sim>>, Query(which): Query<Which>, body: 
         &request.source_number,
         destination,
         &request.message,
+        request.received_at,
     );
     (
         StatusCode::CREATED,

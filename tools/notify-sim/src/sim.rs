@@ -333,6 +333,7 @@ impl Sim {
         source_number: &str,
         destination_number: &str,
         message: &str,
+        received_at: Option<OffsetDateTime>,
     ) -> (Uuid, bool) {
         let id = Uuid::new_v4();
         let payload = callbacks::inbound_sms(
@@ -340,7 +341,7 @@ impl Sim {
             source_number,
             destination_number,
             message,
-            OffsetDateTime::now_utc(),
+            received_at.unwrap_or_else(OffsetDateTime::now_utc),
         );
         let Some(target) = service.callback_target() else {
             return (id, false);

@@ -432,9 +432,26 @@ impl LocalNotify {
 
     /// A parent texts the service's number: the simulator sends the inbound-text callback.
     pub async fn text_in(&self, from: &str, message: &str) -> Result<(), LocalStackError> {
+        self.text_in_at(from, message, None).await
+    }
+
+    /// As [`Self::text_in`], received at `at` (a rehearsal's day) rather than now.
+    pub async fn text_in_at(
+        &self,
+        from: &str,
+        message: &str,
+        at: Option<time::OffsetDateTime>,
+    ) -> Result<(), LocalStackError> {
+        let mut body = serde_json::json!({"source_number": from, "message": message});
+        if let Some(at) = at {
+            body["received_at"] = serde_json::Value::String(
+                at.format(&time::format_description::well_known::Rfc3339)
+                    .map_err(|e| LocalStackError::Start(e.to_string()))?,
+            );
+        }
         let response = reqwest::Client::new()
             .post(format!("{}/_sim/inbound", self.sim.base_url()))
-            .json(&serde_json::json!({"source_number": from, "message": message}))
+            .json(&body)
             .send()
             .await
             .map_err(|e| LocalStackError::Start(e.to_string()))?;

@@ -366,7 +366,7 @@ async fn demo(args: &Args) -> Result<()> {
             if relative == "inbound-sms.csv" {
                 let texts = inbound_texts(&body)?;
                 for (from, message) in &texts {
-                    notify.text_in(from, message).await?;
+                    notify.text_in_at(from, message, Some(now)).await?;
                 }
                 notify
                     .sim
@@ -449,6 +449,7 @@ async fn demo(args: &Args) -> Result<()> {
         if !quiet {
             println!();
             crate::report::print_summary(&report.summary);
+            crate::report::print_follow_up(&report);
         }
         for row in &report.rows {
             let index = *child_index.entry(row.child_id.clone()).or_insert_with(|| {

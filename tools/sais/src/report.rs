@@ -63,6 +63,7 @@ async fn report(args: &Args, team: &TeamCode) -> Result<()> {
         return Ok(());
     }
     print_summary(&made.summary);
+    print_follow_up(&made);
     for key in keys {
         println!("  s3://{}/{key}", args.bucket);
     }
@@ -85,7 +86,10 @@ pub fn print_summary(s: &campaign_report::Summary) {
         }
     }
     for (reason, n) in &s.not_contacted {
-        println!("  not contacted: {reason:<20} {n:>6}");
+        println!(
+            "  not contacted: {n:>4}  {} ({reason})",
+            campaign_report::reason_in_words(reason)
+        );
     }
     println!(
         "  letters sent {}, text fragments {}, estimated cost £{:.2} ({})",
@@ -94,4 +98,28 @@ pub fn print_summary(s: &campaign_report::Summary) {
         s.estimated_cost.total_gbp,
         s.estimated_cost.basis
     );
+}
+
+/// The children a person must follow up, by name, each with the reason in plain words (what the
+/// page's first table shows; staff output, never a log line).
+pub fn print_follow_up(report: &campaign_report::CampaignReport) {
+    if report.follow_up.is_empty() {
+        println!("  children to follow up: none");
+        return;
+    }
+    println!("  children to follow up: {}", report.follow_up.len());
+    for entry in &report.follow_up {
+        let year = entry
+            .year_group
+            .map(|y| format!(", year {y}"))
+            .unwrap_or_default();
+        println!(
+            "    {} (born {}, school {}{year}): {} ({})",
+            entry.name(),
+            entry.date_of_birth,
+            entry.school_urn,
+            campaign_report::reason_in_words(&entry.reason),
+            entry.reason
+        );
+    }
 }

@@ -141,3 +141,48 @@ fn the_demo_leaves_every_report_and_the_page_to_open() {
     assert!(json["summary"].is_object() && json["children"].is_array());
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn a_parents_reply_in_the_demo_is_in_that_days_replies_against_the_child_and_in_no_log() {
+    let prefix = format!("drep{}", std::process::id());
+    let out = std::env::temp_dir().join(format!("{prefix}-demo-output"));
+    let _ = std::fs::remove_dir_all(&out);
+    let log = std::env::temp_dir().join(format!("{prefix}-log.jsonl"));
+    // The shipped example: day 2 (2027-01-01) brings a STOP and Zoë Brown's parent's question.
+    let input = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../events/demo");
+    let run = Command::new(env!("CARGO_BIN_EXE_sais"))
+        .args(["demo", "--stack-prefix", &prefix])
+        .arg("--input")
+        .arg(&input)
+        .arg("--out")
+        .arg(&out)
+        .arg("--log-file")
+        .arg(&log)
+        .output()
+        .expect("sais demo runs");
+    assert!(run.status.success(), "{}", text(&run.stderr));
+    let replies = std::fs::read_to_string(out.join("reports/replies/2027-01-01.csv"))
+        .expect("the day's replies");
+    let mut reader = csv::Reader::from_reader(replies.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len(), 1, "the reply, not the STOP: {replies}");
+    let header = reader.headers().unwrap().clone();
+    let cell = |name: &str| rows[0][header.iter().position(|h| h == name).unwrap()].to_owned();
+    assert!(cell("MESSAGE").starts_with("Zoë is away on the 20th"));
+    assert!(
+        cell("CHILDREN").starts_with("Zoë Brown"),
+        "{}",
+        cell("CHILDREN")
+    );
+    assert_eq!(cell("NHS_NUMBERS"), "9990000042");
+    let page = std::fs::read_to_string(out.join("reports/campaigns/hpv-2027-spring.html")).unwrap();
+    assert!(
+        page.contains("Zoë is away on the 20th"),
+        "the page's replies section"
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(!logged.is_empty(), "the functions logged");
+    for secret in ["Zoë is away", "away on the 20th", "900662", "7700 900662"] {
+        assert!(!logged.contains(secret), "a log line holds {secret:?}");
+    }
+}
