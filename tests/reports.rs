@@ -520,8 +520,8 @@ async fn a_parents_reply_is_in_that_days_file_against_their_children_and_their_s
         assert!(!logs.contains(secret), "a log line holds {secret:?}");
     }
 
-    // Erasing the number (a serious-harm objection) unlinks the text from the children: it
-    // leaves their SAR, and the day's file says the number was erased.
+    // Erasing the number (a serious-harm objection) erases the text's words with it and unlinks
+    // it from the children: it leaves their SAR, and the day's file says the number was erased.
     let erased = w
         .upload(
             "objections",
@@ -537,9 +537,13 @@ async fn a_parents_reply_is_in_that_days_file_against_their_children_and_their_s
     let rows = csv_rows(&w.report_files().await[&key]);
     let sams = rows
         .iter()
-        .find(|r| r["MESSAGE"] == reply)
+        .find(|r| r["FROM"] == "erased")
         .expect("the reply");
-    assert_eq!(sams["FROM"], "erased");
+    assert_eq!(sams["MESSAGE"], sais_shared::store::ERASED_TEXT);
+    assert!(
+        !w.report_files().await.values().any(|f| f.contains(reply)),
+        "the words are in no report"
+    );
     assert!(
         sams["CHILDREN"].starts_with("number erased"),
         "{}",

@@ -110,6 +110,9 @@ pub struct ErasureRecord {
     pub reason: ErasureReason,
 }
 
+/// What an inbound text from an erased number reads afterwards.
+pub const ERASED_TEXT: &str = "[erased with the sender's number]";
+
 impl Store {
     /// Uses `key` to remember erased details (required for [`crate::erasure::erase_detail`]; the
     /// dispatcher checks details against it at send time).
@@ -361,7 +364,8 @@ impl Store {
         self.put(item).await
     }
 
-    /// Erases the detail from message records sent to it and inbound texts from it; how many of each.
+    /// Erases the detail from message records sent to it and inbound texts from it (a text's
+    /// words too, see [`ERASED_TEXT`]); how many of each.
     pub async fn erase_sent_and_received(
         &self,
         team: &TeamCode,
@@ -377,17 +381,24 @@ impl Store {
                 Some("inbound_text") => ("from", &mut texts),
                 _ => continue,
             };
-            self.client
+            let mut update = self
+                .client
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(pk))
                 .key("sk", s(sk))
-                .update_expression("SET #a = :erased")
                 .expression_attribute_names("#a", attribute)
-                .expression_attribute_values(":erased", s("erased"))
-                .send()
-                .await
-                .map_err(sdk_err)?;
+                .expression_attribute_values(":erased", s("erased"));
+            update = if attribute == "from" {
+                // What the parent wrote goes with their number: it can say who they are.
+                update
+                    .update_expression("SET #a = :erased, #m = :erased_text")
+                    .expression_attribute_names("#m", "message")
+                    .expression_attribute_values(":erased_text", s(ERASED_TEXT))
+            } else {
+                update.update_expression("SET #a = :erased")
+            };
+            update.send().await.map_err(sdk_err)?;
             *counter += 1;
         }
         Ok((messages, texts))

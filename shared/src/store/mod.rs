@@ -43,7 +43,7 @@ pub use children::{
 };
 pub use contacts::{OPTED_OUT, ReceivedText};
 pub use due::{DueJob, FollowUp, OpenLetter, WORK_SHARDS, work_shard};
-pub use erasure::{Erasure, ErasureKey, ErasureReason, ErasureRecord};
+pub use erasure::{ERASED_TEXT, Erasure, ErasureKey, ErasureReason, ErasureRecord};
 pub use loading::{Facts, Loaded, TeamSendSettings};
 pub use messages::{
     LEASE_SECONDS, MESSAGE_RECORDS_DAYS, MessageRecord, MessageState, StatusChange, message_id,
