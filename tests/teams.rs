@@ -333,9 +333,13 @@ async fn a_receipt_signed_with_one_teams_token_is_refused_on_another_teams_path(
     let base = sais_local::serve_webhook(webhook).await.expect("webhook");
 
     // Team A's token on team B's path, and the deployment's default token (team B has its own).
+    let captured = e2e::Captured::global();
+    let refused_before = refusals(captured, TEAM_B);
     for token in [&w.a.token, &w.default.token] {
         assert_eq!(post_receipt(&base, TEAM_B, token, &message_id).await, 403);
     }
+    // Each is counted by the template's `{ $.fields.metric = "callback_refused" }` (alarm).
+    assert_eq!(refusals(captured, TEAM_B) - refused_before, 2);
     let after = store
         .message(&team(TEAM_B), &message_id)
         .await
@@ -354,6 +358,16 @@ async fn a_receipt_signed_with_one_teams_token_is_refused_on_another_teams_path(
         .expect("read")
         .expect("the message");
     assert_eq!(after.status, "permanent-failure");
+}
+
+/// The webhook's log lines counting a refused callback for `code`.
+fn refusals(captured: &e2e::Captured, code: &str) -> usize {
+    captured
+        .text()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["fields"]["metric"] == "callback_refused" && v["fields"]["team"] == code)
+        .count()
 }
 
 /// A campaign naming `templates` for the consent request (email, sms), uploaded by team A.

@@ -219,11 +219,18 @@ impl Webhook {
             Ok(expected) => expected,
             Err(e) => {
                 // Our own failure (the table or Secrets Manager): Notify retries a 5xx.
-                tracing::error!(error = %e, "the team's callback token could not be read");
+                tracing::error!(error = %e, metric = "callback_failed", "the team's callback token could not be read");
                 return reply(500, "try again");
             }
         };
         if !accepts(&expected, presented) {
+            // Notify never retries a 4xx: a token changed on one side only loses every
+            // callback until it is fixed, so each refusal is counted (alarm).
+            tracing::warn!(
+                team = team.as_str(),
+                metric = "callback_refused",
+                "callback refused: the bearer token is not this team's"
+            );
             return reply(403, "the bearer token is not valid");
         }
         if body.len() > MAX_BODY_BYTES {
@@ -241,7 +248,7 @@ impl Webhook {
             Ok(()) => reply(200, "ok"),
             Err(e) => {
                 // Notify retries 5xx: the callback is not lost.
-                tracing::error!(error = %e, "callback could not be recorded");
+                tracing::error!(error = %e, metric = "callback_failed", "callback could not be recorded");
                 reply(500, "try again")
             }
         }
