@@ -32,7 +32,7 @@ pub use words::{WORDS, channel_in_words, purpose_in_words, reason_in_words, stat
 use crate::campaign::Campaign;
 use crate::files::report::guard_formula;
 use crate::policy::{Channel, Purpose, stop_reason};
-use crate::schedule::runner::same_children;
+use crate::schedule::runner::{merged, same_children};
 use crate::store::{Decision, Facts, FollowUp, MessageRecord, Store, StoreError};
 use crate::uploads::TeamCode;
 
@@ -339,25 +339,6 @@ pub async fn build(
     report.summary.replies = replies::summary(&report.replies);
     report.finish();
     Ok(report)
-}
-
-/// The child's records merged as the daily run merges them: the first record's details, with
-/// the responses recorded against any of them (a response matched by NHS number lands on the
-/// record that has one).
-fn merged(records: &[Facts], group: &[usize]) -> Facts {
-    let mut facts = records[group[0]].clone();
-    for &i in &group[1..] {
-        for (programme, outcome) in &records[i].responses {
-            facts
-                .responses
-                .entry(programme.clone())
-                .or_insert_with(|| outcome.clone());
-        }
-        facts
-            .objections
-            .extend(records[i].objections.iter().cloned());
-    }
-    facts
 }
 
 /// One child (all their records) and what was sent or decided for them in the campaign.

@@ -437,7 +437,7 @@ impl<L: ScheduleLedger, Q: SendQueue> Scheduler<L, Q> {
 /// The child's records merged: the first record's details, with the responses and objections
 /// recorded against any of them (a response matched by NHS number lands on the record that has
 /// one; an objection may have been recorded against either).
-fn merged(records: &[Facts], group: &[usize]) -> Facts {
+pub(crate) fn merged(records: &[Facts], group: &[usize]) -> Facts {
     let mut facts = records[group[0]].clone();
     for &i in &group[1..] {
         for (programme, outcome) in &records[i].responses {
