@@ -517,6 +517,7 @@ struct Need {
 }
 
 const TABLE: &str = "${ContactsTable.Arn}";
+const BUCKET: &str = "${UploadsBucket.Arn}";
 const GSI1: &str = "${ContactsTable.Arn}/index/gsi1";
 const GSI2: &str = "${ContactsTable.Arn}/index/gsi2";
 const KEY: &str = "${DataKey.Arn}";
@@ -556,6 +557,14 @@ const NEEDS: &[Need] = needs![
     "IngestRole" "dynamodb:Query" TABLE, "store/erasure.rs erased_markers (the team's erasure log, before a child file is written)";
     "IngestRole" "dynamodb:DeleteItem" TABLE, "store/erasure.rs mark_erased (the erased detail's status item)";
     "IngestRole" "dynamodb:Scan" TABLE, "store/erasure.rs team_items_holding (messages and inbound texts of an erased detail)";
+    "IngestRole" "s3:ListBucket" BUCKET, "campaign_report/publisher.rs after_erasure (the team's reports)";
+    "IngestRole" "s3:ListBucketVersions" BUCKET, "campaign_report/publisher.rs after_erasure (earlier versions)";
+    "IngestRole" "s3:GetObject" CAMPAIGN_REPORT, "campaign_report/publisher.rs after_erasure (does it hold the detail)";
+    "IngestRole" "s3:PutObject" CAMPAIGN_REPORT, "campaign_report/publisher.rs after_erasure → publish";
+    "IngestRole" "s3:PutObject" REPLIES_REPORT, "campaign_report/publisher.rs after_erasure → publish (each day's replies)";
+    "IngestRole" "s3:DeleteObject" REPLIES_REPORT, "campaign_report/publisher.rs after_erasure (a file still holding the detail)";
+    "IngestRole" "s3:DeleteObjectVersion" CAMPAIGN_REPORT, "campaign_report/publisher.rs after_erasure (earlier versions)";
+    "IngestRole" "dynamodb:Query" GSI1, "campaign_report build (after an erasure): school_children, messages_of_child";
     "IngestRole" "s3:PutObjectTagging" UPLOAD, "ingest.rs tag_for_expiry (unversioned bucket)";
     "IngestRole" "s3:PutObjectVersionTagging" UPLOAD, "ingest.rs tag_for_expiry (by version id)";
     "IngestRole" "secretsmanager:GetSecretValue" "${ErasureKeySecret}", "functions/ingest main → aws.rs erasure_key";
@@ -843,6 +852,7 @@ fn every_metric_the_code_logs_is_counted_by_a_filter_that_an_alarm_watches() {
     for (file, group) in [
         ("shared/src/webhook.rs", "WebhookLogGroup"),
         ("shared/src/receipts/mod.rs", "RemindersLogGroup"),
+        ("functions/reminders/src/main.rs", "RemindersLogGroup"),
     ] {
         let text = std::fs::read_to_string(root.join(file)).expect(file);
         for part in text.split("metric = \"").skip(1) {
@@ -852,6 +862,7 @@ fn every_metric_the_code_logs_is_counted_by_a_filter_that_an_alarm_watches() {
     }
     assert!(logged.contains_key("unknown_status"), "{logged:?}");
     assert!(logged.contains_key("unknown_notification"), "{logged:?}");
+    assert!(logged.contains_key("report_failed"), "{logged:?}");
     let t = template();
     let resources = t["Resources"].as_mapping().expect("resources");
     for (name, groups) in &logged {

@@ -221,6 +221,39 @@ impl World {
         files
     }
 
+    /// Every version of every file under the team's `reports/` folder (the bucket is
+    /// versioned, as deployed): (key, version id, body).
+    async fn report_versions(&self) -> Vec<(String, String, String)> {
+        let s3 = &self.stack.clients.s3;
+        let listed = s3
+            .list_object_versions()
+            .bucket(self.stack.bucket())
+            .prefix(format!("{TEAM}/reports/"))
+            .send()
+            .await
+            .expect("list versions");
+        assert_ne!(listed.is_truncated(), Some(true), "one page is enough here");
+        let mut bodies = Vec::new();
+        for v in listed.versions() {
+            let (key, version) = (v.key().expect("key"), v.version_id().expect("version"));
+            let object = s3
+                .get_object()
+                .bucket(self.stack.bucket())
+                .key(key)
+                .version_id(version)
+                .send()
+                .await
+                .expect("version");
+            let body = object.body.collect().await.expect("body").into_bytes();
+            bodies.push((
+                key.to_owned(),
+                version.to_owned(),
+                String::from_utf8(body.to_vec()).expect("text"),
+            ));
+        }
+        bodies
+    }
+
     async fn sar(&self, nhs: &str) -> serde_json::Value {
         sais_shared::sar::export(
             &self.stack.store(),
@@ -520,8 +553,33 @@ async fn a_parents_reply_is_in_that_days_file_against_their_children_and_their_s
         assert!(!logs.contains(secret), "a log line holds {secret:?}");
     }
 
+    // Files made before that the table no longer backs: a day whose texts have expired, and a
+    // campaign no longer held. Another family's old file is left alone.
+    let old_day = format!("{TEAM}/reports/replies/2025-01-06.csv");
+    let old_campaign = format!("{TEAM}/reports/campaigns/flu-2024.csv");
+    let other_family = format!("{TEAM}/reports/replies/2025-01-07.csv");
+    for (key, body) in [
+        (
+            &old_day,
+            "RECEIVED_AT,FROM,MESSAGE\n2025-01-06T09:00:00Z,'+447700900109,Ring me\n",
+        ),
+        (&old_campaign, "CHILD_ID,RECIPIENT\nx,'+447700900109\n"),
+        (
+            &other_family,
+            "RECEIVED_AT,FROM,MESSAGE\n2025-01-07T09:00:00Z,'+447700900134,Thanks\n",
+        ),
+    ] {
+        w.stack
+            .upload(key, body.as_bytes().to_vec())
+            .await
+            .expect("old file");
+    }
+    // The next day's run writes the reports again: the bucket keeps the first as earlier versions.
+    w.report().await;
+
     // Erasing the number (a serious-harm objection) erases the text's words with it and unlinks
     // it from the children: it leaves their SAR, and the day's file says the number was erased.
+    // The erasure itself makes the reports again: no daily run is needed for it to leave them.
     let erased = w
         .upload(
             "objections",
@@ -533,8 +591,8 @@ async fn a_parents_reply_is_in_that_days_file_against_their_children_and_their_s
     assert_eq!(erased["status"], "imported", "{erased}");
     let document = w.sar("9990000093").await;
     assert_eq!(document["children"][0]["replies"], serde_json::json!([]));
-    w.report().await;
-    let rows = csv_rows(&w.report_files().await[&key]);
+    let files = w.report_files().await;
+    let rows = csv_rows(&files[&key]);
     let sams = rows
         .iter()
         .find(|r| r["FROM"] == "erased")
@@ -549,12 +607,23 @@ async fn a_parents_reply_is_in_that_days_file_against_their_children_and_their_s
         "{}",
         sams["CHILDREN"]
     );
+    assert!(!files.values().any(|f| f.contains("7700900109")));
+    assert!(!files.contains_key(&old_day) && !files.contains_key(&old_campaign));
     assert!(
-        !w.report_files()
-            .await
-            .values()
-            .any(|f| f.contains("7700900109"))
+        files[&other_family].contains("Thanks"),
+        "another family's file stays"
     );
+    assert!(
+        files.contains_key(&format!("{TEAM}/reports/campaigns/{CAMPAIGN}.html")),
+        "the campaign's page is made again, not deleted"
+    );
+    // Nor in any earlier version the bucket keeps of a report.
+    for (key, version, body) in w.report_versions().await {
+        assert!(
+            !body.contains("7700900109") && !body.contains("Quokkaberry"),
+            "{key} version {version} still holds the erased number or its text"
+        );
+    }
 }
 
 fn sel(css: &str) -> Selector {
@@ -708,4 +777,74 @@ async fn the_campaign_page_reads_in_order_with_scoped_headers_and_lists_exactly_
             .is_none()
     );
     assert!(html.select(&sel("[src], [href]")).next().is_none());
+}
+
+#[tokio::test]
+async fn an_erasure_whose_reports_cannot_be_rewritten_is_retried_until_they_are() {
+    let stack = LocalStack::isolated().await.expect("local stack");
+    let csv = format!(
+        "{HEADER}\nSam,Sibling,2013-02-01,9990000093,8,1 Road,,Leeds,LS1 1AA,123456,,Sue Sibling,,07700900109,text\n"
+    );
+    e2e::upload_and_ingest(&stack, &format!("{TEAM}/cohort/cohort.csv"), csv).await;
+    let old_day = format!("{TEAM}/reports/replies/2025-01-06.csv");
+    stack
+        .upload(
+            &old_day,
+            b"RECEIVED_AT,FROM,MESSAGE\n2025-01-06T09:00:00Z,'+447700900109,Ring me\n".to_vec(),
+        )
+        .await
+        .expect("old file");
+    let key = format!("{TEAM}/objections/harm.csv");
+    let object = stack
+        .upload(
+            &key,
+            b"CHILD_NHS_NUMBER,PARENT_PHONE,SCOPE,REASON,RECORDED_BY,SERIOUS_HARM\n\
+              9990000093,07700 900109,text,Safeguarding,Safeguarding lead,Y\n"
+                .to_vec(),
+        )
+        .await
+        .expect("objections file");
+
+    // S3 unreachable for the reports (the erasure's table steps succeed).
+    let unreachable = aws_sdk_s3::Client::from_conf(
+        stack
+            .clients
+            .s3
+            .config()
+            .to_builder()
+            .endpoint_url("http://127.0.0.1:9")
+            .build(),
+    );
+    let failing = stack
+        .ingest()
+        .with_report_rewrites(unreachable, stack.bucket());
+    let error = failing
+        .ingest_object(&object)
+        .await
+        .expect_err("the upload fails, to be retried");
+    assert!(error.to_string().contains("report"), "{error}");
+    assert_eq!(
+        e2e::report_of(&stack, &key).await,
+        serde_json::Value::Null,
+        "not reported done while a report still holds the number"
+    );
+    assert!(e2e::read_object(&stack, &old_day).await.is_some());
+    let sar = sais_shared::sar::export(
+        &stack.store(),
+        &team(),
+        &sais_shared::sar::Subject::NhsNumber(
+            sais_shared::domain::NhsNumber::parse("9990000093").expect("NHS number"),
+        ),
+    )
+    .await
+    .expect("sar");
+    assert!(
+        !sar.to_string().contains("7700900109"),
+        "the records were erased first, so nothing is sent to it meanwhile"
+    );
+
+    // SQS delivers the notification again: the erasure runs again and finishes.
+    stack.ingest().ingest_object(&object).await.expect("retry");
+    assert_eq!(e2e::report_of(&stack, &key).await["status"], "imported");
+    assert_eq!(e2e::read_object(&stack, &old_day).await, None);
 }

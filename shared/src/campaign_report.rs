@@ -16,6 +16,7 @@
 mod follow_up;
 mod page;
 mod progress;
+mod publisher;
 mod replies;
 mod words;
 
@@ -26,6 +27,7 @@ use serde::Serialize;
 
 pub use follow_up::{Attempt, FollowUpEntry};
 pub use progress::{ConsentProgress, DayActivity, ProgressCounts, SchoolYearProgress};
+pub use publisher::{ReportError, ReportPublisher, ReportsErased};
 pub use replies::{RepliesSummary, Reply, ReplyChild};
 pub use words::{WORDS, channel_in_words, purpose_in_words, reason_in_words, status_label};
 

@@ -24,11 +24,14 @@ async fn run() -> Result<(), Error> {
     let table = required_env("TABLE_NAME")?;
     // A campaign's templates are checked against its team's Notify service when uploaded.
     let services = Arc::new(team_services(&config, &clients, &table).await?);
+    let s3 = clients.s3.clone();
     let ingest = Ingest::new(clients, &table)
         .with_erasure_key(erasure_key(&config).await?)
         .with_default_upload_days(parsed_env("UPLOAD_RETENTION_DAYS")?)
         .with_team_secret_prefix(required_env("TEAM_SECRET_PREFIX")?)
-        .with_template_check(services);
+        .with_template_check(services)
+        // An erasure makes the team's reports again without the detail.
+        .with_report_rewrites(s3, required_env("UPLOADS_BUCKET")?);
     let ingest = &ingest;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         ingest

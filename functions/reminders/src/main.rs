@@ -6,7 +6,7 @@
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sais_shared::aws::{AwsClients, team_services};
-use sais_shared::campaign_report;
+use sais_shared::campaign_report::ReportPublisher;
 use sais_shared::config::required_env;
 use sais_shared::receipts::Receipts;
 use sais_shared::schedule::RemindersTask;
@@ -33,11 +33,11 @@ async fn run() -> Result<(), Error> {
     let receipts = Receipts::new(store.clone(), clients.sqs.clone(), send_queue_url.clone());
     let scheduler = Scheduler::new(store, clients.sqs.clone(), send_queue_url);
     let bucket = required_env("UPLOADS_BUCKET")?;
-    let reporter = Reporter {
-        store: Store::new(clients.dynamodb.clone(), &table),
-        s3: clients.s3.clone(),
+    let reporter = Reporter(ReportPublisher::new(
+        Store::new(clients.dynamodb.clone(), &table),
+        clients.s3.clone(),
         bucket,
-    };
+    ));
     let (receipts, scheduler, notify, reporter) = (&receipts, &scheduler, &notify, &reporter);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         match RemindersTask::from_event(&event.payload)? {
@@ -70,34 +70,23 @@ async fn run() -> Result<(), Error> {
 }
 
 /// Refreshes a campaign's report after its daily run. A report that cannot be made is logged
-/// (and alarmed on through the error count) but does not fail the run: the jobs are queued.
-struct Reporter {
-    store: Store,
-    s3: aws_sdk_s3::Client,
-    bucket: String,
-}
+/// with the `report_failed` metric (alarmed on: `reports-failed`) but does not fail the run:
+/// the jobs are queued, and the next day's run makes the report again.
+struct Reporter(ReportPublisher);
 
 impl Reporter {
     async fn publish(&self, team: &str, campaign_id: &str) {
         let Some(team) = TeamCode::parse(team) else {
             return;
         };
-        let result = async {
-            let campaign = self
-                .store
-                .campaign(&team, campaign_id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("campaign not found")?;
-            let report = campaign_report::build(&self.store, &team, &campaign)
-                .await
-                .map_err(|e| e.to_string())?;
-            report.publish(&self.s3, &self.bucket).await
-        }
-        .await;
-        match result {
+        match self.0.publish(&team, campaign_id).await {
             Ok(keys) => tracing::info!(campaign_id, files = keys.len(), "campaign report written"),
-            Err(error) => tracing::error!(campaign_id, %error, "campaign report failed"),
+            Err(error) => tracing::error!(
+                campaign_id,
+                %error,
+                metric = "report_failed",
+                "campaign report failed"
+            ),
         }
     }
 }

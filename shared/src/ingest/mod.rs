@@ -84,6 +84,9 @@ pub enum IngestError {
     /// Notify could not say whether a campaign's template is right (retried, not rejected).
     #[error(transparent)]
     TemplateCheck(#[from] crate::notify::template_check::TemplateCheckError),
+    /// The team's reports could not be made again after an erasure (retried).
+    #[error(transparent)]
+    Reports(#[from] crate::campaign_report::ReportError),
 }
 
 /// What happened to one object.
@@ -118,6 +121,9 @@ pub struct Ingest<L = Store, O = S3Objects> {
     /// The deployment's team-secret path (`TEAM_SECRET_PREFIX`): a `team.json` may name only
     /// secrets under its own team's folder of it (none: not checked).
     team_secret_prefix: Option<String>,
+    /// The team's reports, made again when a serious-harm objection erases a detail they show
+    /// (none: not rewritten, as in unit tests without a bucket).
+    reports: Option<crate::campaign_report::ReportPublisher>,
 }
 
 /// What the team's retention says of an upload about to be read.
@@ -228,7 +234,22 @@ impl Ingest {
     /// Reads every "now" and "today" from `clock` (dates in files, retention, TTLs): a local
     /// run that rehearses days moves it.
     pub fn with_clock(mut self, clock: crate::domain::Clock) -> Self {
+        self.reports = self.reports.map(|r| r.with_clock(clock.clone()));
         self.ledger = self.ledger.with_clock(clock);
+        self
+    }
+
+    /// Makes the team's reports in `bucket` again after a serious-harm objection erases a
+    /// detail, so no report file keeps it.
+    pub fn with_report_rewrites(
+        mut self,
+        s3: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+    ) -> Self {
+        let store = self.ledger.clone();
+        self.reports = Some(crate::campaign_report::ReportPublisher::new(
+            store, s3, bucket,
+        ));
         self
     }
 
@@ -253,6 +274,7 @@ impl<L: IngestLedger, O: UploadObjects> Ingest<L, O> {
             default_upload_days: crate::files::team_file::DEFAULT_UPLOADS_DAYS,
             templates: None,
             team_secret_prefix: None,
+            reports: None,
         }
     }
 
@@ -743,6 +765,7 @@ impl<L: IngestLedger, O: UploadObjects> Ingest<L, O> {
         let matched = match_children(store, team, rows.iter().map(|r| &r.child)).await?;
         let recorded_at = self.clock().rfc3339();
         let (mut recorded, mut erased) = (0u64, 0u64);
+        let mut erased_details: Vec<String> = Vec::new();
         for (row, ids) in rows.iter().zip(matched) {
             if ids.is_empty() {
                 report.warnings.push(crate::files::report::Issue::new(
@@ -807,6 +830,7 @@ impl<L: IngestLedger, O: UploadObjects> Ingest<L, O> {
                 .await
                 .map_err(ledger)?;
                 erased += 1;
+                erased_details.push(key.clone());
                 report.warnings.push(crate::files::report::Issue::new(
                     row.row,
                     None::<&'static str>,
@@ -819,6 +843,15 @@ impl<L: IngestLedger, O: UploadObjects> Ingest<L, O> {
                         erasure.objections
                     ),
                 ));
+            }
+        }
+        // The reports staff download are made again without the erased details; until that
+        // is done the upload is not finished (it is retried whole, each step again).
+        if let Some(reports) = &self.reports {
+            erased_details.sort();
+            erased_details.dedup();
+            for detail in &erased_details {
+                reports.after_erasure(team, detail).await?;
             }
         }
         report.warnings.sort_by_key(|w| w.row);

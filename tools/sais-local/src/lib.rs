@@ -559,11 +559,13 @@ impl LocalStack {
             .with_clock(self.clock.clone())
     }
 
-    /// The ingest function's core over this stack (with the local erasure key).
+    /// The ingest function's core over this stack (with the local erasure key), making the
+    /// team's reports again after an erasure, as deployed.
     pub fn ingest(&self) -> sais_shared::ingest::Ingest {
         sais_shared::ingest::Ingest::new(self.clients.clone(), self.table())
             .with_erasure_key(Self::erasure_key())
             .with_clock(self.clock.clone())
+            .with_report_rewrites(self.clients.s3.clone(), self.bucket())
     }
 
     /// The erasure key of local stacks: fixed, and only ever used on 127.0.0.1 (in AWS the key

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use sais_shared::aws::AwsClients;
+use sais_shared::campaign_report::ReportPublisher;
 use sais_shared::domain::{ContactDetail, EmailAddress, NhsNumber, PhoneNumber};
 use sais_shared::sar::{Subject, export};
 use sais_shared::store::{ErasureKey, ErasureReason, Store};
@@ -67,6 +68,10 @@ pub struct EraseArgs {
     /// key is used when AWS_ENDPOINT_URL points at 127.0.0.1.
     #[arg(long, env = "ERASURE_KEY_SECRET_ARN")]
     erasure_key_secret: Option<String>,
+    /// The uploads bucket, whose reports are made again without the detail (default:
+    /// UPLOADS_BUCKET).
+    #[arg(long, env = "UPLOADS_BUCKET")]
+    bucket: String,
 }
 
 /// Runs `sais sar`: exit 0 with the JSON on stdout (no children when nobody matches), 64 for
@@ -94,7 +99,7 @@ pub fn sar(args: SarArgs) -> ExitCode {
         }
     };
     crate::block_on("sais sar", async {
-        let store = store(&args.table, args.erasure_key_secret.as_deref()).await?;
+        let (store, _) = store(&args.table, args.erasure_key_secret.as_deref()).await?;
         let document = export(&store, &team, &subject)
             .await
             .context("reading the child's records")?;
@@ -132,12 +137,20 @@ pub fn erase(args: EraseArgs) -> ExitCode {
         ErasureReason::Correction
     };
     crate::block_on("sais erase", async {
-        let store = store(&args.table, args.erasure_key_secret.as_deref()).await?;
+        let (store, s3) = store(&args.table, args.erasure_key_secret.as_deref()).await?;
         let erasure =
             sais_shared::erasure::erase_detail(&store, &team, &detail, args.by.trim(), reason, &[])
                 .await
                 .context("erasing the detail")?;
-        println!("{}", serde_json::to_string_pretty(&erasure)?);
+        // The reports staff download are made again without it; run the command again if this
+        // fails (each step is safe to repeat).
+        let reports = ReportPublisher::new(store, s3, &args.bucket)
+            .after_erasure(&team, &detail)
+            .await
+            .context("making the team's reports again without the detail")?;
+        let mut answer = serde_json::to_value(&erasure)?;
+        answer["reports"] = serde_json::to_value(&reports)?;
+        println!("{}", serde_json::to_string_pretty(&answer)?);
         Ok(())
     })
 }
@@ -148,7 +161,7 @@ fn usage(command: &str, message: &str) -> ExitCode {
 }
 
 /// The store with the erasure key: from the named secret, or the local stack's on 127.0.0.1.
-async fn store(table: &str, secret: Option<&str>) -> Result<Store> {
+async fn store(table: &str, secret: Option<&str>) -> Result<(Store, aws_sdk_s3::Client)> {
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let clients = AwsClients::from_config(&config);
     let key = match secret {
@@ -170,5 +183,8 @@ async fn store(table: &str, secret: Option<&str>) -> Result<Store> {
             sais_local::LocalStack::erasure_key()
         }
     };
-    Ok(Store::new(clients.dynamodb.clone(), table).with_erasure_key(key))
+    Ok((
+        Store::new(clients.dynamodb.clone(), table).with_erasure_key(key),
+        clients.s3.clone(),
+    ))
 }

@@ -30,6 +30,7 @@ fn sais(stack: &LocalStack, args: &[&str]) -> Output {
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("TABLE_NAME", stack.table())
+        .env("UPLOADS_BUCKET", stack.bucket())
         .env_remove("ERASURE_KEY_SECRET_ARN")
         .output()
         .expect("sais runs")
@@ -73,6 +74,16 @@ async fn staff_export_a_childs_records_and_erase_a_wrong_number_from_the_command
     assert_eq!(child["details"]["parents"][0]["phone"], "+447700900123");
     assert!(!by_nhs.to_string().contains("Jones"), "only Ava's records");
 
+    // A replies file from before, that no campaign report would write again.
+    let old_replies = format!("{TEAM}/reports/replies/2025-01-06.csv");
+    stack
+        .upload(
+            &old_replies,
+            b"RECEIVED_AT,FROM,MESSAGE\n2025-01-06T09:00:00Z,'+447700900123,Call me\n".to_vec(),
+        )
+        .await
+        .expect("old replies file");
+
     let erased = json(&sais(
         &stack,
         &[
@@ -88,6 +99,20 @@ async fn staff_export_a_childs_records_and_erase_a_wrong_number_from_the_command
         ],
     ));
     assert_eq!(erased["children"], 1);
+    assert_eq!(erased["reports"]["files_deleted"], 1, "{erased}");
+    let left = stack
+        .clients
+        .s3
+        .list_object_versions()
+        .bucket(stack.bucket())
+        .prefix(&old_replies)
+        .send()
+        .await
+        .expect("versions");
+    assert!(
+        left.versions().is_empty(),
+        "no version of the file holding the number is left"
+    );
     assert_eq!(erased["detail_kind"], "phone");
     assert!(
         !erased.to_string().contains("7700"),
