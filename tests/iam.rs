@@ -562,6 +562,7 @@ const NEEDS: &[Need] = needs![
     "IngestRole" "s3:GetObject" CAMPAIGN_REPORT, "campaign_report/publisher.rs after_erasure (does it hold the detail)";
     "IngestRole" "s3:PutObject" CAMPAIGN_REPORT, "campaign_report/publisher.rs after_erasure → publish";
     "IngestRole" "s3:PutObject" REPLIES_REPORT, "campaign_report/publisher.rs after_erasure → publish (each day's replies)";
+    "IngestRole" "s3:PutObjectTagging" REPLIES_REPORT, "campaign_report.rs publish (x-amz-tagging: the report's retention)";
     "IngestRole" "s3:DeleteObject" REPLIES_REPORT, "campaign_report/publisher.rs after_erasure (a file still holding the detail)";
     "IngestRole" "s3:DeleteObjectVersion" CAMPAIGN_REPORT, "campaign_report/publisher.rs after_erasure (earlier versions)";
     "IngestRole" "dynamodb:Query" GSI1, "campaign_report build (after an erasure): school_children, messages_of_child";
@@ -622,6 +623,7 @@ const NEEDS: &[Need] = needs![
     "RemindersRole" "sqs:SendMessage" "${ScheduleDlq.Arn}", "EventInvokeConfig OnFailure destination (written with the function's role)";
     "RemindersRole" "s3:PutObject" CAMPAIGN_REPORT, "campaign_report.rs publish";
     "RemindersRole" "s3:PutObject" REPLIES_REPORT, "campaign_report.rs publish (each day's replies)";
+    "RemindersRole" "s3:PutObjectTagging" CAMPAIGN_REPORT, "campaign_report.rs publish (x-amz-tagging: the report's retention)";
     "RemindersRole" "kms:Decrypt" KEY, "the secret";
     "RemindersRole" "kms:GenerateDataKey" KEY, "encrypted send queue and reports";
     "RemindersRole" "logs:CreateLogStream" "${RemindersLogGroup.Arn}", "Lambda logging";

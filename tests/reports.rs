@@ -190,14 +190,15 @@ impl World {
 
     /// The report, made and published as the reminders function does each day.
     async fn report(&self) -> CampaignReport {
-        let report = campaign_report::build(&self.stack.store(), &team(), &campaign())
-            .await
-            .expect("report");
-        report
-            .publish(&self.stack.clients.s3, &self.stack.bucket())
-            .await
-            .expect("published");
-        report
+        campaign_report::ReportPublisher::new(
+            self.stack.store(),
+            self.stack.clients.s3.clone(),
+            self.stack.bucket(),
+        )
+        .make(&team(), &campaign())
+        .await
+        .expect("report made and published")
+        .0
     }
 
     /// Every file under the team's `reports/` folder, by key.
@@ -847,4 +848,103 @@ async fn an_erasure_whose_reports_cannot_be_rewritten_is_retried_until_they_are(
     stack.ingest().ingest_object(&object).await.expect("retry");
     assert_eq!(e2e::report_of(&stack, &key).await["status"], "imported");
     assert_eq!(e2e::read_object(&stack, &old_day).await, None);
+}
+
+/// The `sais:kind` tag of every current file under the team's `reports/campaigns/` and
+/// `reports/replies/`, by key.
+async fn report_tags(stack: &LocalStack) -> BTreeMap<String, String> {
+    let s3 = &stack.clients.s3;
+    let mut tags = BTreeMap::new();
+    for folder in ["campaigns", "replies"] {
+        let listed = s3
+            .list_objects_v2()
+            .bucket(stack.bucket())
+            .prefix(format!("{TEAM}/reports/{folder}/"))
+            .send()
+            .await
+            .expect("list");
+        for object in listed.contents() {
+            let key = object.key().expect("key");
+            let tagging = s3
+                .get_object_tagging()
+                .bucket(stack.bucket())
+                .key(key)
+                .send()
+                .await
+                .expect("tags");
+            let kind = tagging
+                .tag_set()
+                .iter()
+                .find(|t| t.key() == "sais:kind")
+                .map(|t| t.value().to_owned())
+                .unwrap_or_default();
+            tags.insert(key.to_owned(), kind);
+        }
+    }
+    tags
+}
+
+#[tokio::test]
+async fn every_report_is_tagged_to_be_deleted_when_the_teams_records_would_be() {
+    let w = world(&[FAMILIES[2]]).await;
+    w.text_in("07700900134", "Thanks, see you then").await;
+    w.report().await;
+    let tags = report_tags(&w.stack).await;
+    assert_eq!(
+        tags.len(),
+        5,
+        "four campaign files and the day's replies: {tags:?}"
+    );
+    assert!(
+        tags.values().all(|t| t == "report-365d"),
+        "records kept 400 days by default: deleted by the year's rule, {tags:?}"
+    );
+
+    let key = format!("{TEAM}/team.json");
+    e2e::upload_and_ingest(
+        &w.stack,
+        &key,
+        r#"{"name": "Leeds SAIS", "retention": {"records_days": 100}}"#.to_owned(),
+    )
+    .await;
+    assert_eq!(e2e::report_of(&w.stack, &key).await["status"], "imported");
+    w.report().await;
+    let tags = report_tags(&w.stack).await;
+    assert!(
+        tags.values().all(|t| t == "report-90d"),
+        "records kept 100 days: never kept longer, {tags:?}"
+    );
+}
+
+#[test]
+fn the_template_deletes_reports_at_every_period_they_are_tagged_with() {
+    let template = std::fs::read_to_string(format!(
+        "{}/../infra/template.yaml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("template");
+    for days in campaign_report::REPORT_EXPIRY_PERIODS {
+        let rule = format!("Value: report-{days}d\n            ExpirationInDays: {days}\n");
+        assert!(
+            template.contains(&rule),
+            "no 'delete reports after {days} days' rule"
+        );
+    }
+    // records_days is 30 to 3650 (team.json).
+    for days in [30, 31, 59, 60, 100, 364, 365, 400, 3650] {
+        let value = campaign_report::report_expiry_tag_value(days);
+        let period: u32 = value
+            .trim_start_matches("report-")
+            .trim_end_matches('d')
+            .parse()
+            .expect("days");
+        assert!(
+            period <= days,
+            "{days} days → {value}: kept longer than the records"
+        );
+        assert!(
+            campaign_report::REPORT_EXPIRY_PERIODS.contains(&period),
+            "{value} has no rule"
+        );
+    }
 }

@@ -562,7 +562,7 @@ async fn the_campaign_report_lists_every_child_once_with_what_happened_and_the_t
     );
 
     let keys = report
-        .publish(&w.stack.clients.s3, &w.stack.bucket())
+        .publish(&w.stack.clients.s3, &w.stack.bucket(), 400)
         .await
         .expect("published");
     assert_eq!(

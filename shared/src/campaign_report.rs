@@ -27,7 +27,9 @@ use serde::Serialize;
 
 pub use follow_up::{Attempt, FollowUpEntry};
 pub use progress::{ConsentProgress, DayActivity, ProgressCounts, SchoolYearProgress};
-pub use publisher::{ReportError, ReportPublisher, ReportsErased};
+pub use publisher::{
+    REPORT_EXPIRY_PERIODS, ReportError, ReportPublisher, ReportsErased, report_expiry_tag_value,
+};
 pub use replies::{RepliesSummary, Reply, ReplyChild};
 pub use words::{WORDS, channel_in_words, purpose_in_words, reason_in_words, status_label};
 
@@ -672,12 +674,17 @@ impl CampaignReport {
     }
 
     /// Writes the campaign's files to `<team>/reports/campaigns/` and each day's replies to
-    /// `<team>/reports/replies/<date>.csv` in `bucket`; returns their keys.
+    /// `<team>/reports/replies/<date>.csv` in `bucket`, each tagged for the lifecycle rule
+    /// deleting it after at most `records_days` (the team's records are kept that long);
+    /// returns their keys.
     pub async fn publish(
         &self,
         s3: &aws_sdk_s3::Client,
         bucket: &str,
+        records_days: u32,
     ) -> Result<Vec<String>, String> {
+        // The x-amz-tagging header is a URL query: `sais:kind` with its colon encoded.
+        let tagging = format!("sais%3Akind={}", report_expiry_tag_value(records_days));
         let team = &self.summary.team;
         let prefix = format!("{team}/reports/campaigns/{}", self.summary.campaign_id);
         let csv = "text/csv; charset=utf-8";
@@ -704,6 +711,7 @@ impl CampaignReport {
                 .bucket(bucket)
                 .key(&key)
                 .content_type(content_type)
+                .tagging(&tagging)
                 .body(body.into())
                 .send()
                 .await

@@ -13,7 +13,8 @@ use aws_sdk_s3::error::DisplayErrorContext;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
-use super::{build, page::esc};
+use super::{CampaignReport, build, page::esc};
+use crate::campaign::Campaign;
 use crate::domain::Clock;
 use crate::store::{Store, StoreError};
 use crate::uploads::TeamCode;
@@ -21,6 +22,22 @@ use crate::uploads::TeamCode;
 /// A campaign's files, by the end of their name (the longest first: `.follow-up.csv` before
 /// `.csv`).
 const CAMPAIGN_FILES: [&str; 4] = [".follow-up.csv", ".summary.json", ".html", ".csv"];
+
+/// The periods the template has a lifecycle rule deleting reports after
+/// (`sais:kind=report-<N>d`); a team keeps records at least 30 days.
+pub const REPORT_EXPIRY_PERIODS: &[u32] = &[30, 60, 90, 180, 365];
+
+/// The tag value for the reports of a team keeping records `days`: the longest period with a
+/// rule that is not longer.
+pub fn report_expiry_tag_value(days: u32) -> String {
+    let period = REPORT_EXPIRY_PERIODS
+        .iter()
+        .rev()
+        .find(|&&p| p <= days)
+        .copied()
+        .unwrap_or(REPORT_EXPIRY_PERIODS[0]);
+    format!("report-{period}d")
+}
 
 /// S3 calls in flight at once while reading or deleting a team's reports.
 const S3_CONCURRENCY: usize = 8;
@@ -96,14 +113,32 @@ impl ReportPublisher {
         let Some(campaign) = self.store.campaign(team, campaign_id).await? else {
             return Ok(Vec::new());
         };
-        let report = build(&self.store, team, &campaign).await?;
-        report
-            .publish(&self.s3, &self.bucket)
+        Ok(self.make(team, &campaign).await?.1)
+    }
+
+    /// Makes `campaign`'s report from the table and writes its files, each tagged to be deleted
+    /// once the team's records would be (`retention.records_days`, else 400 days, at most a
+    /// year: a report rewritten every day of its campaign goes that long after the last).
+    pub async fn make(
+        &self,
+        team: &TeamCode,
+        campaign: &Campaign,
+    ) -> Result<(CampaignReport, Vec<String>), ReportError> {
+        let records_days = self
+            .store
+            .team_settings(team)
+            .await?
+            .and_then(|s| s.retention.records_days)
+            .unwrap_or(crate::ingest::DEFAULT_RECORDS_DAYS as u32);
+        let report = build(&self.store, team, campaign).await?;
+        let keys = report
+            .publish(&self.s3, &self.bucket, records_days)
             .await
             .map_err(|message| ReportError::S3 {
                 operation: "PutObject",
                 message,
-            })
+            })?;
+        Ok((report, keys))
     }
 
     /// After `detail` (`email:…` or `phone:+44…`) was erased from the team's records: makes

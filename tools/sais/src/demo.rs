@@ -439,12 +439,13 @@ async fn demo(args: &Args) -> Result<()> {
     // In the report's order (by last name), each child once.
     let mut children: Vec<serde_json::Value> = Vec::new();
     let mut child_index: HashMap<String, usize> = HashMap::new();
+    let publisher = campaign_report::ReportPublisher::new(
+        store.clone(),
+        stack.clients.s3.clone(),
+        stack.bucket(),
+    );
     for campaign in &campaigns {
-        let report = campaign_report::build(&store, &team, campaign).await?;
-        let keys = report
-            .publish(&stack.clients.s3, &stack.bucket())
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let (report, keys) = publisher.make(&team, campaign).await?;
         pages.extend(keys.into_iter().filter(|k| k.ends_with(".html")));
         if !quiet {
             println!();

@@ -50,14 +50,11 @@ async fn report(args: &Args, team: &TeamCode) -> Result<()> {
     else {
         bail!("no campaign {} for team {team}", args.campaign);
     };
-    let made = campaign_report::build(&store, team, &campaign)
-        .await
-        .context("reading the campaign's records")?;
-    let keys = made
-        .publish(&clients.s3, &args.bucket)
-        .await
-        .map_err(anyhow::Error::msg)
-        .context("writing the report")?;
+    let (made, keys) =
+        campaign_report::ReportPublisher::new(store, clients.s3.clone(), &args.bucket)
+            .make(team, &campaign)
+            .await
+            .context("making the report")?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&made.summary)?);
         return Ok(());
