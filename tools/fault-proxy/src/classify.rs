@@ -132,6 +132,7 @@ fn s3_operation(parts: &Parts) -> String {
     } else if key.is_empty() {
         match *method {
             Method::GET if query.split('&').any(|p| p == "list-type=2") => Some("ListObjectsV2"),
+            Method::GET if has("versions") => Some("ListObjectVersions"),
             Method::GET if query.is_empty() || has("prefix") || has("marker") => {
                 Some("ListObjects")
             }
@@ -236,6 +237,12 @@ mod tests {
             ("PUT", "/b/k?tagging", "PutObjectTagging"),
             ("GET", "/b/k?tagging", "GetObjectTagging"),
             ("GET", "/b?list-type=2&prefix=x", "ListObjectsV2"),
+            ("GET", "/b?versions&prefix=x", "ListObjectVersions"),
+            (
+                "GET",
+                "/b?versions=&prefix=x&key-marker=k",
+                "ListObjectVersions",
+            ),
             ("DELETE", "/b/k", "DeleteObject"),
             ("POST", "/b?delete", "DeleteObjects"),
             ("POST", "/b?delete=", "DeleteObjects"),

@@ -299,6 +299,16 @@ fn classes() -> Vec<FaultClass> {
             Injection::Aws(s3(ServerError, "PutObject", 6)),
         ),
         c(
+            "s3-list-reports-500",
+            "S3 500s listing the reports an erasure makes again",
+            Injection::Aws(s3(ServerError, "ListObjectsV2", 6)),
+        ),
+        c(
+            "s3-list-versions-500",
+            "S3 500s listing the reports' earlier versions an erasure deletes",
+            Injection::Aws(s3(ServerError, "ListObjectVersions", 6)),
+        ),
+        c(
             "notify-429-burst",
             "Notify answers 429 RateLimitError to a burst of 20 sends",
             notify(vec![notify_sim::Fault::new(FaultMode::Error429).count(20)]),
