@@ -141,15 +141,16 @@ impl ReportPublisher {
         Ok((report, keys))
     }
 
-    /// After `detail` (`email:…` or `phone:+44…`) was erased from the team's records: makes
-    /// every campaign report the team has again, deletes any report file that still holds the
-    /// detail, then every earlier version of the team's report files. Safe to run again.
+    /// After `details` (each `email:…` or `phone:+44…`) were erased from the team's records:
+    /// makes every campaign report the team has again (once, however many details), deletes
+    /// any report file that still holds one of them, then every earlier version of the team's
+    /// report files. Safe to run again.
     pub async fn after_erasure(
         &self,
         team: &TeamCode,
-        detail: &str,
+        details: &[String],
     ) -> Result<ReportsErased, ReportError> {
-        let forms = written_forms(detail);
+        let forms: Vec<String> = details.iter().flat_map(|d| written_forms(d)).collect();
         let mut outcome = ReportsErased::default();
         let mut keys = self.keys(&format!("{team}/reports/campaigns/")).await?;
         keys.extend(self.keys(&format!("{team}/reports/replies/")).await?);

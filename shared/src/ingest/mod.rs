@@ -847,12 +847,12 @@ impl<L: IngestLedger, O: UploadObjects> Ingest<L, O> {
         }
         // The reports staff download are made again without the erased details; until that
         // is done the upload is not finished (it is retried whole, each step again).
-        if let Some(reports) = &self.reports {
+        if let Some(reports) = &self.reports
+            && !erased_details.is_empty()
+        {
             erased_details.sort();
             erased_details.dedup();
-            for detail in &erased_details {
-                reports.after_erasure(team, detail).await?;
-            }
+            reports.after_erasure(team, &erased_details).await?;
         }
         report.warnings.sort_by_key(|w| w.row);
         tracing::info!(rows = rows.len(), recorded, erased, "objections recorded");

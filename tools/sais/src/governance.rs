@@ -145,7 +145,7 @@ pub fn erase(args: EraseArgs) -> ExitCode {
         // The reports staff download are made again without it; run the command again if this
         // fails (each step is safe to repeat).
         let reports = ReportPublisher::new(store, s3, &args.bucket)
-            .after_erasure(&team, &detail)
+            .after_erasure(&team, std::slice::from_ref(&detail))
             .await
             .context("making the team's reports again without the detail")?;
         let mut answer = serde_json::to_value(&erasure)?;
