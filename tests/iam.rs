@@ -526,8 +526,10 @@ const UPLOAD_REPORT: &str = "${UploadsBucket.Arn}/RYG-sais/reports/Year 8.csv.re
 const UPLOAD_ERRORS: &str = "${UploadsBucket.Arn}/RYG-sais/reports/Year 8.csv.errors.csv";
 const CAMPAIGN_REPORT: &str = "${UploadsBucket.Arn}/RYG-sais/reports/campaigns/hpv-2026.html";
 const REPLIES_REPORT: &str = "${UploadsBucket.Arn}/RYG-sais/reports/replies/2026-11-20.csv";
-/// A team's own secret, as its `team.json` names it (under `TEAM_SECRET_PREFIX`).
+/// A team's own API-key secret, as its `team.json` names it (under `TEAM_SECRET_PREFIX`).
 const TEAM_SECRET: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Prefix}/teams/RYG-sais/notify-api-key-AbCdEf";
+/// A team's own callback-token secret.
+const TEAM_TOKEN_SECRET: &str = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${Prefix}/teams/RYG-sais/notify-callback-token-AbCdEf";
 
 macro_rules! needs {
     ($($role:literal $action:literal $resource:expr, $call:literal;)*) => {
@@ -571,6 +573,7 @@ const NEEDS: &[Need] = needs![
     "IngestRole" "secretsmanager:GetSecretValue" "${ErasureKeySecret}", "functions/ingest main → aws.rs erasure_key";
     "IngestRole" "secretsmanager:GetSecretValue" "${NotifyApiKeySecret}", "functions/ingest main → aws.rs notify_defaults (campaign templates checked)";
     "IngestRole" "secretsmanager:GetSecretValue" TEAM_SECRET, "teams.rs TeamDirectory::secret (a team's own key, campaign templates)";
+    "IngestRole" "secretsmanager:GetSecretValue" TEAM_TOKEN_SECRET, "ingest check_team_secrets (the team's token secret exists and is not empty)";
     "IngestRole" "kms:Decrypt" KEY, "reading SSE-KMS objects and encrypted SQS messages";
     "IngestRole" "kms:GenerateDataKey" KEY, "writing SSE-KMS reports";
     "IngestRole" "logs:CreateLogStream" "${IngestLogGroup.Arn}", "Lambda logging";
@@ -595,7 +598,7 @@ const NEEDS: &[Need] = needs![
     "DispatcherRole" "xray:PutTraceSegments" "*", "Tracing: Active";
     // Webhook: callback → receipts.rs apply / webhook.rs inbound.
     "WebhookRole" "secretsmanager:GetSecretValue" "${NotifyCallbackTokenSecret}", "functions/webhook main → aws.rs secret_string";
-    "WebhookRole" "secretsmanager:GetSecretValue" TEAM_SECRET, "teams.rs TeamDirectory::callback_tokens (a team's own token)";
+    "WebhookRole" "secretsmanager:GetSecretValue" TEAM_TOKEN_SECRET, "teams.rs TeamDirectory::callback_tokens (a team's own token)";
     "WebhookRole" "dynamodb:GetItem" TABLE, "receipts.rs apply → store/messages.rs message";
     "WebhookRole" "dynamodb:UpdateItem" TABLE, "store/messages.rs apply_status";
     "WebhookRole" "dynamodb:PutItem" TABLE, "store/contacts.rs set_detail_status, record_inbound; store/due.rs schedule_job, add_follow_up";
@@ -806,6 +809,41 @@ fn each_role_grants_nothing_beyond_its_calls_and_the_listed_exceptions() {
         "granted but called by no code (add the call to NEEDS, or the reason to GRANTED_BUT_NOT_CALLED):\n  - {}",
         extra.join("\n  - ")
     );
+}
+
+#[test]
+fn the_public_webhook_cannot_read_an_api_key_and_the_senders_cannot_read_a_callback_token() {
+    // team.json may name only <prefix>/teams/<team>/notify-api-key… and …/notify-callback-token…
+    // (files/team_file.rs), so each role is given the one kind it uses.
+    let (statements, _) = statements(&template());
+    let team_api_key = TEAM_SECRET;
+    let team_token = TEAM_TOKEN_SECRET;
+    let read = "secretsmanager:GetSecretValue";
+    assert!(!grants(&statements, "WebhookRole", read, team_api_key));
+    assert!(!grants(
+        &statements,
+        "WebhookRole",
+        read,
+        "${NotifyApiKeySecret}"
+    ));
+    for role in ["DispatcherRole", "RemindersRole"] {
+        assert!(grants(&statements, role, read, team_api_key), "{role}");
+        assert!(!grants(&statements, role, read, team_token), "{role}");
+        assert!(
+            !grants(&statements, role, read, "${NotifyCallbackTokenSecret}"),
+            "{role}"
+        );
+    }
+    // A secret in a team's folder that is neither kind is read by no function.
+    let other = team_api_key.replace("notify-api-key", "database-password");
+    for role in [
+        "IngestRole",
+        "DispatcherRole",
+        "WebhookRole",
+        "RemindersRole",
+    ] {
+        assert!(!grants(&statements, role, read, &other), "{role}");
+    }
 }
 
 #[test]

@@ -569,31 +569,46 @@ async fn a_campaign_checked_while_notify_is_unreachable_is_retried_not_rejected(
 }
 
 #[tokio::test]
-async fn a_team_json_naming_another_teams_secret_is_rejected() {
+async fn a_team_json_naming_another_teams_secret_or_one_of_the_wrong_kind_is_rejected() {
     let w = two_teams(3000, 3000, &[]).await;
     let key = format!("{TEAM_A}/team.json");
     let prefix = w.stack.names.team_secret_prefix();
-    let settings = serde_json::json!({
-        "name": "Team A",
-        "notify_api_key_secret": format!("{prefix}{TEAM_B}/notify-api-key"),
-    });
-    w.stack
-        .put_and_ingest(
-            &w.stack.ingest().with_team_secret_prefix(&prefix),
-            &key,
-            settings.to_string().into_bytes(),
-        )
-        .await
-        .expect("ingest");
-    let report = e2e::report_of(&w.stack, &key).await;
-    assert_eq!(report["status"], "rejected");
-    assert_eq!(
-        codes(&report, "errors"),
-        [(
-            "notify_api_key_secret".to_owned(),
-            "secret_outside_team".to_owned()
-        )]
-    );
+    for (field, secret, code) in [
+        (
+            "notify_api_key_secret",
+            format!("{prefix}{TEAM_B}/notify-api-key"),
+            "secret_outside_team",
+        ),
+        // Its own folder, but the API key named as a token (which the public webhook may read),
+        // and a token named as neither kind (which the webhook may not read).
+        (
+            "notify_api_key_secret",
+            format!("{prefix}{TEAM_A}/notify-callback-token"),
+            "secret_wrong_kind",
+        ),
+        (
+            "callback_token_secret",
+            format!("{prefix}{TEAM_A}/webhook-token"),
+            "secret_wrong_kind",
+        ),
+    ] {
+        let settings = serde_json::json!({"name": "Team A", field: secret});
+        w.stack
+            .put_and_ingest(
+                &w.stack.ingest().with_team_secret_prefix(&prefix),
+                &key,
+                settings.to_string().into_bytes(),
+            )
+            .await
+            .expect("ingest");
+        let report = e2e::report_of(&w.stack, &key).await;
+        assert_eq!(report["status"], "rejected", "{secret}");
+        assert_eq!(
+            codes(&report, "errors"),
+            [(field.to_owned(), code.to_owned())],
+            "{secret}"
+        );
+    }
     let kept = w
         .stack
         .store()
@@ -684,7 +699,7 @@ async fn a_team_json_naming_a_secret_that_does_not_exist_or_holds_no_key_is_reje
             )
             .expect("services"),
     );
-    let not_a_key = format!("{prefix}{TEAM_A}/not-a-key");
+    let not_a_key = format!("{prefix}{TEAM_A}/notify-api-key-placeholder");
     w.stack
         .put_secret(&not_a_key, "REPLACE_ME_WITH_THE_NOTIFY_API_KEY")
         .await
@@ -692,7 +707,7 @@ async fn a_team_json_naming_a_secret_that_does_not_exist_or_holds_no_key_is_reje
     let key = format!("{TEAM_A}/team.json");
     for (secret, why) in [
         (
-            format!("{prefix}{TEAM_A}/typo-notify-api-key"),
+            format!("{prefix}{TEAM_A}/notify-api-key-typo"),
             "there is no secret",
         ),
         (not_a_key, "does not hold a Notify API key"),

@@ -277,8 +277,11 @@ pub async fn build(
     // Every record of the child: a message may have gone to either id.
     let records_ref = &records;
     let times_ref = &times;
-    let gathered: Vec<Child<'_>> = stream::iter(groups.iter())
+    // Owned groups: a future borrowing the stream's item is not provably `Send` for every
+    // lifetime, which ingest (an erasure makes the reports again) needs.
+    let gathered: Vec<Child<'_>> = stream::iter(groups.iter().cloned())
         .map(|group| async move {
+            let group = &group;
             let records = records_ref;
             let mut messages = Vec::new();
             let mut decisions = Vec::new();

@@ -53,8 +53,11 @@ pub enum TeamError {
         /// Secrets Manager has no secret of that name.
         not_found: bool,
     },
-    /// The team's settings name a secret outside the team's own folder.
-    #[error("the team's {field} names a secret outside {folder}")]
+    /// The team's settings name a secret outside the team's own folder, or not named as its
+    /// kind.
+    #[error(
+        "the team's {field} names a secret the service does not read (outside {folder}, or not named as its kind)"
+    )]
     OutsideFolder {
         /// The setting.
         field: &'static str,
@@ -131,7 +134,7 @@ impl TeamDirectory {
             .map_err(TeamError::Settings)?;
         // Checked at upload too; settings stored before the rule, or by hand, are refused here.
         if let (Some(settings), Some(prefix)) = (&value, &self.secret_prefix)
-            && let Some((field, _)) = settings.secrets_outside(prefix, team.as_str()).first()
+            && let Some((field, _, _)) = settings.secrets_outside(prefix, team.as_str()).first()
         {
             return Err(TeamError::OutsideFolder {
                 field,

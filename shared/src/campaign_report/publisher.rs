@@ -168,10 +168,12 @@ impl ReportPublisher {
 
         // What was not made again (or anything the new reports still hold, which they should
         // not): deleted.
+        // Owned items: a future borrowing the stream's items is not `Send` for every lifetime,
+        // which an ingest spawned on the runtime needs.
         let forms = &forms;
-        let holding: Vec<&String> = stream::iter(&keys)
+        let holding: Vec<String> = stream::iter(keys.iter().cloned())
             .map(|key| async move {
-                let body = self.body(key).await?;
+                let body = self.body(&key).await?;
                 Ok::<_, ReportError>(body.filter(|b| holds(b, forms)).map(|_| key))
             })
             .buffered(S3_CONCURRENCY)
@@ -182,7 +184,7 @@ impl ReportPublisher {
             self.s3
                 .delete_object()
                 .bucket(&self.bucket)
-                .key(key)
+                .key(&key)
                 .send()
                 .await
                 .map_err(|e| ReportError::s3("DeleteObject", e))?;
@@ -190,13 +192,13 @@ impl ReportPublisher {
         }
 
         let earlier = self.earlier_versions(&format!("{team}/reports/")).await?;
-        stream::iter(&earlier)
+        stream::iter(earlier.iter().cloned())
             .map(|(key, version)| async move {
                 self.s3
                     .delete_object()
                     .bucket(&self.bucket)
-                    .key(key)
-                    .version_id(version)
+                    .key(&key)
+                    .version_id(&version)
                     .send()
                     .await
                     .map_err(|e| ReportError::s3("DeleteObject (version)", e))

@@ -47,6 +47,9 @@ pub mod codes {
     pub const DETAIL_ERASED: &str = "detail_erased";
     /// A setting names a secret outside its team's folder of the team secrets.
     pub const SECRET_OUTSIDE_TEAM: &str = "secret_outside_team";
+    /// A setting names a secret in the team's folder whose name is not of its kind
+    /// (`notify-api-key…`, `notify-callback-token…`): no function that needs it may read it.
+    pub const SECRET_WRONG_KIND: &str = "secret_wrong_kind";
     /// A setting names a secret that does not exist or does not hold what it should.
     pub const SECRET_UNUSABLE: &str = "secret_unusable";
 }

@@ -62,33 +62,65 @@ const FIELDS: &[&str] = &[
 pub const MAX_RATE_LIMIT_PER_MIN: u64 = 60_000;
 
 impl TeamSettings {
-    /// The secrets this team's settings name that lie outside its own folder of the
-    /// deployment's team secrets (`<secret_prefix><team>/`), as (field, message): the service
-    /// reads only secrets under that path, and a team may not name another team's.
-    pub fn secrets_outside(&self, secret_prefix: &str, team: &str) -> Vec<(&'static str, String)> {
+    /// The secrets this team's settings name that the service will not read, as (field, code,
+    /// message): one outside the team's own folder of the deployment's team secrets
+    /// (`<secret_prefix><team>/`: a team may not name another team's), or one whose name there
+    /// does not begin with its kind ([`API_KEY_SECRET_NAME`], [`CALLBACK_TOKEN_SECRET_NAME`]:
+    /// each function may read only the kind it uses, so the public webhook cannot read an API
+    /// key).
+    pub fn secrets_outside(
+        &self,
+        secret_prefix: &str,
+        team: &str,
+    ) -> Vec<(&'static str, &'static str, String)> {
         let folder = format!("{secret_prefix}{team}/");
         [
-            ("notify_api_key_secret", &self.notify_api_key_secret),
-            ("callback_token_secret", &self.callback_token_secret),
+            (
+                "notify_api_key_secret",
+                &self.notify_api_key_secret,
+                API_KEY_SECRET_NAME,
+            ),
+            (
+                "callback_token_secret",
+                &self.callback_token_secret,
+                CALLBACK_TOKEN_SECRET_NAME,
+            ),
         ]
         .into_iter()
-        .filter_map(|(field, name)| {
+        .filter_map(|(field, name, kind)| {
             let name = name.as_deref()?;
             // A secret may be named by its ARN too: compare the name part.
             let bare = name.split_once(":secret:").map_or(name, |(_, rest)| rest);
-            (!bare.starts_with(&folder) || bare.len() == folder.len()).then(|| {
-                (
+            match bare.strip_prefix(&folder) {
+                Some(rest) if rest.starts_with(kind) => None,
+                Some(_) => Some((
                     field,
+                    codes::SECRET_WRONG_KIND,
+                    format!(
+                        "{field} should name a secret whose name begins {folder}{kind} (each \
+                         function may read only the kind of secret it uses); create it so"
+                    ),
+                )),
+                None => Some((
+                    field,
+                    codes::SECRET_OUTSIDE_TEAM,
                     format!(
                         "{field} should name a secret under {folder} (the service reads only \
                          its teams' secrets, each team's under its own folder); create it there"
                     ),
-                )
-            })
+                )),
+            }
         })
         .collect()
     }
 }
+
+/// How the name of a team's Notify API-key secret begins, after the team's folder (the IAM
+/// policies of the functions that send let them read only these).
+pub const API_KEY_SECRET_NAME: &str = "notify-api-key";
+/// How the name of a team's callback-token secret begins, after the team's folder (the
+/// webhook's IAM policy lets it read only these).
+pub const CALLBACK_TOKEN_SECRET_NAME: &str = "notify-callback-token";
 
 /// Checks a `team.json` and, when it is valid, returns the settings with its report.
 pub fn validate_team_settings(file_name: &str, bytes: &[u8]) -> (Report, Option<TeamSettings>) {
@@ -312,14 +344,35 @@ mod tests {
         let outside = s.secrets_outside("sais/teams/", "RYG");
         assert_eq!(outside.len(), 1, "another team's folder is refused");
         assert_eq!(outside[0].0, "callback_token_secret");
-        assert!(outside[0].1.contains("sais/teams/RYG/"));
+        assert_eq!(outside[0].1, codes::SECRET_OUTSIDE_TEAM);
+        assert!(outside[0].2.contains("sais/teams/RYG/"));
         let arn = TeamSettings {
             notify_api_key_secret: Some(
-                "arn:aws:secretsmanager:eu-west-2:1:secret:sais/teams/RYG/key".into(),
+                "arn:aws:secretsmanager:eu-west-2:1:secret:sais/teams/RYG/notify-api-key-AbCdEf"
+                    .into(),
             ),
             callback_token_secret: None,
-            ..s
+            ..s.clone()
         };
         assert!(arn.secrets_outside("sais/teams/", "RYG").is_empty());
+        // In the team's folder, but named as the other kind, or as no kind.
+        let crossed = TeamSettings {
+            notify_api_key_secret: Some("sais/teams/RYG/notify-callback-token".into()),
+            callback_token_secret: Some("sais/teams/RYG/token".into()),
+            ..s
+        };
+        let refused = crossed.secrets_outside("sais/teams/", "RYG");
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(refused.iter().all(|r| r.1 == codes::SECRET_WRONG_KIND));
+        assert!(
+            refused[0]
+                .2
+                .contains("begins sais/teams/RYG/notify-api-key")
+        );
+        assert!(
+            refused[1]
+                .2
+                .contains("begins sais/teams/RYG/notify-callback-token")
+        );
     }
 }

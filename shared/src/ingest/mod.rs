@@ -928,11 +928,11 @@ impl<L: IngestLedger, O: UploadObjects> Ingest<L, O> {
                 report.rows_valid = 0;
                 report
                     .errors
-                    .extend(outside.into_iter().map(|(field, message)| {
+                    .extend(outside.into_iter().map(|(field, code, message)| {
                         crate::files::report::Issue {
                             row: None,
                             column: Some(field.into()),
-                            code: crate::files::report::codes::SECRET_OUTSIDE_TEAM,
+                            code,
                             message: message.into(),
                         }
                     }));
