@@ -627,6 +627,7 @@ const NEEDS: &[Need] = needs![
     "RemindersRole" "s3:PutObject" CAMPAIGN_REPORT, "campaign_report.rs publish";
     "RemindersRole" "s3:PutObject" REPLIES_REPORT, "campaign_report.rs publish (each day's replies)";
     "RemindersRole" "s3:PutObjectTagging" CAMPAIGN_REPORT, "campaign_report.rs publish (x-amz-tagging: the report's retention)";
+    "RemindersRole" "s3:PutObjectTagging" REPLIES_REPORT, "campaign_report.rs publish_replies (a team with no campaign running)";
     "RemindersRole" "kms:Decrypt" KEY, "the secret";
     "RemindersRole" "kms:GenerateDataKey" KEY, "encrypted send queue and reports";
     "RemindersRole" "logs:CreateLogStream" "${RemindersLogGroup.Arn}", "Lambda logging";
@@ -892,7 +893,11 @@ fn every_metric_the_code_logs_is_counted_by_a_filter_that_an_alarm_watches() {
     for (file, group) in [
         ("shared/src/webhook.rs", "WebhookLogGroup"),
         ("shared/src/receipts/mod.rs", "RemindersLogGroup"),
-        ("functions/reminders/src/main.rs", "RemindersLogGroup"),
+        // The daily run's reports (campaign_report/publisher.rs after_daily_run).
+        (
+            "shared/src/campaign_report/publisher.rs",
+            "RemindersLogGroup",
+        ),
     ] {
         let text = std::fs::read_to_string(root.join(file)).expect(file);
         for part in text.split("metric = \"").skip(1) {

@@ -948,3 +948,67 @@ fn the_template_deletes_reports_at_every_period_they_are_tagged_with() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_team_with_no_campaign_running_today_still_has_its_parents_replies_written() {
+    let w = world(&[
+        "Ben,Reached,2013-01-03,9990000034,9,3 Open Street,,Leeds,LS1 1AA,123456,,Bob Reached,bob@example.com,07700900134,email",
+    ])
+    .await;
+    w.text_in("07700900134", "We've moved to Bristol, Ben has left")
+        .await;
+    let publisher = campaign_report::ReportPublisher::new(
+        w.stack.store(),
+        w.stack.clients.s3.clone(),
+        w.stack.bucket(),
+    );
+
+    // No campaign of the team ran today (between campaigns): its replies are written anyway.
+    let reports = publisher.after_daily_run(&[]).await;
+    assert_eq!(
+        (
+            reports.campaigns,
+            reports.replies_only_teams,
+            reports.failed
+        ),
+        (0, 1, 0),
+        "{reports:?}"
+    );
+    let today = time::OffsetDateTime::now_utc().date().to_string();
+    let files = w.report_files().await;
+    let key = format!("{TEAM}/reports/replies/{today}.csv");
+    let rows = csv_rows(
+        files
+            .get(&key)
+            .unwrap_or_else(|| panic!("{key} in {:?}", files.keys())),
+    );
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["MESSAGE"], "We've moved to Bristol, Ben has left");
+    assert!(
+        rows[0]["CHILDREN"].starts_with("Ben Reached"),
+        "{}",
+        rows[0]["CHILDREN"]
+    );
+    assert!(
+        !files.keys().any(|k| k.contains("/reports/campaigns/")),
+        "no campaign report for a campaign that did not run"
+    );
+    assert_eq!(report_tags(&w.stack).await[&key], "report-365d");
+
+    // The day the campaign runs: its report, with the same replies, and nothing twice.
+    let reports = publisher
+        .after_daily_run(&[(TEAM.to_owned(), CAMPAIGN.to_owned())])
+        .await;
+    assert_eq!(
+        (
+            reports.campaigns,
+            reports.replies_only_teams,
+            reports.failed
+        ),
+        (1, 0, 0),
+        "{reports:?}"
+    );
+    let files = w.report_files().await;
+    assert!(files.contains_key(&format!("{TEAM}/reports/campaigns/{CAMPAIGN}.html")));
+    assert_eq!(csv_rows(&files[&key]), rows);
+}

@@ -28,7 +28,8 @@ use serde::Serialize;
 pub use follow_up::{Attempt, FollowUpEntry};
 pub use progress::{ConsentProgress, DayActivity, ProgressCounts, SchoolYearProgress};
 pub use publisher::{
-    REPORT_EXPIRY_PERIODS, ReportError, ReportPublisher, ReportsErased, report_expiry_tag_value,
+    DailyReports, REPORT_EXPIRY_PERIODS, ReportError, ReportPublisher, ReportsErased,
+    report_expiry_tag_value,
 };
 pub use replies::{RepliesSummary, Reply, ReplyChild};
 pub use words::{WORDS, channel_in_words, purpose_in_words, reason_in_words, status_label};
@@ -323,20 +324,11 @@ pub async fn build(
         .try_collect()
         .await?;
 
-    // The texts parents sent, against every child of the team whose parent has the number.
-    let texts = store.received_texts(team).await?;
-    let numbers: HashSet<String> = texts
-        .iter()
-        .filter_map(|t| t.from.clone())
-        .filter(|n| n.starts_with('+'))
-        .collect();
-    let by_phone = store.children_with_phones(team, &numbers).await?;
     let in_campaign: HashSet<&str> = record_ids.iter().map(String::as_str).collect();
-
     let mut report = CampaignReport {
         rows: Vec::new(),
         follow_up: Vec::new(),
-        replies: replies::matched(texts, &by_phone, &in_campaign),
+        replies: team_replies(store, team, &in_campaign).await?,
         summary: empty_summary(team, campaign, store.clock().rfc3339(), groups.len()),
     };
     for child in &gathered {
@@ -347,6 +339,79 @@ pub async fn build(
     report.finish();
     Ok(report)
 }
+
+/// The texts parents sent the team, each against every child of the team whose parent has the
+/// number, marked when one of them is in `in_campaign`.
+async fn team_replies(
+    store: &Store,
+    team: &TeamCode,
+    in_campaign: &HashSet<&str>,
+) -> Result<Vec<Reply>, StoreError> {
+    let texts = store.received_texts(team).await?;
+    let numbers: HashSet<String> = texts
+        .iter()
+        .filter_map(|t| t.from.clone())
+        .filter(|n| n.starts_with('+'))
+        .collect();
+    let by_phone = store.children_with_phones(team, &numbers).await?;
+    Ok(replies::matched(texts, &by_phone, in_campaign))
+}
+
+/// Each day's texts from parents as a CSV (`<team>/reports/replies/<date>.csv`), by date; only
+/// dates that have texts.
+fn replies_csvs(replies: &[Reply]) -> BTreeMap<String, Vec<u8>> {
+    let mut by_date: BTreeMap<String, Vec<&Reply>> = BTreeMap::new();
+    for reply in replies {
+        by_date
+            .entry(reply.date().to_owned())
+            .or_default()
+            .push(reply);
+    }
+    by_date
+        .into_iter()
+        .map(|(date, replies)| {
+            let csv = csv_of(
+                replies::CSV_HEADER,
+                replies.into_iter().map(Reply::csv_cells),
+            );
+            (date, csv)
+        })
+        .collect()
+}
+
+/// The key of a team's replies file for `date`.
+fn replies_key(team: &str, date: &str) -> String {
+    format!("{team}/reports/replies/{date}.csv")
+}
+
+/// Writes report files to `bucket`, each tagged for the lifecycle rule deleting it after at
+/// most `records_days` (the team's records are kept that long); returns their keys.
+async fn put_reports(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    records_days: u32,
+    files: Vec<(String, Vec<u8>, &str)>,
+) -> Result<Vec<String>, String> {
+    // The x-amz-tagging header is a URL query: `sais:kind` with its colon encoded.
+    let tagging = format!("sais%3Akind={}", report_expiry_tag_value(records_days));
+    let mut keys = Vec::new();
+    for (key, body, content_type) in files {
+        s3.put_object()
+            .bucket(bucket)
+            .key(&key)
+            .content_type(content_type)
+            .tagging(&tagging)
+            .body(body.into())
+            .send()
+            .await
+            .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// The CSV content type of every report CSV.
+const CSV: &str = "text/csv; charset=utf-8";
 
 /// One child (all their records) and what was sent or decided for them in the campaign.
 struct Child<'a> {
@@ -645,23 +710,7 @@ impl CampaignReport {
     /// Each day's texts from parents as a CSV (`<team>/reports/replies/<date>.csv`), by date;
     /// only dates that have texts.
     pub fn replies_csvs(&self) -> BTreeMap<String, Vec<u8>> {
-        let mut by_date: BTreeMap<String, Vec<&Reply>> = BTreeMap::new();
-        for reply in &self.replies {
-            by_date
-                .entry(reply.date().to_owned())
-                .or_default()
-                .push(reply);
-        }
-        by_date
-            .into_iter()
-            .map(|(date, replies)| {
-                let csv = csv_of(
-                    replies::CSV_HEADER,
-                    replies.into_iter().map(Reply::csv_cells),
-                );
-                (date, csv)
-            })
-            .collect()
+        replies_csvs(&self.replies)
     }
 
     /// The summary as JSON.
@@ -686,14 +735,11 @@ impl CampaignReport {
         bucket: &str,
         records_days: u32,
     ) -> Result<Vec<String>, String> {
-        // The x-amz-tagging header is a URL query: `sais:kind` with its colon encoded.
-        let tagging = format!("sais%3Akind={}", report_expiry_tag_value(records_days));
         let team = &self.summary.team;
         let prefix = format!("{team}/reports/campaigns/{}", self.summary.campaign_id);
-        let csv = "text/csv; charset=utf-8";
         let mut files = vec![
-            (format!("{prefix}.csv"), self.csv(), csv),
-            (format!("{prefix}.follow-up.csv"), self.follow_up_csv(), csv),
+            (format!("{prefix}.csv"), self.csv(), CSV),
+            (format!("{prefix}.follow-up.csv"), self.follow_up_csv(), CSV),
             (
                 format!("{prefix}.summary.json"),
                 self.summary_json(),
@@ -706,23 +752,32 @@ impl CampaignReport {
             ),
         ];
         for (date, body) in self.replies_csvs() {
-            files.push((format!("{team}/reports/replies/{date}.csv"), body, csv));
+            files.push((replies_key(team, &date), body, CSV));
         }
-        let mut keys = Vec::new();
-        for (key, body, content_type) in files {
-            s3.put_object()
-                .bucket(bucket)
-                .key(&key)
-                .content_type(content_type)
-                .tagging(&tagging)
-                .body(body.into())
-                .send()
-                .await
-                .map_err(|e| aws_sdk_s3::error::DisplayErrorContext(e).to_string())?;
-            keys.push(key);
-        }
-        Ok(keys)
+        put_reports(s3, bucket, records_days, files).await
     }
+}
+
+/// Writes the team's replies files alone (`<team>/reports/replies/<date>.csv`, every day it has
+/// texts on record): for a team with no campaign running, whose parents still text.
+pub async fn publish_replies(
+    store: &Store,
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    team: &TeamCode,
+    records_days: u32,
+) -> Result<Vec<String>, ReportError> {
+    let replies = team_replies(store, team, &HashSet::new()).await?;
+    let files = replies_csvs(&replies)
+        .into_iter()
+        .map(|(date, body)| (replies_key(team.as_str(), &date), body, CSV))
+        .collect();
+    put_reports(s3, bucket, records_days, files)
+        .await
+        .map_err(|message| ReportError::S3 {
+            operation: "PutObject",
+            message,
+        })
 }
 
 /// A code's words, or nothing for an empty code.

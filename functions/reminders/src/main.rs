@@ -33,20 +33,23 @@ async fn run() -> Result<(), Error> {
     let receipts = Receipts::new(store.clone(), clients.sqs.clone(), send_queue_url.clone());
     let scheduler = Scheduler::new(store, clients.sqs.clone(), send_queue_url);
     let bucket = required_env("UPLOADS_BUCKET")?;
-    let reporter = Reporter(ReportPublisher::new(
+    // After each run, the campaigns' reports and every other team's replies files.
+    let reporter = ReportPublisher::new(
         Store::new(clients.dynamodb.clone(), &table),
         clients.s3.clone(),
         bucket,
-    ));
+    );
     let (receipts, scheduler, notify, reporter) = (&receipts, &scheduler, &notify, &reporter);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         match RemindersTask::from_event(&event.payload)? {
             RemindersTask::Daily { date } => {
                 let runs = scheduler.run_all(date).await?;
-                for run in &runs {
-                    reporter.publish(&run.team, &run.campaign_id).await;
-                }
-                Ok::<Value, Error>(json!({ "campaigns": runs }))
+                let ran: Vec<(String, String)> = runs
+                    .iter()
+                    .map(|r| (r.team.clone(), r.campaign_id.clone()))
+                    .collect();
+                let reports = reporter.after_daily_run(&ran).await;
+                Ok::<Value, Error>(json!({ "campaigns": runs, "reports": reports }))
             }
             RemindersTask::Campaign {
                 team,
@@ -55,8 +58,8 @@ async fn run() -> Result<(), Error> {
             } => {
                 let team = TeamCode::parse(&team).ok_or("\"team\" is not a valid team code")?;
                 let run = scheduler.run_campaign(&team, &campaign_id, date).await?;
-                reporter.publish(&run.team, &run.campaign_id).await;
-                Ok(json!({ "campaigns": [run] }))
+                let written = reporter.report_campaign(&team, &run.campaign_id).await;
+                Ok(json!({ "campaigns": [run], "report_written": written }))
             }
             RemindersTask::DueWork => {
                 let now = receipts.clock().now();
@@ -67,26 +70,4 @@ async fn run() -> Result<(), Error> {
         }
     }))
     .await
-}
-
-/// Refreshes a campaign's report after its daily run. A report that cannot be made is logged
-/// with the `report_failed` metric (alarmed on: `reports-failed`) but does not fail the run:
-/// the jobs are queued, and the next day's run makes the report again.
-struct Reporter(ReportPublisher);
-
-impl Reporter {
-    async fn publish(&self, team: &str, campaign_id: &str) {
-        let Some(team) = TeamCode::parse(team) else {
-            return;
-        };
-        match self.0.publish(&team, campaign_id).await {
-            Ok(keys) => tracing::info!(campaign_id, files = keys.len(), "campaign report written"),
-            Err(error) => tracing::error!(
-                campaign_id,
-                %error,
-                metric = "report_failed",
-                "campaign report failed"
-            ),
-        }
-    }
 }

@@ -79,6 +79,17 @@ pub struct ReportsErased {
     pub earlier_versions_deleted: u64,
 }
 
+/// What the daily run's reports came to (counts).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DailyReports {
+    /// Campaign reports written (with the team's replies files).
+    pub campaigns: u64,
+    /// Teams with no campaign run that day whose replies files were written.
+    pub replies_only_teams: u64,
+    /// Reports or replies that could not be made (logged, alarmed on).
+    pub failed: u64,
+}
+
 /// Writes a team's campaign reports to the uploads bucket, from the table.
 #[derive(Debug, Clone)]
 pub struct ReportPublisher {
@@ -124,12 +135,7 @@ impl ReportPublisher {
         team: &TeamCode,
         campaign: &Campaign,
     ) -> Result<(CampaignReport, Vec<String>), ReportError> {
-        let records_days = self
-            .store
-            .team_settings(team)
-            .await?
-            .and_then(|s| s.retention.records_days)
-            .unwrap_or(crate::ingest::DEFAULT_RECORDS_DAYS as u32);
+        let records_days = self.records_days(team).await?;
         let report = build(&self.store, team, campaign).await?;
         let keys = report
             .publish(&self.s3, &self.bucket, records_days)
@@ -139,6 +145,82 @@ impl ReportPublisher {
                 message,
             })?;
         Ok((report, keys))
+    }
+
+    /// How long the team keeps its records (`retention.records_days`, else 400 days).
+    async fn records_days(&self, team: &TeamCode) -> Result<u32, ReportError> {
+        Ok(self
+            .store
+            .team_settings(team)
+            .await?
+            .and_then(|s| s.retention.records_days)
+            .unwrap_or(crate::ingest::DEFAULT_RECORDS_DAYS as u32))
+    }
+
+    /// Makes and writes one campaign's report, as after its run (by hand, or daily); whether
+    /// it was written. A failure is logged with the `report_failed` metric (alarmed on).
+    pub async fn report_campaign(&self, team: &TeamCode, campaign_id: &str) -> bool {
+        match self.publish(team, campaign_id).await {
+            Ok(keys) => {
+                tracing::info!(campaign_id, files = keys.len(), "campaign report written");
+                true
+            }
+            Err(error) => {
+                tracing::error!(
+                    campaign_id,
+                    %error,
+                    metric = "report_failed",
+                    "campaign report failed"
+                );
+                false
+            }
+        }
+    }
+
+    /// After the daily run: the report of each campaign it ran (`runs`: team, campaign id),
+    /// then the replies files of every other team with a campaign on record, whose parents
+    /// still text between campaigns. A report that cannot be made is logged with the
+    /// `report_failed` metric (alarmed on: `reports-failed`) and does not stop the others: the
+    /// day's jobs are already queued, and the next run makes it again.
+    pub async fn after_daily_run(&self, runs: &[(String, String)]) -> DailyReports {
+        let mut out = DailyReports::default();
+        let mut reported = BTreeSet::new();
+        for (team, campaign_id) in runs {
+            let Some(team) = TeamCode::parse(team) else {
+                continue;
+            };
+            if self.report_campaign(&team, campaign_id).await {
+                out.campaigns += 1;
+                reported.insert(team);
+            } else {
+                out.failed += 1;
+            }
+        }
+        let teams: BTreeSet<TeamCode> = match self.store.every_campaign().await {
+            Ok(campaigns) => campaigns.into_iter().map(|c| c.team).collect(),
+            Err(error) => {
+                tracing::error!(%error, metric = "report_failed", "teams' replies not written: the campaigns could not be listed");
+                out.failed += 1;
+                return out;
+            }
+        };
+        for team in teams.difference(&reported) {
+            let written = async {
+                let days = self.records_days(team).await?;
+                super::publish_replies(&self.store, &self.s3, &self.bucket, team, days).await
+            };
+            match written.await {
+                Ok(keys) => {
+                    tracing::info!(team = %team, files = keys.len(), "replies written");
+                    out.replies_only_teams += 1;
+                }
+                Err(error) => {
+                    tracing::error!(team = %team, %error, metric = "report_failed", "replies failed");
+                    out.failed += 1;
+                }
+            }
+        }
+        out
     }
 
     /// After `details` (each `email:…` or `phone:+44…`) were erased from the team's records:

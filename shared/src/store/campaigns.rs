@@ -80,8 +80,15 @@ impl Store {
 
     /// Every team's campaigns that still have something to send on or after `date`.
     pub async fn active_campaigns(&self, date: Date) -> Result<Vec<CampaignRef>, StoreError> {
+        let mut active = self.every_campaign().await?;
+        active.retain(|c| c.last_send_day >= date);
+        Ok(active)
+    }
+
+    /// Every campaign of every team on record, ended or not.
+    pub async fn every_campaign(&self) -> Result<Vec<CampaignRef>, StoreError> {
         let format = time::format_description::well_known::Iso8601::DATE;
-        let mut active = Vec::new();
+        let mut campaigns = Vec::new();
         for item in self.partition(keys::CAMPAIGNS_PK, None).await? {
             let (Some(team), Some(campaign_id), Some(last)) = (
                 str_attr(&item, "team").and_then(|t| TeamCode::parse(&t)),
@@ -90,15 +97,13 @@ impl Store {
             ) else {
                 continue;
             };
-            if last >= date {
-                active.push(CampaignRef {
-                    team,
-                    campaign_id,
-                    last_send_day: last,
-                });
-            }
+            campaigns.push(CampaignRef {
+                team,
+                campaign_id,
+                last_send_day: last,
+            });
         }
-        Ok(active)
+        Ok(campaigns)
     }
 
     /// The children in a campaign's schools and year groups, each with their responses,
