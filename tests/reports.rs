@@ -554,6 +554,46 @@ async fn a_parents_reply_is_in_that_days_file_against_their_children_and_their_s
         assert!(!logs.contains(secret), "a log line holds {secret:?}");
     }
 
+    // Another campaign of the team, at a school none of these families is at: its report does
+    // not show the number, so the erasure leaves it as it is.
+    let mut elsewhere = sais_local::example_campaign(
+        "flu-elsewhere",
+        "flu",
+        time::OffsetDateTime::now_utc().date() + time::Duration::days(21),
+    );
+    elsewhere.schools = vec!["999999".into()];
+    w.stack
+        .store()
+        .put_campaign(&team(), &elsewhere)
+        .await
+        .expect("campaign");
+    campaign_report::ReportPublisher::new(
+        w.stack.store(),
+        w.stack.clients.s3.clone(),
+        w.stack.bucket(),
+    )
+    .make(&team(), &elsewhere)
+    .await
+    .expect("the other campaign's report");
+    let elsewhere_page = format!("{TEAM}/reports/campaigns/flu-elsewhere.html");
+    // The current version's id: a new one for every write, even of the same bytes.
+    let version = |stack: &LocalStack, key: String| {
+        let s3 = stack.clients.s3.clone();
+        let bucket = stack.bucket();
+        async move {
+            s3.head_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .expect("head")
+                .version_id()
+                .map(str::to_owned)
+        }
+    };
+    let elsewhere_before = version(&w.stack, elsewhere_page.clone()).await;
+    assert!(elsewhere_before.is_some(), "the bucket is versioned");
+
     // Files made before that the table no longer backs: a day whose texts have expired, and a
     // campaign no longer held. Another family's old file is left alone.
     let old_day = format!("{TEAM}/reports/replies/2025-01-06.csv");
@@ -617,6 +657,11 @@ async fn a_parents_reply_is_in_that_days_file_against_their_children_and_their_s
     assert!(
         files.contains_key(&format!("{TEAM}/reports/campaigns/{CAMPAIGN}.html")),
         "the campaign's page is made again, not deleted"
+    );
+    assert_eq!(
+        version(&w.stack, elsewhere_page).await,
+        elsewhere_before,
+        "a campaign whose report never showed the number is not made again"
     );
     // Nor in any earlier version the bucket keeps of a report.
     for (key, version, body) in w.report_versions().await {

@@ -39,6 +39,9 @@ pub fn report_expiry_tag_value(days: u32) -> String {
     format!("report-{period}d")
 }
 
+/// Report files read at once while looking for an erased detail.
+const READ_AT_ONCE: usize = 2;
+
 /// S3 calls in flight at once while reading or deleting a team's reports.
 const S3_CONCURRENCY: usize = 8;
 
@@ -71,7 +74,7 @@ impl ReportError {
 /// What an erasure changed in the team's reports (counts only).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReportsErased {
-    /// Campaign reports made again from the erased records.
+    /// Campaign reports made again from the erased records (those whose files held it).
     pub campaigns_rewritten: u64,
     /// Report files deleted because they still held the detail.
     pub files_deleted: u64,
@@ -224,9 +227,12 @@ impl ReportPublisher {
     }
 
     /// After `details` (each `email:…` or `phone:+44…`) were erased from the team's records:
-    /// makes every campaign report the team has again (once, however many details), deletes
-    /// any report file that still holds one of them, then every earlier version of the team's
-    /// report files. Safe to run again.
+    /// makes again, from the erased records, each campaign report whose files hold one of them
+    /// (and with it the team's replies files; or those alone when only they hold one), deletes
+    /// any report file that still holds one (a campaign no longer held, a day whose texts have
+    /// expired), then every earlier version of the team's report files. Every file that shows
+    /// a text's words shows its number beside them, so finding the detail finds the words.
+    /// Safe to run again: what was made again holds nothing to find.
     pub async fn after_erasure(
         &self,
         team: &TeamCode,
@@ -234,12 +240,14 @@ impl ReportPublisher {
     ) -> Result<ReportsErased, ReportError> {
         let forms: Vec<String> = details.iter().flat_map(|d| written_forms(d)).collect();
         let mut outcome = ReportsErased::default();
-        let mut keys = self.keys(&format!("{team}/reports/campaigns/")).await?;
+        let campaigns_folder = format!("{team}/reports/campaigns/");
+        let mut keys = self.keys(&campaigns_folder).await?;
         keys.extend(self.keys(&format!("{team}/reports/replies/")).await?);
 
-        let campaigns: BTreeSet<&str> = keys
+        let holding = self.holding(keys, &forms).await?;
+        let campaigns: BTreeSet<&str> = holding
             .iter()
-            .filter_map(|k| k.strip_prefix(&format!("{team}/reports/campaigns/")))
+            .filter_map(|k| k.strip_prefix(&campaigns_folder))
             .filter_map(campaign_of)
             .collect();
         for id in campaigns {
@@ -247,22 +255,15 @@ impl ReportPublisher {
                 outcome.campaigns_rewritten += 1;
             }
         }
+        let replies_held = holding.iter().any(|k| !k.starts_with(&campaigns_folder));
+        if replies_held && outcome.campaigns_rewritten == 0 {
+            let days = self.records_days(team).await?;
+            super::publish_replies(&self.store, &self.s3, &self.bucket, team, days).await?;
+        }
 
-        // What was not made again (or anything the new reports still hold, which they should
+        // What was not made again (or anything the new files still hold, which they should
         // not): deleted.
-        // Owned items: a future borrowing the stream's items is not `Send` for every lifetime,
-        // which an ingest spawned on the runtime needs.
-        let forms = &forms;
-        let holding: Vec<String> = stream::iter(keys.iter().cloned())
-            .map(|key| async move {
-                let body = self.body(&key).await?;
-                Ok::<_, ReportError>(body.filter(|b| holds(b, forms)).map(|_| key))
-            })
-            .buffered(S3_CONCURRENCY)
-            .try_filter_map(|k| async move { Ok(k) })
-            .try_collect()
-            .await?;
-        for key in holding {
+        for key in self.holding(holding, &forms).await? {
             self.s3
                 .delete_object()
                 .bucket(&self.bucket)
@@ -297,6 +298,26 @@ impl ReportPublisher {
             "reports rewritten after an erasure"
         );
         Ok(outcome)
+    }
+
+    /// Those of `keys` whose file holds one of `forms`, read two at a time (a big campaign's
+    /// CSV is tens of megabytes).
+    async fn holding(
+        &self,
+        keys: Vec<String>,
+        forms: &[String],
+    ) -> Result<Vec<String>, ReportError> {
+        // Owned items: a future borrowing the stream's items is not `Send` for every lifetime,
+        // which an ingest spawned on the runtime needs.
+        stream::iter(keys)
+            .map(|key| async move {
+                let body = self.body(&key).await?;
+                Ok::<_, ReportError>(body.filter(|b| holds(b, forms)).map(|_| key))
+            })
+            .buffered(READ_AT_ONCE)
+            .try_filter_map(|k| async move { Ok(k) })
+            .try_collect()
+            .await
     }
 
     /// Every key under `prefix`.
@@ -398,7 +419,8 @@ fn campaign_of(name: &str) -> Option<&str> {
 
 /// How a detail can appear in a report, lower-cased: a phone number in international digits
 /// (`447700900123`, inside `+44…` and `'+44…`), national (`07700900123`) and national spaced
-/// (`07700 900123`); an email address as written and as the page escapes it.
+/// (`07700 900123`); an email address as written and as the page escapes it. Compared with
+/// the file ASCII lower-cased, as an address's domain is.
 fn written_forms(detail: &str) -> Vec<String> {
     let mut forms = Vec::new();
     match detail.split_once(':') {
@@ -413,7 +435,7 @@ fn written_forms(detail: &str) -> Vec<String> {
             forms.push(digits);
         }
         Some(("email", address)) => {
-            let address = address.to_lowercase();
+            let address = address.to_ascii_lowercase();
             forms.push(esc(&address));
             forms.push(address);
         }
@@ -425,9 +447,10 @@ fn written_forms(detail: &str) -> Vec<String> {
     forms
 }
 
-/// Whether `body` holds any of `forms` (lower-cased).
+/// Whether `body` holds any of `forms` (ASCII lower-cased).
 fn holds(body: &[u8], forms: &[String]) -> bool {
-    let text = String::from_utf8_lossy(body).to_lowercase();
+    let lower = body.to_ascii_lowercase();
+    let text = String::from_utf8_lossy(&lower);
     forms.iter().any(|f| text.contains(f.as_str()))
 }
 

@@ -100,6 +100,10 @@ async fn staff_export_a_childs_records_and_erase_a_wrong_number_from_the_command
     ));
     assert_eq!(erased["children"], 1);
     assert_eq!(erased["reports"]["files_deleted"], 1, "{erased}");
+    assert_eq!(
+        erased["reports"]["campaigns_rewritten"], 0,
+        "no campaign report held the number"
+    );
     let left = stack
         .clients
         .s3
