@@ -334,3 +334,50 @@ pub fn job(
         sais_shared::dispatch::JobKind::Campaign,
     )
 }
+
+/// Runs every job on the stack's send queue through `dispatcher` (the day's, then the
+/// fallbacks and retries the webhook queues) until Notify's callbacks and the queue are both
+/// quiet, as the event source mapping would.
+pub async fn settle(
+    stack: &sais_local::LocalStack,
+    notify: &sais_local::LocalNotify,
+    dispatcher: &sais_shared::dispatch::Dispatcher,
+) {
+    for _ in 0..20 {
+        assert!(
+            notify
+                .sim
+                .wait_callbacks_idle(Duration::from_secs(20))
+                .await,
+            "callbacks finish"
+        );
+        let out = stack
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(&stack.send_queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        let messages = out.messages.unwrap_or_default();
+        if messages.is_empty() {
+            return;
+        }
+        for m in messages {
+            let job: sais_shared::dispatch::SendJob =
+                serde_json::from_str(m.body().expect("body")).expect("job");
+            dispatcher.handle_job(&job).await.expect("queued job");
+            stack
+                .clients
+                .sqs
+                .delete_message()
+                .queue_url(&stack.send_queue_url)
+                .receipt_handle(m.receipt_handle().expect("handle"))
+                .send()
+                .await
+                .expect("delete");
+        }
+    }
+    panic!("the send queue never went quiet");
+}

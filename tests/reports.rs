@@ -9,7 +9,7 @@ use std::time::Duration;
 use sais_local::{LocalNotify, LocalStack, serve_webhook, start_notify_sim};
 use sais_shared::campaign::Campaign;
 use sais_shared::campaign_report::{self, CampaignReport, reason_in_words};
-use sais_shared::dispatch::{Dispatcher, SendJob};
+use sais_shared::dispatch::Dispatcher;
 use sais_shared::policy::Purpose;
 use sais_shared::receipts::Receipts;
 use sais_shared::schedule::runner::Scheduler;
@@ -115,43 +115,7 @@ impl World {
     /// Runs every job on the send queue (the day's, then the fallbacks the webhook queues)
     /// until Notify's callbacks and the queue are both quiet.
     async fn settle(&self) {
-        for _ in 0..20 {
-            assert!(
-                self.notify
-                    .sim
-                    .wait_callbacks_idle(Duration::from_secs(20))
-                    .await,
-                "callbacks finish"
-            );
-            let out = self
-                .stack
-                .clients
-                .sqs
-                .receive_message()
-                .queue_url(&self.stack.send_queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive");
-            let messages = out.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return;
-            }
-            for m in messages {
-                let job: SendJob = serde_json::from_str(m.body().expect("body")).expect("job");
-                self.dispatcher.handle_job(&job).await.expect("queued job");
-                self.stack
-                    .clients
-                    .sqs
-                    .delete_message()
-                    .queue_url(&self.stack.send_queue_url)
-                    .receipt_handle(m.receipt_handle().expect("handle"))
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-        }
-        panic!("the send queue never went quiet");
+        e2e::settle(&self.stack, &self.notify, &self.dispatcher).await;
     }
 
     /// The consent request day: the daily run queues, the dispatcher sends, receipts come back
@@ -173,13 +137,7 @@ impl World {
 
     /// A parent texts the service's number; waits until the webhook has answered.
     async fn text_in(&self, from: &str, message: &str) {
-        let response = reqwest::Client::new()
-            .post(format!("{}/_sim/inbound", self.notify.sim.base_url()))
-            .json(&serde_json::json!({"source_number": from, "message": message}))
-            .send()
-            .await
-            .expect("inbound");
-        assert!(response.status().is_success());
+        self.notify.text_in(from, message).await.expect("inbound");
         assert!(
             self.notify
                 .sim

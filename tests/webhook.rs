@@ -94,43 +94,7 @@ impl World {
 
     /// Runs queued jobs (fallbacks, retries) until nothing more happens.
     async fn settle(&self) {
-        for _ in 0..20 {
-            assert!(
-                self.notify
-                    .sim
-                    .wait_callbacks_idle(Duration::from_secs(20))
-                    .await,
-                "callbacks finish"
-            );
-            let out = self
-                .stack
-                .clients
-                .sqs
-                .receive_message()
-                .queue_url(&self.stack.send_queue_url)
-                .max_number_of_messages(10)
-                .send()
-                .await
-                .expect("receive");
-            let messages = out.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return;
-            }
-            for m in messages {
-                let job: SendJob = serde_json::from_str(m.body().expect("body")).expect("job");
-                self.dispatcher.handle_job(&job).await.expect("queued job");
-                self.stack
-                    .clients
-                    .sqs
-                    .delete_message()
-                    .queue_url(&self.stack.send_queue_url)
-                    .receipt_handle(m.receipt_handle().expect("handle"))
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-        }
-        panic!("the send queue never went quiet");
+        e2e::settle(&self.stack, &self.notify, &self.dispatcher).await;
     }
 
     /// What Notify was asked to send, in order: (type, recipient).
@@ -174,13 +138,7 @@ impl World {
     /// A parent texts the service: the simulator passes it to the webhook, and this waits
     /// until the webhook has answered.
     async fn text_in(&self, from: &str, message: &str) {
-        let response = reqwest::Client::new()
-            .post(format!("{}/_sim/inbound", self.notify.sim.base_url()))
-            .json(&serde_json::json!({"source_number": from, "message": message}))
-            .send()
-            .await
-            .expect("inbound");
-        assert!(response.status().is_success());
+        self.notify.text_in(from, message).await.expect("inbound");
         assert!(
             self.notify
                 .sim

@@ -234,6 +234,38 @@ pub async fn erasure_key(
     })
 }
 
+/// Every key under `prefix` in `bucket`, page after page, in S3's order; the error as the SDK
+/// gives it (`DisplayErrorContext` for a message).
+pub async fn list_keys(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<
+    Vec<String>,
+    aws_sdk_s3::error::SdkError<aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Error>,
+> {
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let page = s3
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await?;
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+        token = page.next_continuation_token().map(str::to_owned);
+        if token.is_none() {
+            return Ok(keys);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

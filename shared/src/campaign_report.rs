@@ -760,7 +760,7 @@ impl CampaignReport {
 
 /// Writes the team's replies files alone (`<team>/reports/replies/<date>.csv`, every day it has
 /// texts on record): for a team with no campaign running, whose parents still text.
-pub async fn publish_replies(
+async fn publish_replies(
     store: &Store,
     s3: &aws_sdk_s3::Client,
     bucket: &str,

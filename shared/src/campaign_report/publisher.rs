@@ -322,28 +322,9 @@ impl ReportPublisher {
 
     /// Every key under `prefix`.
     async fn keys(&self, prefix: &str) -> Result<Vec<String>, ReportError> {
-        let mut keys = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .s3
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(prefix)
-                .set_continuation_token(token)
-                .send()
-                .await
-                .map_err(|e| ReportError::s3("ListObjectsV2", e))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_owned)),
-            );
-            token = page.next_continuation_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(keys);
-            }
-        }
+        crate::aws::list_keys(&self.s3, &self.bucket, prefix)
+            .await
+            .map_err(|e| ReportError::s3("ListObjectsV2", e))
     }
 
     /// The object's bytes; `None` when it is gone.

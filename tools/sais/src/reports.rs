@@ -83,29 +83,11 @@ pub(crate) async fn fetch(
     dir: &Path,
 ) -> Result<Vec<PathBuf>> {
     let prefix = format!("{team}/reports/");
-    let mut keys = Vec::new();
-    let mut token = None;
-    loop {
-        let page = s3
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(&prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("listing s3://{bucket}/{prefix}: {}", DisplayErrorContext(e))
-            })?;
-        keys.extend(
-            page.contents()
-                .iter()
-                .filter_map(|o| o.key().map(str::to_owned)),
-        );
-        token = page.next_continuation_token().map(str::to_owned);
-        if token.is_none() {
-            break;
-        }
-    }
+    let mut keys = sais_shared::aws::list_keys(s3, bucket, &prefix)
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!("listing s3://{bucket}/{prefix}: {}", DisplayErrorContext(e))
+        })?;
     keys.sort();
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::new();
