@@ -116,6 +116,14 @@ impl Clock {
         let days = (date - self.today()).whole_days();
         self.advance(Duration::days(days));
     }
+
+    /// Moves the clock to 07:00 UTC on `date`, when the daily run runs: a rehearsal's first
+    /// day starts there whatever the hour it is run at, so its retries and leases never carry
+    /// a day's work past midnight into the next (as starting at 23:50 would).
+    pub fn start_day(&self, date: Date) {
+        let at = date.with_time(time::macros::time!(07:00)).assume_utc();
+        self.advance(at - self.now());
+    }
 }
 
 /// `t` as records and reports write it (RFC 3339, whole seconds).
@@ -130,6 +138,19 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn a_rehearsal_run_just_before_midnight_starts_its_first_day_in_the_morning() {
+        let clock = Clock::fixed(datetime!(2026-12-04 23:55 UTC));
+        clock.start_day(time::macros::date!(2027 - 01 - 12));
+        assert_eq!(clock.rfc3339(), "2027-01-12T07:00:00Z");
+        clock.set_date(time::macros::date!(2027 - 01 - 13));
+        assert_eq!(
+            clock.rfc3339(),
+            "2027-01-13T07:00:00Z",
+            "later days keep the hour"
+        );
+    }
 
     #[test]
     fn a_fixed_clock_moves_only_when_told_and_every_clone_sees_it() {

@@ -1121,7 +1121,7 @@ async fn run_scenario(
         }
         let date = first + time::Duration::days(i64::from(day));
         if day == 0 {
-            w.stack.clock.set_date(date);
+            w.stack.clock.start_day(date);
         }
         let now = w.stack.clock.now();
         w.with_retries(&mut counters, || async {

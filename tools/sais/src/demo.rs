@@ -357,7 +357,11 @@ async fn demo(args: &Args) -> Result<()> {
         let date = first + time::Duration::days(i64::from(day));
         // The one clock the service runs on moves to the simulated day: files are judged on
         // it, leases and retries run on it.
-        stack.clock.set_date(date);
+        if day == 0 {
+            stack.clock.start_day(date);
+        } else {
+            stack.clock.set_date(date);
+        }
         let now = stack.clock.now();
         demo.heading.replace(Some(format!("\nDay {day} ({date}):")));
         for (relative, path) in by_day.remove(&day).unwrap_or_default() {
